@@ -1,0 +1,104 @@
+"""The one typed protocol every backend adapter implements, and the shapes it speaks.
+
+An adapter turns the gateway's questions (``OrderQuery`` + offset/limit, a batch of
+upstream ids) into its upstream's own calls, and maps the upstream's wire models into
+``domain.models.Order`` with one mapping function. It raises only ``BackendError``
+subclasses (``domain.errors``) at its edge.
+
+Ordering contract for ``list_orders``: the upstream list is read newest first by the
+order's last modification, and ``offset`` counts positions in that upstream list *after
+the filters the adapter pushed down*. The gateway re-applies every filter of the query
+to what comes back (cheap and idempotent), so an adapter may push down as much or as
+little as its upstream allows; it must only never drop an order the query matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from domain.models import (
+    Order,
+    OrderCapability,
+    OrderSource,
+    OrderStatus,
+    PaymentStatus,
+    UpstreamStatus,
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderQuery:
+    """Filters for one listing; ``None`` means "no filter on this"."""
+
+    statuses: frozenset[OrderStatus] | None = None
+    payment_statuses: frozenset[PaymentStatus] | None = None
+    updated_since: datetime | None = None
+    search: str | None = None
+
+    def matches(self, order: Order) -> bool:
+        """Whether an order satisfies every filter (the gateway's own, exact check)."""
+        if self.statuses is not None and order.status not in self.statuses:
+            return False
+        if self.payment_statuses is not None and order.payment_status not in self.payment_statuses:
+            return False
+        if self.updated_since is not None and order.updated_at < self.updated_since:
+            return False
+        if self.search:
+            needle = self.search.casefold()
+            haystack = [order.reference, order.number]
+            if order.customer is not None:
+                haystack.append(order.customer.name)
+            if not any(value and needle in value.casefold() for value in haystack):
+                return False
+        return True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderPage:
+    """One upstream read of a listing.
+
+    ``orders`` are the upstream positions ``[offset, offset + len(orders))``, newest first.
+    An adapter may return fewer than ``limit`` (e.g. at an upstream page boundary); the
+    gateway then asks again from the next offset. ``exhausted`` is true when there is
+    nothing after the last order returned.
+    """
+
+    orders: list[Order]
+    exhausted: bool
+    total: int | None = None
+
+
+@runtime_checkable
+class OrderBackend(Protocol):
+    """What the gateway needs from one upstream order system."""
+
+    source: OrderSource
+    name: str
+    capabilities: frozenset[OrderCapability]
+
+    async def list_orders(self, query: OrderQuery, *, offset: int, limit: int) -> OrderPage:
+        """Read upstream positions ``offset..offset+limit`` of the newest-first listing."""
+        ...
+
+    async def get_orders(self, upstream_ids: Sequence[str]) -> list[Order | None]:
+        """Read many orders at once; the result is in key order, ``None`` for unknown ids.
+
+        Uses the upstream's batch read where it has one, otherwise bounded concurrent
+        single reads. Raises ``BackendError`` when the upstream fails as a whole.
+        """
+        ...
+
+    async def status_catalog(self) -> list[UpstreamStatus]:
+        """The upstream's own order statuses, each with the canonical status it maps to."""
+        ...
+
+    async def check_health(self) -> bool:
+        """A cheap authenticated read; ``True`` when the upstream answers correctly."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...

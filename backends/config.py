@@ -1,0 +1,60 @@
+"""Typed configuration sections, one per backend; ``gateway.settings.Settings`` composes them.
+
+Defaults are the demo configuration: the embedded simulators on 127.0.0.1:8101-8104 with
+their demo credentials (``shared/contract/runtime.md``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+
+
+class BackendSettings(BaseModel):
+    """What every backend connection has: where, how long to wait, how hard to retry."""
+
+    base_url: str
+    enabled: bool = True
+    timeout_s: float = Field(default=5.0, gt=0, description="read/write timeout per request")
+    connect_timeout_s: float = Field(default=2.0, gt=0)
+    max_connections: int = Field(default=20, ge=1)
+    retries: int = Field(default=2, ge=0, description="extra attempts for idempotent reads")
+    backoff_base_s: float = Field(default=0.05, ge=0)
+    backoff_max_s: float = Field(default=2.0, ge=0)
+    max_retry_after_s: float = Field(
+        default=5.0, ge=0, description="longest Retry-After (429) a read waits before failing"
+    )
+    read_concurrency: int = Field(
+        default=8, ge=1, description="parallel single reads where the upstream has no batch read"
+    )
+    page_size: int = Field(default=100, ge=1, description="largest page asked of the upstream")
+
+
+class AffiliateSettings(BackendSettings):
+    base_url: str = "http://127.0.0.1:8101"
+    api_key: SecretStr = SecretStr("demo-affiliate-key")
+
+
+class WebshopSettings(BackendSettings):
+    base_url: str = "http://127.0.0.1:8102"
+    client_id: str = "ordergate-demo"
+    client_secret: SecretStr = SecretStr("demo-secret")
+
+
+class CrmSettings(BackendSettings):
+    base_url: str = "http://127.0.0.1:8103"
+    client_id: str = "ordergate-demo"
+    client_secret: SecretStr = SecretStr("demo-secret")
+
+
+class B2BSettings(BackendSettings):
+    base_url: str = "http://127.0.0.1:8104"
+    username: str = "demo"
+    password: SecretStr = SecretStr("demo")
+    format: Literal["json", "xml"] = Field(
+        default="json", description="wire format the adapter asks for (Accept header)"
+    )
+    currency: str = Field(
+        default="EUR", description="the B2B API carries no currency; its orders are in this one"
+    )

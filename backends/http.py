@@ -1,0 +1,218 @@
+"""One HTTP edge for every adapter: timeouts, retries with backoff, and error mapping.
+
+The status-to-action policy lives in ``STATUS_POLICY``; everything an upstream can do
+wrong leaves this module as a ``domain.errors.BackendError`` subclass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import functools
+import json
+import random
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import httpx
+import pydantic
+
+from backends.config import BackendSettings
+from domain.errors import (
+    BackendError,
+    UpstreamMalformedError,
+    UpstreamRateLimitedError,
+    UpstreamRejectedError,
+    UpstreamTimeoutError,
+    UpstreamUnavailableError,
+)
+from domain.models import OrderSource
+
+T = TypeVar("T")
+
+
+class Action(enum.Enum):
+    OK = "ok"
+    RETRY = "retry"  # transient: the same request may succeed later
+    RATE_LIMITED = "rate_limited"  # transient, wait for Retry-After
+    NOT_FOUND = "not_found"  # the caller decides (an unknown id is not a failure)
+    REJECT = "reject"  # the upstream refused the request; retrying will not help
+
+
+# status -> action; the first matching range wins.
+STATUS_POLICY: list[tuple[range, Action]] = [
+    (range(200, 300), Action.OK),
+    (range(404, 405), Action.NOT_FOUND),
+    (range(408, 409), Action.RETRY),
+    (range(429, 430), Action.RATE_LIMITED),
+    (range(400, 500), Action.REJECT),
+    (range(500, 600), Action.RETRY),
+]
+
+
+def action_for(status: int) -> Action:
+    for statuses, action in STATUS_POLICY:
+        if status in statuses:
+            return action
+    return Action.RETRY
+
+
+def build_client(
+    config: BackendSettings,
+    *,
+    auth: httpx.Auth | None = None,
+    headers: Mapping[str, str] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """The one ``httpx.AsyncClient`` of a backend, with explicit timeouts and limits."""
+    return httpx.AsyncClient(
+        base_url=config.base_url,
+        auth=auth,
+        headers=headers,
+        transport=transport,
+        timeout=httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s),
+        limits=httpx.Limits(
+            max_connections=config.max_connections,
+            max_keepalive_connections=config.max_connections,
+        ),
+    )
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+        except (TypeError, ValueError):
+            return None
+
+
+def upstream_message(response: httpx.Response) -> str:
+    """The upstream's own words for a refusal, whatever shape its error body has."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300] or response.reason_phrase
+    if isinstance(body, dict):
+        for key in ("message", "Message", "detail", "error_description", "error", "title"):
+            if isinstance(body.get(key), str):
+                return str(body[key])
+    return json.dumps(body)[:300]
+
+
+@functools.cache
+def _type_adapter(model: Any) -> pydantic.TypeAdapter[Any]:
+    return pydantic.TypeAdapter(model)
+
+
+class UpstreamHttp:
+    """Sends requests to one upstream and maps every failure into the error tree."""
+
+    def __init__(
+        self, source: OrderSource, client: httpx.AsyncClient, config: BackendSettings
+    ) -> None:
+        self.source = source
+        self.client = client
+        self.config = config
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+        allow_not_found: bool = False,
+    ) -> httpx.Response | None:
+        """Send one request; ``None`` for a 404 when ``allow_not_found``.
+
+        Idempotent requests (GET by default) are retried on transient failures with
+        exponential backoff and full jitter, honouring ``Retry-After`` on 429.
+        """
+        if idempotent is None:
+            idempotent = method.upper() in {"GET", "HEAD"}
+        attempts = 1 + (self.config.retries if idempotent else 0)
+        last_error: BackendError | None = None
+        for attempt in range(attempts):
+            if attempt:
+                await asyncio.sleep(self._delay(attempt, last_error))
+            try:
+                response = await self.client.request(
+                    method, url, params=params, json=json, headers=headers
+                )
+            except httpx.TimeoutException as exc:
+                last_error = UpstreamTimeoutError(self.source, f"{method} {url} timed out")
+                last_error.__cause__ = exc
+                continue
+            except httpx.TransportError as exc:
+                last_error = UpstreamUnavailableError(
+                    self.source, f"{method} {url} failed: {type(exc).__name__}"
+                )
+                last_error.__cause__ = exc
+                continue
+            action = action_for(response.status_code)
+            if action is Action.OK:
+                return response
+            if action is Action.NOT_FOUND:
+                if allow_not_found:
+                    return None
+                raise UpstreamRejectedError(
+                    self.source, f"{method} {url}: not found", status=response.status_code
+                )
+            if action is Action.REJECT:
+                raise UpstreamRejectedError(
+                    self.source, upstream_message(response), status=response.status_code
+                )
+            if action is Action.RATE_LIMITED:
+                last_error = UpstreamRateLimitedError(
+                    self.source,
+                    f"{method} {url}: rate limited",
+                    retry_after=retry_after_seconds(response),
+                )
+                continue
+            last_error = UpstreamUnavailableError(
+                self.source,
+                f"{method} {url} answered {response.status_code}",
+                status=response.status_code,
+            )
+        assert last_error is not None
+        raise last_error
+
+    def _delay(self, attempt: int, error: BackendError | None) -> float:
+        if isinstance(error, UpstreamRateLimitedError) and error.retry_after is not None:
+            if error.retry_after > self.config.max_retry_after_s:
+                raise error
+            return error.retry_after
+        ceiling = min(self.config.backoff_max_s, self.config.backoff_base_s * 2 ** (attempt - 1))
+        return random.uniform(0, ceiling)
+
+    async def get(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        allow_not_found: bool = False,
+    ) -> httpx.Response | None:
+        return await self.request(
+            "GET", url, params=params, headers=headers, allow_not_found=allow_not_found
+        )
+
+    def parse(self, response: httpx.Response, model: type[T] | pydantic.TypeAdapter[T]) -> T:
+        """Validate a JSON body into a wire model; garbage is ``UpstreamMalformedError``."""
+        adapter = model if isinstance(model, pydantic.TypeAdapter) else _type_adapter(model)
+        try:
+            return adapter.validate_json(response.content)
+        except (pydantic.ValidationError, ValueError) as exc:
+            raise UpstreamMalformedError(
+                self.source, f"{response.request.method} {response.request.url.path}: "
+                "the answer is not valid for this API"
+            ) from exc

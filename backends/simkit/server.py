@@ -1,0 +1,75 @@
+"""Runs ASGI apps as real HTTP servers: in the foreground (``make run``) or in a thread (tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Mapping
+
+import uvicorn
+from starlette.types import ASGIApp
+
+
+def bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(256)
+    sock.set_inheritable(True)
+    return sock
+
+
+def make_server(app: ASGIApp, *, log_level: str = "warning") -> uvicorn.Server:
+    config = uvicorn.Config(
+        app, log_level=log_level, access_log=False, lifespan="auto", timeout_graceful_shutdown=1
+    )
+    return uvicorn.Server(config)
+
+
+class ServerThread:
+    """Serves several apps on 127.0.0.1 from one background thread with its own event loop.
+
+    Port 0 picks a free port; ``urls`` gives each app's base URL once ``start`` returns.
+    """
+
+    def __init__(self, apps: Mapping[str, ASGIApp], ports: Mapping[str, int] | None = None):
+        self.apps = dict(apps)
+        self.sockets = {name: bind("127.0.0.1", (ports or {}).get(name, 0)) for name in self.apps}
+        self.urls = {
+            name: f"http://127.0.0.1:{sock.getsockname()[1]}" for name, sock in self.sockets.items()
+        }
+        self._servers = {name: make_server(app) for name, app in self.apps.items()}
+        self._thread = threading.Thread(target=self._run, name="simulators", daemon=True)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _run(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await asyncio.gather(
+            *(server.serve(sockets=[self.sockets[name]]) for name, server in self._servers.items())
+        )
+
+    def start(self, timeout_s: float = 10.0) -> ServerThread:
+        self._thread.start()
+        deadline = threading.Event()
+        for _ in range(int(timeout_s * 100)):
+            if all(server.started for server in self._servers.values()):
+                return self
+            deadline.wait(0.01)
+        raise RuntimeError("simulators did not start in time")
+
+    def stop(self) -> None:
+        for server in self._servers.values():
+            server.should_exit = True
+        self._thread.join(timeout=10)
+        for sock in self.sockets.values():
+            sock.close()
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

@@ -1,0 +1,1 @@
+"""The gateway's domain: orders as ordergate sees them, ids, and the error tree."""

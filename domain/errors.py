@@ -1,0 +1,120 @@
+"""The gateway's exception tree. Every expected failure is one of these types.
+
+    OrdergateError                      code
+    ├── NotFoundError                   NOT_FOUND
+    ├── ValidationError                 VALIDATION
+    ├── InvalidTransitionError          INVALID_TRANSITION
+    ├── UnsupportedByBackendError       UNSUPPORTED_BY_BACKEND
+    ├── ConflictError                   CONFLICT
+    ├── ForbiddenError                  FORBIDDEN
+    └── BackendError                    (carries the failing source)
+        ├── UpstreamUnavailableError    UPSTREAM_UNAVAILABLE  -- retryable
+        │   ├── UpstreamTimeoutError        the upstream did not answer in time
+        │   ├── UpstreamRateLimitedError    429, with the Retry-After it asked for
+        │   └── UpstreamMalformedError      an answer that is not valid for that API
+        └── UpstreamRejectedError       UPSTREAM_REJECTED     -- not retryable (4xx)
+
+Adapters raise ``BackendError`` subclasses from their edge (``raise ... from exc``);
+resolvers turn them into GraphQL errors with ``extensions.code`` or into ``userErrors``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from domain.models import OrderSource
+
+
+class ErrorCode(StrEnum):
+    NOT_FOUND = "NOT_FOUND"
+    VALIDATION = "VALIDATION"
+    INVALID_TRANSITION = "INVALID_TRANSITION"
+    UNSUPPORTED_BY_BACKEND = "UNSUPPORTED_BY_BACKEND"
+    UPSTREAM_REJECTED = "UPSTREAM_REJECTED"
+    UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
+    CONFLICT = "CONFLICT"
+    FORBIDDEN = "FORBIDDEN"
+
+
+class OrdergateError(Exception):
+    """Base of every error the gateway expects and reports to clients as typed data."""
+
+    code: ErrorCode = ErrorCode.VALIDATION
+
+    def __init__(self, message: str, *, field: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    @property
+    def extensions(self) -> dict[str, object]:
+        return {"code": self.code.value}
+
+
+class NotFoundError(OrdergateError):
+    code = ErrorCode.NOT_FOUND
+
+
+class ValidationError(OrdergateError):
+    code = ErrorCode.VALIDATION
+
+
+class InvalidTransitionError(OrdergateError):
+    code = ErrorCode.INVALID_TRANSITION
+
+
+class UnsupportedByBackendError(OrdergateError):
+    code = ErrorCode.UNSUPPORTED_BY_BACKEND
+
+
+class ConflictError(OrdergateError):
+    code = ErrorCode.CONFLICT
+
+
+class ForbiddenError(OrdergateError):
+    code = ErrorCode.FORBIDDEN
+
+
+class BackendError(OrdergateError):
+    """A failure talking to one upstream system."""
+
+    retryable: bool = False
+
+    def __init__(self, source: OrderSource, message: str, *, status: int | None = None) -> None:
+        super().__init__(f"{source.value}: {message}")
+        self.source = source
+        self.status = status
+
+    @property
+    def extensions(self) -> dict[str, object]:
+        extensions: dict[str, object] = {"code": self.code.value, "source": self.source.value}
+        if self.status is not None:
+            extensions["upstreamStatus"] = self.status
+        return extensions
+
+
+class UpstreamUnavailableError(BackendError):
+    """The upstream could not be reached, failed (5xx), or answered garbage. Retry later."""
+
+    code = ErrorCode.UPSTREAM_UNAVAILABLE
+    retryable = True
+
+
+class UpstreamTimeoutError(UpstreamUnavailableError):
+    pass
+
+
+class UpstreamRateLimitedError(UpstreamUnavailableError):
+    def __init__(self, source: OrderSource, message: str, *, retry_after: float | None) -> None:
+        super().__init__(source, message, status=429)
+        self.retry_after = retry_after
+
+
+class UpstreamMalformedError(UpstreamUnavailableError):
+    pass
+
+
+class UpstreamRejectedError(BackendError):
+    """The upstream understood the request and refused it (4xx). Retrying will not help."""
+
+    code = ErrorCode.UPSTREAM_REJECTED

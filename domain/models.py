@@ -1,0 +1,197 @@
+"""The gateway's own order model: what every backend adapter maps its wire shapes into.
+
+Nothing here knows an upstream's field names. GraphQL types (``schema/``) read these
+objects; adapters (``backends/*/adapter.py``) build them with one mapping function each.
+Amounts are exact ``Decimal``s; timestamps are timezone-aware ``datetime``s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+
+class OrderSource(StrEnum):
+    """Which upstream order system owns an order."""
+
+    AFFILIATE = "AFFILIATE"
+    WEBSHOP = "WEBSHOP"
+    CRM = "CRM"
+    B2B = "B2B"
+
+
+class OrderStatus(StrEnum):
+    """The gateway's canonical order status."""
+
+    PENDING = "PENDING"
+    CONFIRMED = "CONFIRMED"
+    PROCESSING = "PROCESSING"
+    DISPATCHED = "DISPATCHED"
+    DELIVERED = "DELIVERED"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+    RETURNED = "RETURNED"
+
+
+class PaymentStatus(StrEnum):
+    """The gateway's canonical payment status of an order."""
+
+    NONE = "NONE"
+    PENDING = "PENDING"
+    PAID = "PAID"
+    PARTIALLY_PAID = "PARTIALLY_PAID"
+    INVOICED = "INVOICED"
+    FAILED = "FAILED"
+    REFUNDED = "REFUNDED"
+
+
+class DiscountKind(StrEnum):
+    """Where a discount comes from."""
+
+    CODE = "CODE"
+    GIFT_VOUCHER = "GIFT_VOUCHER"
+    ORDER = "ORDER"
+    LINE = "LINE"
+
+
+class OrderCapability(StrEnum):
+    """A write an order's backend supports."""
+
+    UPDATE_STATUS = "UPDATE_STATUS"
+    SPLIT = "SPLIT"
+    DISPATCH = "DISPATCH"
+    SET_DISCOUNT_CODE = "SET_DISCOUNT_CODE"
+    SET_GIFT_VOUCHER = "SET_GIFT_VOUCHER"
+    SET_SHIPPING_OPTION = "SET_SHIPPING_OPTION"
+    SET_TAX_CODE = "SET_TAX_CODE"
+    SET_ERP_NUMBER = "SET_ERP_NUMBER"
+    EDIT_LINES = "EDIT_LINES"
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An exact amount in one currency (ISO 4217 code)."""
+
+    amount: Decimal
+    currency: str
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(Decimal("0"), currency)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Address:
+    name: str | None = None
+    street: str | None = None
+    city: str | None = None
+    state: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Party:
+    """A customer, company or sales agent as the upstream knows them."""
+
+    id: str | None = None
+    name: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Discount:
+    kind: DiscountKind
+    code: str | None = None
+    name: str | None = None
+    amount: Money | None = None
+    percent: float | None = None
+    sequence: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderLine:
+    id: str
+    quantity: Decimal
+    line_number: int | None = None
+    sku: str | None = None
+    product_name: str | None = None
+    description: str | None = None
+    quantity_shipped: Decimal | None = None
+    unit_price: Money | None = None
+    total: Money | None = None
+    tax_rate: float | None = None
+    status: str | None = None
+    erp_line_number: int | None = None
+    discounts: tuple[Discount, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Shipment:
+    id: str
+    consignment_number: str | None = None
+    carrier: str | None = None
+    tracking_url: str | None = None
+    dispatched_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Payment:
+    id: str
+    amount: Money
+    status: str | None = None
+    method: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderTotals:
+    gross: Money
+    discount: Money
+    shipping: Money
+    tax: Money
+    total: Money
+    paid: Money | None = None
+    pending: Money | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Order:
+    """One order as the gateway sees it, whichever backend owns it."""
+
+    source: OrderSource
+    upstream_id: str
+    status: OrderStatus
+    upstream_status: str
+    payment_status: PaymentStatus
+    currency: str
+    totals: OrderTotals
+    created_at: datetime
+    updated_at: datetime
+    reference: str | None = None
+    number: str | None = None
+    erp_order_number: str | None = None
+    customer: Party | None = None
+    company: Party | None = None
+    agent: Party | None = None
+    season: str | None = None
+    commission: Money | None = None
+    shipping_address: Address | None = None
+    billing_address: Address | None = None
+    lines: tuple[OrderLine, ...] = ()
+    discounts: tuple[Discount, ...] = ()
+    shipments: tuple[Shipment, ...] = ()
+    payments: tuple[Payment, ...] = ()
+    parent_upstream_id: str | None = None
+    split_upstream_ids: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpstreamStatus:
+    """One entry of a backend's own status catalog, with the canonical status it maps to."""
+
+    id: str
+    name: str
+    status: OrderStatus | None
