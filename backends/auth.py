@@ -38,8 +38,6 @@ class ApiKeyAuth(httpx.Auth):
 class BearerTokenAuth(httpx.Auth):
     """Shared token caching and refresh; subclasses say how to ask for and read a token."""
 
-    requires_response_body = True
-
     def __init__(self) -> None:
         self._token: str | None = None
         self._expires_at = 0.0
@@ -79,6 +77,7 @@ class BearerTokenAuth(httpx.Auth):
             async with self._lock:
                 if not self._fresh():
                     token_response = yield self.token_request()
+                    await token_response.aread()
                     if not self._store(token_response):
                         return  # the failed token answer is what the caller sees
         used = self._token
@@ -90,6 +89,7 @@ class BearerTokenAuth(httpx.Auth):
             if self._token == used:  # nobody refreshed it meanwhile
                 self._token = None
                 token_response = yield self.token_request()
+                await token_response.aread()
                 if not self._store(token_response):
                     return
         request.headers["Authorization"] = f"Bearer {self._token}"

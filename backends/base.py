@@ -91,6 +91,13 @@ class OrderBackend(Protocol):
         """
         ...
 
+    async def find_by_reference(self, reference: str) -> Order | None:
+        """The order with this reference (as mapped to ``Order.reference``), or ``None``.
+
+        Uses the upstream's own reference filter where it has one.
+        """
+        ...
+
     async def status_catalog(self) -> list[UpstreamStatus]:
         """The upstream's own order statuses, each with the canonical status it maps to."""
         ...

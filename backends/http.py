@@ -11,9 +11,11 @@ import enum
 import functools
 import json
 import random
-from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
+import socket
+from collections.abc import Hashable, Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -59,6 +61,9 @@ def action_for(status: int) -> Action:
     return Action.RETRY
 
 
+NO_DELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 def build_client(
     config: BackendSettings,
     *,
@@ -67,16 +72,19 @@ def build_client(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
     """The one ``httpx.AsyncClient`` of a backend, with explicit timeouts and limits."""
+    limits = httpx.Limits(
+        max_connections=config.max_connections,
+        max_keepalive_connections=config.max_connections,
+    )
     return httpx.AsyncClient(
         base_url=config.base_url,
         auth=auth,
         headers=headers,
-        transport=transport,
+        # Without TCP_NODELAY a request written in two parts (headers, then body) waits
+        # for the peer's delayed ACK: ~40 ms per request on a kept-alive connection.
+        transport=transport or httpx.AsyncHTTPTransport(limits=limits, socket_options=[NO_DELAY]),
         timeout=httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s),
-        limits=httpx.Limits(
-            max_connections=config.max_connections,
-            max_keepalive_connections=config.max_connections,
-        ),
+        limits=limits,
     )
 
 
@@ -107,7 +115,7 @@ def upstream_message(response: httpx.Response) -> str:
 
 
 @functools.cache
-def _type_adapter(model: Any) -> pydantic.TypeAdapter[Any]:
+def _type_adapter(model: Hashable) -> pydantic.TypeAdapter[Any]:
     return pydantic.TypeAdapter(model)
 
 
@@ -210,9 +218,11 @@ class UpstreamHttp:
         """Validate a JSON body into a wire model; garbage is ``UpstreamMalformedError``."""
         adapter = model if isinstance(model, pydantic.TypeAdapter) else _type_adapter(model)
         try:
-            return adapter.validate_json(response.content)
+            # JSON numbers become Decimal straight from their text: money keeps every digit.
+            return adapter.validate_python(json.loads(response.content, parse_float=Decimal))
         except (pydantic.ValidationError, ValueError) as exc:
             raise UpstreamMalformedError(
-                self.source, f"{response.request.method} {response.request.url.path}: "
-                "the answer is not valid for this API"
+                self.source,
+                f"{response.request.method} {response.request.url.path}: "
+                "the answer is not valid for this API",
             ) from exc

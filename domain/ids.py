@@ -34,7 +34,9 @@ class GlobalId:
         except (ValueError, UnicodeError, binascii.Error) as exc:
             raise NotFoundError(f"No object has the id {value!r}", field=["id"]) from exc
         if not upstream_id or (expected_type is not None and type_name != expected_type):
-            raise NotFoundError(f"No {expected_type or 'object'} has the id {value!r}", field=["id"])
+            raise NotFoundError(
+                f"No {expected_type or 'object'} has the id {value!r}", field=["id"]
+            )
         return cls(type_name, source, upstream_id)
 
 

@@ -195,3 +195,13 @@ class UpstreamStatus:
     id: str
     name: str
     status: OrderStatus | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderEvent:
+    """One entry of the gateway's audit trail for an order."""
+
+    at: datetime
+    kind: str
+    detail: str | None = None
+    actor: str | None = None

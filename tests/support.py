@@ -1,4 +1,4 @@
-"""Helpers the tests share: running simulators over real sockets and talking to their control API."""
+"""Test helpers: simulators over real sockets, their control API, their own reads."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import httpx
 from starlette.types import ASGIApp
 
 from backends.simkit.server import ServerThread
+from domain.models import OrderSource
 
 
 @contextmanager
@@ -51,3 +52,42 @@ class SimControlClient:
 
     def expire_tokens(self) -> int:
         return int(self._post("/_sim/auth/expire")["expired"])
+
+
+def upstream_headers(source: OrderSource, base_url: str) -> dict[str, str]:
+    """Demo credentials of a simulator, as a script talking to it directly would use them."""
+    if source is OrderSource.AFFILIATE:
+        return {"X-Api-Key": "demo-affiliate-key"}
+    if source is OrderSource.B2B:
+        login = httpx.post(f"{base_url}/api/login", json={"_username": "demo", "_password": "demo"})
+        return {"Authorization": f"Bearer {login.raise_for_status().json()['token']}"}
+    token_path = {
+        OrderSource.WEBSHOP: "/realms/CloudSuite/protocol/openid-connect/token",
+        OrderSource.CRM: "/oauth/token",
+    }[source]
+    token = httpx.post(
+        f"{base_url}{token_path}",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "ordergate-demo",
+            "client_secret": "demo-secret",
+        },
+    )
+    return {"Authorization": f"Bearer {token.raise_for_status().json()['access_token']}"}
+
+
+def upstream_total(source: OrderSource, base_url: str) -> int:
+    """How many orders the simulator's own list endpoint says it has."""
+    headers = upstream_headers(source, base_url)
+    path, params, total = {
+        OrderSource.AFFILIATE: ("/api/v1/orders", {"limit": 1}, lambda b: b["meta"]["total"]),
+        OrderSource.WEBSHOP: ("/api/order/", {"limit": 1}, lambda b: b["count"]),
+        OrderSource.CRM: ("/api/v2/admin/orders", {"Limit": 1}, lambda b: b["TotalItemsCount"]),
+        OrderSource.B2B: (
+            "/api/Order/getOrder",
+            {"pageSize": 1},
+            lambda b: b["pagination"]["totalItems"],
+        ),
+    }[source]
+    response = httpx.get(f"{base_url}{path}", params=params, headers=headers)
+    return int(total(response.raise_for_status().json()))

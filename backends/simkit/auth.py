@@ -14,6 +14,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Mapping
+from urllib.parse import parse_qs
 
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -61,7 +62,8 @@ def oauth_token_route(path: str, store: TokenStore, clients: Mapping[str, str]) 
     """``POST path`` with form ``grant_type=client_credentials&client_id&client_secret``."""
 
     async def token(request: Request) -> JSONResponse:
-        form = await request.form()
+        # application/x-www-form-urlencoded, read by hand: no multipart parser needed.
+        form = {k: v[-1] for k, v in parse_qs((await request.body()).decode("latin-1")).items()}
         if form.get("grant_type") != "client_credentials":
             return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
         client_id = str(form.get("client_id", ""))

@@ -1,7 +1,7 @@
 """``ordergate-sim``: run one simulated upstream, or all four, on their own.
 
-    ordergate-sim webshop --port 8102 --seed 42 --orders 500
-    ordergate-sim all
+ordergate-sim webshop --port 8102 --seed 42 --orders 500
+ordergate-sim all
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import asyncio
 
 from backends.registry import BACKENDS, create_simulator
 from backends.simkit.app import SimConfig
-from backends.simkit.server import bind, make_server
+from backends.simkit.server import bind, make_server, serve_until_signalled
 from domain.models import OrderSource
 
 
@@ -34,17 +34,13 @@ async def serve(args: argparse.Namespace) -> None:
     servers = []
     for source in sources:
         port = args.port if args.port and len(sources) == 1 else BACKENDS[source].default_port
-        sock = bind(args.host, port)
+        servers.append((make_server(create_simulator(source, config)), bind(args.host, port)))
         print(f"{source.value:<9} simulator on http://{args.host}:{port}", flush=True)
-        servers.append(make_server(create_simulator(source, config)).serve(sockets=[sock]))
-    await asyncio.gather(*servers)
+    await serve_until_signalled(servers)
 
 
 def main(argv: list[str] | None = None) -> None:
-    try:
-        asyncio.run(serve(parse_args(argv)))
-    except KeyboardInterrupt:
-        pass
+    asyncio.run(serve(parse_args(argv)))
 
 
 if __name__ == "__main__":

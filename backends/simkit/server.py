@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import socket
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import uvicorn
 from starlette.types import ASGIApp
 
 
 def bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(256)
@@ -20,11 +23,36 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class QuietServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to whoever runs several of them."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 def make_server(app: ASGIApp, *, log_level: str = "warning") -> uvicorn.Server:
     config = uvicorn.Config(
         app, log_level=log_level, access_log=False, lifespan="auto", timeout_graceful_shutdown=1
     )
-    return uvicorn.Server(config)
+    return QuietServer(config)
+
+
+async def serve_until_signalled(servers: list[tuple[uvicorn.Server, socket.socket]]) -> None:
+    """Run servers together in this loop; SIGINT or SIGTERM stops them all cleanly."""
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        for server, _ in servers:
+            server.should_exit = True
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop)
+    try:
+        await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in servers))
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
 
 
 class ServerThread:

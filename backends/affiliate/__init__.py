@@ -1,0 +1,1 @@
+"""AFFILIATE: Crewlogix's affiliate-orders API (``shared/upstream-docs/000_*``)."""

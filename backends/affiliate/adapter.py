@@ -1,0 +1,264 @@
+"""AFFILIATE as an ``OrderBackend``: listing, batch reads and the one wire -> domain mapping.
+
+The platform filters by status, payment status, ``updated_since``, ids and order number,
+sorts by ``-updated_at`` and pages by offset/limit, so every read here is one request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import TypeVar
+
+import httpx
+
+from backends.affiliate import wire
+from backends.affiliate.client import MAX_LIMIT, AffiliateClient
+from backends.base import OrderPage, OrderQuery
+from backends.batching import gather_bounded
+from backends.config import AffiliateSettings
+from domain.errors import BackendError, UpstreamMalformedError
+from domain.models import (
+    Address,
+    Discount,
+    DiscountKind,
+    Money,
+    Order,
+    OrderCapability,
+    OrderLine,
+    OrderSource,
+    OrderStatus,
+    OrderTotals,
+    Party,
+    PaymentStatus,
+    Shipment,
+    UpstreamStatus,
+)
+
+E = TypeVar("E", bound=Enum)
+
+# The platform's order statuses are the canonical ones, one to one.
+STATUS_MAP: dict[str, OrderStatus] = {
+    "pending": OrderStatus.PENDING,
+    "confirmed": OrderStatus.CONFIRMED,
+    "processing": OrderStatus.PROCESSING,
+    "dispatched": OrderStatus.DISPATCHED,
+    "delivered": OrderStatus.DELIVERED,
+    "completed": OrderStatus.COMPLETED,
+    "cancelled": OrderStatus.CANCELLED,
+    "returned": OrderStatus.RETURNED,
+}
+
+# "unpaid" is an order nobody has tried to pay yet: no payment at all, hence NONE.
+# The platform does not invoice, so nothing maps to INVOICED.
+PAYMENT_STATUS_MAP: dict[str, PaymentStatus] = {
+    "unpaid": PaymentStatus.NONE,
+    "pending": PaymentStatus.PENDING,
+    "paid": PaymentStatus.PAID,
+    "partially_paid": PaymentStatus.PARTIALLY_PAID,
+    "refunded": PaymentStatus.REFUNDED,
+    "failed": PaymentStatus.FAILED,
+}
+
+
+def malformed(order: wire.Order, message: str) -> UpstreamMalformedError:
+    return UpstreamMalformedError(OrderSource.AFFILIATE, f"order {order.id}: {message}")
+
+
+def parse_timestamp(order: wire.Order, name: str, value: str) -> datetime:
+    """ISO 8601 with offset; a naive one is UTC, as the platform writes every timestamp."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise malformed(order, f"{name} is not a timestamp: {value!r}") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def to_address(address: wire.Address | None) -> Address | None:
+    if address is None:
+        return None
+    street = ", ".join(part for part in (address.line1, address.line2) if part)
+    return Address(
+        name=address.name,
+        street=street or None,
+        city=address.city,
+        state=address.state,
+        postal_code=address.postcode,
+        country=address.country,
+    )
+
+
+def to_order(order: wire.Order) -> Order:
+    """One platform order, with its items, as the gateway's ``Order``."""
+    status = STATUS_MAP.get(order.status)
+    if status is None:
+        raise malformed(order, f"unknown status {order.status!r}")
+    payment_status = PAYMENT_STATUS_MAP.get(order.payment_status)
+    if payment_status is None:
+        raise malformed(order, f"unknown payment_status {order.payment_status!r}")
+
+    def money(amount: Decimal) -> Money:
+        return Money(amount, order.currency)
+
+    totals = order.totals
+    coupon = order.coupon_code
+    lines = tuple(
+        OrderLine(
+            id=str(item.id),
+            line_number=number,
+            sku=item.sku,
+            product_name=item.name,
+            quantity=Decimal(item.quantity),
+            unit_price=money(item.unit_price),
+            total=money(item.total),
+            tax_rate=float(item.tax_rate),
+            discounts=(
+                (Discount(kind=DiscountKind.LINE, code=coupon, amount=money(item.discount)),)
+                if item.discount
+                else ()
+            ),
+        )
+        for number, item in enumerate(order.items, start=1)
+    )
+    shipments: tuple[Shipment, ...] = ()
+    if order.consignment_number:
+        dispatched_at = order.dispatched_at
+        shipments = (
+            Shipment(
+                id=order.consignment_number,
+                consignment_number=order.consignment_number,
+                carrier=order.carrier,
+                tracking_url=order.tracking_url,
+                dispatched_at=(
+                    parse_timestamp(order, "dispatched_at", dispatched_at)
+                    if dispatched_at
+                    else None
+                ),
+            ),
+        )
+    return Order(
+        source=OrderSource.AFFILIATE,
+        upstream_id=str(order.id),
+        reference=order.order_number,
+        number=order.order_number,
+        status=status,
+        upstream_status=order.status,
+        payment_status=payment_status,
+        currency=order.currency,
+        totals=OrderTotals(
+            gross=money(totals.subtotal),
+            discount=money(totals.discount),
+            shipping=money(totals.shipping),
+            tax=money(totals.tax),
+            total=money(totals.total),
+        ),
+        customer=Party(
+            id=None if order.customer.id is None else str(order.customer.id),
+            name=order.customer.name,
+            email=order.customer.email,
+        ),
+        agent=Party(id=str(order.affiliate.id), name=order.affiliate.name),
+        commission=money(order.commission_amount),
+        shipping_address=to_address(order.shipping_address),
+        billing_address=to_address(order.billing_address),
+        lines=lines,
+        discounts=(
+            (Discount(kind=DiscountKind.CODE, code=coupon, amount=money(totals.discount)),)
+            if coupon and totals.discount
+            else ()
+        ),
+        shipments=shipments,
+        parent_upstream_id=None if order.parent_order_id is None else str(order.parent_order_id),
+        split_upstream_ids=tuple(str(split_id) for split_id in order.split_order_ids),
+        created_at=parse_timestamp(order, "created_at", order.created_at),
+        updated_at=parse_timestamp(order, "updated_at", order.updated_at),
+    )
+
+
+def upstream_values(table: Mapping[str, E], wanted: frozenset[E] | None) -> frozenset[str] | None:
+    """The upstream values that map onto ``wanted`` (``None``: no filter)."""
+    if wanted is None:
+        return None
+    return frozenset(value for value, canonical in table.items() if canonical in wanted)
+
+
+class AffiliateAdapter:
+    """The affiliate-orders platform behind the ``OrderBackend`` protocol."""
+
+    source = OrderSource.AFFILIATE
+    name = "Affiliate orders (Crewlogix)"
+    capabilities = frozenset(
+        {
+            OrderCapability.UPDATE_STATUS,
+            OrderCapability.DISPATCH,
+            OrderCapability.SPLIT,
+            OrderCapability.EDIT_LINES,
+        }
+    )
+
+    def __init__(
+        self, settings: AffiliateSettings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.settings = settings
+        self.client = AffiliateClient(settings, transport=transport)
+        self.page_size = min(settings.page_size, MAX_LIMIT)
+
+    async def list_orders(self, query: OrderQuery, *, offset: int, limit: int) -> OrderPage:
+        statuses = upstream_values(STATUS_MAP, query.statuses)
+        payment_statuses = upstream_values(PAYMENT_STATUS_MAP, query.payment_statuses)
+        if statuses == frozenset() or payment_statuses == frozenset():
+            return OrderPage(orders=[], exhausted=True, total=0)  # e.g. only INVOICED asked
+        page = await self.client.list_orders(
+            offset=offset,
+            limit=min(limit, self.page_size),
+            statuses=statuses,
+            payment_statuses=payment_statuses,
+            updated_since=query.updated_since,
+        )
+        orders = [to_order(order) for order in page.data]
+        return OrderPage(
+            orders=orders, exhausted=offset + len(orders) >= page.meta.total, total=page.meta.total
+        )
+
+    async def get_orders(self, upstream_ids: Sequence[str]) -> list[Order | None]:
+        # Platform ids are integers; anything else cannot be one of its orders.
+        wanted = [
+            int(key) for key in dict.fromkeys(upstream_ids) if key.isascii() and key.isdigit()
+        ]
+        batches = [
+            tuple(wanted[start : start + self.page_size])
+            for start in range(0, len(wanted), self.page_size)
+        ]
+
+        async def read_batch(ids: tuple[int, ...]) -> wire.OrderList:
+            return await self.client.list_orders(offset=0, limit=len(ids), ids=ids)
+
+        pages = await gather_bounded(
+            batches, read_batch, concurrency=self.settings.read_concurrency
+        )
+        found = {str(order.id): to_order(order) for page in pages for order in page.data}
+        return [found.get(key) for key in upstream_ids]
+
+    async def find_by_reference(self, reference: str) -> Order | None:
+        # The reference is the order number, which the platform filters on exactly.
+        page = await self.client.list_orders(offset=0, limit=1, order_number=reference)
+        return to_order(page.data[0]) if page.data else None
+
+    async def status_catalog(self) -> list[UpstreamStatus]:
+        catalog = await self.client.order_statuses()
+        return [
+            UpstreamStatus(id=entry.code, name=entry.name, status=STATUS_MAP.get(entry.code))
+            for entry in catalog.data
+        ]
+
+    async def check_health(self) -> bool:
+        try:
+            await self.client.order_statuses()
+        except BackendError:
+            return False
+        return True
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

@@ -1,0 +1,272 @@
+"""``CrmAdapter``: the CRM admin API as an ``OrderBackend``, with its one wire->domain mapping.
+
+Every order endpoint answers the full order object, so a list page carries everything and
+``get_orders`` needs one read per id (the CRM has no batch read).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import httpx
+
+from backends.base import OrderPage, OrderQuery
+from backends.batching import gather_bounded
+from backends.config import CrmSettings
+from backends.crm import wire
+from backends.crm.client import CrmClient
+from domain.errors import BackendError, UpstreamMalformedError
+from domain.models import (
+    Address,
+    Discount,
+    DiscountKind,
+    Money,
+    Order,
+    OrderCapability,
+    OrderLine,
+    OrderSource,
+    OrderStatus,
+    OrderTotals,
+    Party,
+    Payment,
+    PaymentStatus,
+    Shipment,
+    UpstreamStatus,
+)
+
+# The CRM's order statuses are site-defined (ids differ per site): map them by name.
+STATUS_BY_NAME: dict[str, OrderStatus] = {
+    "New": OrderStatus.PENDING,
+    "Confirmed": OrderStatus.CONFIRMED,
+    "Processing": OrderStatus.PROCESSING,
+    "Shipped": OrderStatus.DISPATCHED,
+    "Delivered": OrderStatus.DELIVERED,
+    "Completed": OrderStatus.COMPLETED,
+    "Cancelled": OrderStatus.CANCELLED,
+    "Returned": OrderStatus.RETURNED,
+}
+
+PAYMENT_STATUS: dict[str, PaymentStatus] = {
+    "None": PaymentStatus.NONE,
+    "Pending": PaymentStatus.PENDING,
+    "Invoiced": PaymentStatus.INVOICED,
+    "PartiallyPaid": PaymentStatus.PARTIALLY_PAID,
+    "Paid": PaymentStatus.PAID,
+    "Failed": PaymentStatus.FAILED,
+    "Refunded": PaymentStatus.REFUNDED,
+}
+
+
+class CrmAdapter:
+    """Reads CRM orders newest first by ``ModifiedDateTime`` with offset paging."""
+
+    source = OrderSource.CRM
+    name = "CRM Order Assets admin API"
+    capabilities = frozenset(
+        {
+            OrderCapability.UPDATE_STATUS,
+            OrderCapability.DISPATCH,
+            OrderCapability.SET_DISCOUNT_CODE,
+            OrderCapability.SET_GIFT_VOUCHER,
+            OrderCapability.SET_SHIPPING_OPTION,
+            OrderCapability.SET_TAX_CODE,
+        }
+    )
+
+    def __init__(
+        self, settings: CrmSettings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.settings = settings
+        self.client = CrmClient(settings, transport=transport)
+
+    async def list_orders(self, query: OrderQuery, *, offset: int, limit: int) -> OrderPage:
+        """One offset page; the CRM filters nothing, so the gateway applies the whole query.
+
+        The list is sorted by ``ModifiedDateTime`` descending, so once an order older than
+        ``updated_since`` shows up every later position is older too: the listing ends there.
+        """
+        page = await self.client.list_orders(
+            offset=offset, limit=max(1, min(limit, self.settings.page_size))
+        )
+        orders = [to_order(item) for item in page.Items]
+        exhausted = offset + len(orders) >= page.TotalItemsCount
+        since = query.updated_since
+        if since is not None and any(
+            item.ModifiedDateTime is not None and order.updated_at < since
+            for item, order in zip(page.Items, orders, strict=True)
+        ):
+            exhausted = True
+        return OrderPage(orders=orders, exhausted=exhausted, total=page.TotalItemsCount)
+
+    async def get_orders(self, upstream_ids: Sequence[str]) -> list[Order | None]:
+        async def read(upstream_id: str) -> Order | None:
+            if not (upstream_id.isascii() and upstream_id.isdigit()):
+                return None  # CRM order ids are integers: no other id can exist
+            order = await self.client.get_order(int(upstream_id))
+            return None if order is None else to_order(order)
+
+        return await gather_bounded(upstream_ids, read, concurrency=self.settings.read_concurrency)
+
+    async def find_by_reference(self, reference: str) -> Order | None:
+        """The order whose ``OrderName`` is ``reference``.
+
+        The CRM cannot filter its list by name, so this reads it newest first, a page at a
+        time, until the name shows up (a reference someone asks about is usually recent).
+        """
+        offset = 0
+        while True:
+            page = await self.client.list_orders(offset=offset, limit=self.settings.page_size)
+            for item in page.Items:
+                if item.OrderName == reference:
+                    return to_order(item)
+            offset += len(page.Items)
+            if not page.Items or offset >= page.TotalItemsCount:
+                return None
+
+    async def status_catalog(self) -> list[UpstreamStatus]:
+        statuses = await self.client.order_statuses()
+        return [
+            UpstreamStatus(id=str(entry.Id), name=entry.Name, status=STATUS_BY_NAME.get(entry.Name))
+            for entry in statuses.Items
+        ]
+
+    async def check_health(self) -> bool:
+        try:
+            await self.client.order_statuses()
+        except BackendError:
+            return False
+        return True
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def to_order(order: wire.Order) -> Order:
+    """Map one CRM order object onto the domain; garbage raises ``UpstreamMalformedError``."""
+    status_name = order.StatusShort.Name if order.StatusShort is not None else ""
+    status = STATUS_BY_NAME.get(status_name)
+    if status is None:
+        raise _malformed(order, f"unknown status {status_name!r} (StatusId {order.StatusId})")
+    payment_status = PAYMENT_STATUS.get(order.PaymentState)
+    if payment_status is None:
+        raise _malformed(order, f"unknown PaymentState {order.PaymentState!r}")
+    currency = order.Currency
+
+    def money(amount: Decimal) -> Money:
+        return Money(amount, currency)
+
+    discounts: list[Discount] = []
+    if order.Discount is not None:
+        discounts.append(
+            Discount(
+                kind=DiscountKind.CODE, code=order.Discount.Code, amount=money(order.Discount.Cost)
+            )
+        )
+    if order.GiftVoucher is not None:
+        voucher = order.GiftVoucher
+        discounts.append(
+            Discount(kind=DiscountKind.GIFT_VOUCHER, name=voucher.Name, amount=money(voucher.Cost))
+        )
+    gross = sum((line.TotalPrice for line in order.OrderLines), Decimal("0"))
+    discount = sum((d.amount.amount for d in discounts if d.amount is not None), Decimal("0"))
+    shipping = order.ShippingInfo.Cost if order.ShippingInfo is not None else Decimal("0")
+    # The CRM carries a tax rate but no tax amount: the tax is what TotalCost charges beyond
+    # the items, the discounts and the shipping (docs/upstreams/crm.md, "Totals").
+    tax = order.TotalCost - (gross - discount + shipping)
+    created_at = _timestamp(order, order.CreatedDateTime)
+    return Order(
+        source=OrderSource.CRM,
+        upstream_id=str(order.Id),
+        status=status,
+        upstream_status=status_name,
+        payment_status=payment_status,
+        currency=currency,
+        totals=OrderTotals(
+            gross=money(gross),
+            discount=money(discount),
+            shipping=money(shipping),
+            tax=money(tax),
+            total=money(order.TotalCost),
+            paid=None if order.AmountPaid is None else money(order.AmountPaid),
+            pending=None if order.AmountPending is None else money(order.AmountPending),
+        ),
+        created_at=created_at,
+        updated_at=(
+            _timestamp(order, order.ModifiedDateTime) if order.ModifiedDateTime else created_at
+        ),
+        reference=order.OrderName,
+        number=str(order.InvoiceNumber) if order.InvoiceNumber else None,
+        customer=_customer(order),
+        shipping_address=(
+            Address(
+                street=info.Address,
+                city=info.City,
+                state=info.State,
+                postal_code=info.Zipcode,
+                country=info.Country,
+            )
+            if (info := order.ShippingInfo) is not None
+            else None
+        ),
+        lines=tuple(
+            OrderLine(
+                id=str(line.Id),
+                quantity=line.Quantity,
+                sku=str(line.ProductId) if line.ProductId else None,
+                product_name=line.ProductName,
+                unit_price=money(line.UnitPrice),
+                total=money(line.TotalPrice),
+                tax_rate=None if line.TaxRate is None else float(line.TaxRate),
+            )
+            for line in order.OrderLines
+        ),
+        discounts=tuple(discounts),
+        # The CRM keeps one consignment per order (AWBNumber + TrackingURL).
+        shipments=(
+            (
+                Shipment(
+                    id=str(order.Id),
+                    consignment_number=order.AWBNumber or None,
+                    tracking_url=order.TrackingURL or None,
+                ),
+            )
+            if order.AWBNumber or order.TrackingURL
+            else ()
+        ),
+        payments=tuple(
+            Payment(
+                id=str(payment.Id),
+                amount=money(payment.Amount),
+                status=payment.Status,
+                method=payment.PaymentType,
+                created_at=(
+                    _timestamp(order, payment.CreatedDateTime) if payment.CreatedDateTime else None
+                ),
+            )
+            for payment in order.Payments
+        ),
+        parent_upstream_id=str(order.MainOrderId) if order.MainOrderId else None,
+    )
+
+
+def _customer(order: wire.Order) -> Party | None:
+    member = order.Member
+    if member is None:
+        return Party(id=str(order.MemberId)) if order.MemberId else None
+    full_name = " ".join(part for part in (member.FirstName, member.LastName) if part)
+    return Party(id=str(member.Id), name=full_name or None, email=member.Email)
+
+
+def _timestamp(order: wire.Order, value: str) -> datetime:
+    """An ISO 8601 timestamp; one without an offset is UTC (the document prints ``Z``)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise _malformed(order, f"bad timestamp {value!r}") from exc
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _malformed(order: wire.Order, problem: str) -> UpstreamMalformedError:
+    return UpstreamMalformedError(OrderSource.CRM, f"order {order.Id}: {problem}")

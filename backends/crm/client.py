@@ -1,0 +1,77 @@
+"""The CRM admin API's read calls, authenticated with an OAuth2 client-credentials token."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TypeVar
+
+import httpx
+
+from backends.auth import ClientCredentialsAuth
+from backends.config import CrmSettings
+from backends.crm import wire
+from backends.http import UpstreamHttp, build_client
+from domain.models import OrderSource
+
+ADMIN = "/api/v2/admin"
+# The list endpoint refuses a larger Limit (docs/upstreams/crm.md).
+MAX_LIMIT = 100
+
+T = TypeVar("T")
+
+
+class CrmClient:
+    """One method per upstream call; answers are wire models, failures ``BackendError``s."""
+
+    def __init__(
+        self, settings: CrmSettings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.auth = ClientCredentialsAuth(
+            f"{settings.base_url.rstrip('/')}/oauth/token",
+            settings.client_id,
+            settings.client_secret.get_secret_value(),
+        )
+        self.http = UpstreamHttp(
+            OrderSource.CRM, build_client(settings, auth=self.auth, transport=transport), settings
+        )
+
+    async def list_orders(
+        self, *, offset: int, limit: int, order_by: str = "ModifiedDateTime desc"
+    ) -> wire.ItemList[wire.Order]:
+        """Full orders at positions ``offset..offset+limit`` of the list sorted by ``order_by``."""
+        params: dict[str, int | str] = {
+            "Offset": offset,
+            "Limit": min(limit, MAX_LIMIT),
+            "Order_By": order_by,
+        }
+        return await self._get("/orders", wire.ItemList[wire.Order], params)
+
+    async def get_order(self, order_id: int) -> wire.Order | None:
+        """One order, ``None`` when the CRM does not know it (404)."""
+        response = await self.http.get(f"{ADMIN}/orders/{order_id}", allow_not_found=True)
+        return None if response is None else self.http.parse(response, wire.Order)
+
+    async def order_statuses(self) -> wire.ItemList[wire.StatusCatalogEntry]:
+        return await self._get("/order-statuses", wire.ItemList[wire.StatusCatalogEntry])
+
+    async def discount_codes(self) -> wire.ItemList[wire.DiscountCode]:
+        return await self._get("/discount-codes", wire.ItemList[wire.DiscountCode])
+
+    async def gift_vouchers(self) -> wire.ItemList[wire.GiftVoucher]:
+        return await self._get("/gift-vouchers", wire.ItemList[wire.GiftVoucher])
+
+    async def shipping_options(self) -> wire.ItemList[wire.ShippingOption]:
+        return await self._get("/shipping-options", wire.ItemList[wire.ShippingOption])
+
+    async def tax_codes(self) -> wire.ItemList[wire.TaxCode]:
+        return await self._get("/tax-codes", wire.ItemList[wire.TaxCode])
+
+    async def _get(
+        self, path: str, model: type[T], params: Mapping[str, int | str] | None = None
+    ) -> T:
+        response = await self.http.get(f"{ADMIN}{path}", params=params)
+        assert response is not None  # only allow_not_found turns a 404 into None
+        return self.http.parse(response, model)
+
+    async def aclose(self) -> None:
+        await self.http.client.aclose()

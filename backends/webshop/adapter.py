@@ -1,0 +1,285 @@
+"""WEBSHOP: CloudSuite orders read through its REST API and mapped into the domain.
+
+Listing is one ``GET /api/order/`` per call (``ordering=-modified_date,-id``, limit/offset
+pagination); batch reads are one ``GET /api/order/?id__in=...`` per page of ids. Every
+order comes back complete: lines, deliveries, customer and addresses are embedded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TypeVar
+
+import httpx
+
+from backends.base import OrderPage, OrderQuery
+from backends.batching import gather_bounded
+from backends.config import WebshopSettings
+from backends.webshop import wire
+from backends.webshop.client import CloudSuiteClient
+from domain.errors import BackendError, UpstreamMalformedError
+from domain.models import (
+    Address,
+    Discount,
+    DiscountKind,
+    Money,
+    Order,
+    OrderCapability,
+    OrderLine,
+    OrderSource,
+    OrderStatus,
+    OrderTotals,
+    Party,
+    PaymentStatus,
+    Shipment,
+    UpstreamStatus,
+)
+
+SOURCE = OrderSource.WEBSHOP
+MAX_LIMIT = 100
+V = TypeVar("V")
+
+# CloudSuite ``state`` -> our status, by ``shipment_state``. A confirmed order can be
+# marked sent without processing ("OFFLINE orders ... shipment-state is sent", doc 001).
+STATUS_TABLE: dict[str, dict[str, OrderStatus]] = {
+    "draft": {"not_sent": OrderStatus.PENDING, "sent": OrderStatus.PENDING},
+    "quotation": {"not_sent": OrderStatus.PENDING, "sent": OrderStatus.PENDING},
+    "confirmed": {"not_sent": OrderStatus.CONFIRMED, "sent": OrderStatus.DISPATCHED},
+    "processing": {"not_sent": OrderStatus.PROCESSING, "sent": OrderStatus.DISPATCHED},
+    "done": {"not_sent": OrderStatus.COMPLETED, "sent": OrderStatus.COMPLETED},
+    "cancel": {"not_sent": OrderStatus.CANCELLED, "sent": OrderStatus.CANCELLED},
+}
+
+# CloudSuite ``payment_status`` -> ours (doc 001, step 1).
+PAYMENT_TABLE: dict[str, PaymentStatus] = {
+    "closed_success": PaymentStatus.PAID,  # successful payment
+    "paid": PaymentStatus.PAID,  # successful payment
+    "closed_canceled": PaymentStatus.FAILED,  # no payment
+    "started": PaymentStatus.PENDING,  # no payment (yet)
+    "account": PaymentStatus.INVOICED,  # no payment needed, invoiced afterwards
+    "none": PaymentStatus.NONE,  # no payment
+}
+
+STATE_NAMES = {
+    "draft": "Draft",
+    "quotation": "Quotation",
+    "confirmed": "Confirmed",
+    "processing": "Processing",
+    "done": "Done",
+    "cancel": "Cancelled",
+}
+
+NEWEST_FIRST = "-modified_date,-id"  # id breaks ties so pages never overlap
+
+
+def to_order(order: wire.Order) -> Order:
+    """One CloudSuite order as a domain ``Order``; garbage raises ``UpstreamMalformedError``."""
+
+    def money(amount: Decimal) -> Money:
+        return Money(amount, order.currency)
+
+    shipped = _shipped_quantities(order.deliveries)
+    product_lines = [line for line in order.order_lines if line.type == "line"]
+    return Order(
+        source=SOURCE,
+        upstream_id=str(order.id),
+        status=order_status(order.state, order.shipment_state),
+        upstream_status=order.state,
+        payment_status=_lookup(PAYMENT_TABLE, order.payment_status, "payment_status"),
+        currency=order.currency,
+        totals=OrderTotals(
+            gross=money(order.subtotal),
+            discount=money(order.discount_amount),
+            shipping=money(order.shipping_costs),
+            tax=money(order.vat_amount),
+            total=money(order.total),
+        ),
+        created_at=_moment(order.created_date),
+        updated_at=_moment(order.modified_date),
+        reference=order.reference,
+        erp_order_number=order.erp_order_number,
+        customer=_customer(order),
+        shipping_address=_address(order.shipment_address_details),
+        billing_address=_address(order.invoice_address_details),
+        lines=tuple(
+            OrderLine(
+                id=str(line.id),
+                line_number=position,
+                quantity=line.quantity,
+                sku=line.product.key,
+                description=line.description,
+                quantity_shipped=shipped.get(line.erp_line_number),
+                unit_price=money(line.price),
+                total=money(line.total),
+                tax_rate=float(line.vat_rate),
+                erp_line_number=line.erp_line_number,
+            )
+            for position, line in enumerate(product_lines, start=1)
+        ),
+        discounts=_discounts(order, money(order.discount_amount)),
+        shipments=tuple(
+            Shipment(
+                id=str(delivery.id),
+                consignment_number=delivery.track_and_trace,
+                carrier=delivery.carrier,
+                dispatched_at=None if delivery.date is None else _moment(delivery.date),
+            )
+            for delivery in order.deliveries
+        ),
+    )
+
+
+def order_status(state: str, shipment_state: str) -> OrderStatus:
+    """The canonical status of a CloudSuite ``state`` with its ``shipment_state``."""
+    by_shipment = _lookup(STATUS_TABLE, state, "state")
+    return _lookup(by_shipment, shipment_state, "shipment_state")
+
+
+def _lookup(table: Mapping[str, V], value: str, field: str) -> V:
+    try:
+        return table[value]
+    except KeyError:
+        raise UpstreamMalformedError(SOURCE, f"unknown {field} {value!r}") from None
+
+
+def _moment(value: str) -> datetime:
+    """A DRF timestamp; a naive one is UTC (the simulator's and our documented choice)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise UpstreamMalformedError(SOURCE, f"not a timestamp: {value!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _customer(order: wire.Order) -> Party | None:
+    details = order.customer_details
+    if details is None:
+        return None if order.customer is None else Party(id=str(order.customer))
+    name = " ".join(part for part in (details.first_name, details.last_name) if part)
+    return Party(id=str(details.id), name=name or None, email=details.email)
+
+
+def _address(details: wire.AddressDetails | None) -> Address | None:
+    if details is None:
+        return None
+    street = " ".join(part for part in (details.street, details.house_number) if part)
+    return Address(
+        name=details.name,
+        street=street or None,
+        city=details.city,
+        postal_code=details.zip_code,
+        country=details.country,
+    )
+
+
+def _discounts(order: wire.Order, amount: Money) -> tuple[Discount, ...]:
+    if order.discount_code:
+        return (Discount(kind=DiscountKind.CODE, code=order.discount_code, amount=amount),)
+    if amount.amount:
+        return (Discount(kind=DiscountKind.ORDER, amount=amount),)
+    return ()
+
+
+def _shipped_quantities(deliveries: Sequence[wire.Delivery]) -> dict[int | None, Decimal]:
+    """Quantity sent per ERP line number over every DESADV delivery (lines are matched by it)."""
+    shipped: dict[int | None, Decimal] = {}
+    for delivery in deliveries:
+        for line in delivery.lines:
+            shipped[line.erp_line_number] = (
+                shipped.get(line.erp_line_number, Decimal(0)) + line.quantity
+            )
+    return shipped
+
+
+class WebshopAdapter:
+    """The CloudSuite webshop as an ``OrderBackend``."""
+
+    source = SOURCE
+    name = "CloudSuite webshop"
+    capabilities = frozenset(
+        {
+            OrderCapability.UPDATE_STATUS,
+            OrderCapability.DISPATCH,
+            OrderCapability.SET_ERP_NUMBER,
+            OrderCapability.EDIT_LINES,
+        }
+    )
+
+    def __init__(
+        self, settings: WebshopSettings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.settings = settings
+        self.client = CloudSuiteClient(settings, transport=transport)
+        # CloudSuite's LimitOffsetPagination caps ``limit`` at 100.
+        self.page_size = min(settings.page_size, MAX_LIMIT)
+
+    async def list_orders(self, query: OrderQuery, *, offset: int, limit: int) -> OrderPage:
+        params: dict[str, str | int] = {
+            "ordering": NEWEST_FIRST,
+            "limit": max(1, min(limit, self.page_size)),
+            "offset": offset,
+        }
+        if query.statuses is not None:
+            states = sorted(
+                state
+                for state, by_shipment in STATUS_TABLE.items()
+                if query.statuses & set(by_shipment.values())
+            )
+            if not states:  # no CloudSuite state maps to the statuses asked for
+                return OrderPage(orders=[], exhausted=True, total=0)
+            params["state__in"] = ",".join(states)
+        if query.updated_since is not None:
+            params["modified_date__gte"] = query.updated_since.astimezone(UTC).isoformat()
+        page = await self.client.list_orders(params)
+        return OrderPage(
+            orders=[to_order(order) for order in page.results],
+            exhausted=page.next is None,
+            total=page.count,
+        )
+
+    async def get_orders(self, upstream_ids: Sequence[str]) -> list[Order | None]:
+        """``id__in`` batch reads, one request per page of ids; non-numeric ids are unknown."""
+        numeric = sorted({int(key) for key in upstream_ids if key.isdigit()})
+        chunks = [
+            tuple(numeric[i : i + self.page_size]) for i in range(0, len(numeric), self.page_size)
+        ]
+        pages = await gather_bounded(
+            chunks, self._read_batch, concurrency=self.settings.read_concurrency
+        )
+        found = {str(order.id): order for page in pages for order in page}
+        return [to_order(found[key]) if key in found else None for key in upstream_ids]
+
+    async def _read_batch(self, ids: tuple[int, ...]) -> list[wire.Order]:
+        page = await self.client.list_orders({"id__in": ",".join(map(str, ids)), "limit": len(ids)})
+        return page.results
+
+    async def find_by_reference(self, reference: str) -> Order | None:
+        """CloudSuite's own ``reference`` filter (doc 001, step 3).
+
+        A reference can repeat across webshops ("If multiple records are returned also add
+        the webshop as a parameter"); the gateway reads all webshops, so the most recently
+        modified match wins.
+        """
+        page = await self.client.list_orders(
+            {"reference": reference, "ordering": NEWEST_FIRST, "limit": 1}
+        )
+        return to_order(page.results[0]) if page.results else None
+
+    async def status_catalog(self) -> list[UpstreamStatus]:
+        """The status table itself: CloudSuite has no endpoint listing its states."""
+        return [
+            UpstreamStatus(id=state, name=STATE_NAMES[state], status=by_shipment["not_sent"])
+            for state, by_shipment in STATUS_TABLE.items()
+        ]
+
+    async def check_health(self) -> bool:
+        try:
+            await self.client.list_orders({"limit": 1})
+        except BackendError:
+            return False
+        return True
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

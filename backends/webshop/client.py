@@ -1,0 +1,67 @@
+"""CloudSuite's order API over HTTP: one method per call, answers as wire models."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TypeVar
+
+import httpx
+
+from backends.auth import ClientCredentialsAuth
+from backends.config import WebshopSettings
+from backends.http import UpstreamHttp, build_client
+from backends.webshop import wire
+from domain.models import OrderSource
+
+T = TypeVar("T")
+
+TOKEN_PATH = "/realms/CloudSuite/protocol/openid-connect/token"
+
+
+class CloudSuiteClient:
+    """Authenticated calls to ``/api/order/`` and ``/api/delivery/`` (OAuth2 client credentials)."""
+
+    def __init__(
+        self, settings: WebshopSettings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.auth = ClientCredentialsAuth(
+            f"{settings.base_url.rstrip('/')}{TOKEN_PATH}",
+            settings.client_id,
+            settings.client_secret.get_secret_value(),
+        )
+        client = build_client(settings, auth=self.auth, transport=transport)
+        self.http = UpstreamHttp(OrderSource.WEBSHOP, client, settings)
+
+    async def list_orders(self, params: Mapping[str, str | int]) -> wire.OrderList:
+        """``GET /api/order/`` with filters, ``ordering``, ``limit`` and ``offset``."""
+        response = await self.http.get("/api/order/", params=params)
+        assert response is not None  # only a 404 with allow_not_found gives None
+        return self.http.parse(response, wire.OrderList)
+
+    async def get_order(self, order_id: int) -> wire.Order | None:
+        """``GET /api/order/{id}/``; ``None`` when CloudSuite does not know the id."""
+        response = await self.http.get(f"/api/order/{order_id}/", allow_not_found=True)
+        return None if response is None else self.http.parse(response, wire.Order)
+
+    async def patch_order(self, order_id: int, changes: wire.OrderPatch) -> wire.Order:
+        """``PATCH /api/order/{id}/`` with only the fields set on ``changes``."""
+        body = changes.model_dump(mode="json", exclude_unset=True)
+        return await self._send("PATCH", f"/api/order/{order_id}/", body, wire.Order)
+
+    async def put_order(self, order_id: int, order: wire.OrderWrite) -> wire.Order:
+        """``PUT /api/order/{id}/``: the whole order; its lines replace the stored ones."""
+        body = order.model_dump(mode="json")
+        return await self._send("PUT", f"/api/order/{order_id}/", body, wire.Order)
+
+    async def create_delivery(self, delivery: wire.DeliveryWrite) -> wire.Delivery:
+        """``POST /api/delivery/``: a DESADV; CloudSuite marks the order's shipment sent."""
+        body = delivery.model_dump(mode="json", exclude_none=True)
+        return await self._send("POST", "/api/delivery/", body, wire.Delivery)
+
+    async def _send(self, method: str, url: str, body: object, model: type[T]) -> T:
+        response = await self.http.request(method, url, json=body)
+        assert response is not None  # only a 404 with allow_not_found gives None
+        return self.http.parse(response, model)
+
+    async def aclose(self) -> None:
+        await self.http.client.aclose()

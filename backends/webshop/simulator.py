@@ -1,0 +1,161 @@
+"""CloudSuite's webshop order API, simulated (``docs/upstreams/webshop.md`` describes it).
+
+A Django REST Framework-style API: ``GET /api/order/`` with django-filter filters,
+``OrderingFilter`` and ``LimitOffsetPagination``; ``GET``/``PATCH``/``PUT /api/order/{id}/``;
+``POST /api/delivery/`` (DESADV). OAuth2 client credentials at the Keycloak-style realm
+token URL. The data and its rules live in ``simstate.ShopState``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+from starlette.applications import Starlette
+from starlette.datastructures import URL
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from backends.simkit.app import SimConfig, simulator_app
+from backends.simkit.auth import TokenStore, bearer_check, oauth_token_route
+from backends.simkit.control import SimControl
+from backends.webshop import wire
+from backends.webshop.simstate import InvalidRequest, ShopState, render_delivery
+
+TOKEN_PATH = "/realms/CloudSuite/protocol/openid-connect/token"
+CLIENTS = {"ordergate-demo": "demo-secret"}
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+
+def drf_errors(exc: pydantic.ValidationError) -> dict[str, Any]:
+    """A request body's validation errors keyed by field, nested for ``order_lines`` as DRF does."""
+    errors: dict[str, Any] = {}
+    for error in exc.errors():
+        message = "This field is required." if error["type"] == "missing" else error["msg"]
+        field, *rest = error["loc"] or ("non_field_errors",)
+        if rest and isinstance(rest[0], int):
+            nested = errors.setdefault(str(field), {})
+            where = str(rest[1]) if len(rest) > 1 else "non_field_errors"
+            nested.setdefault(rest[0], {}).setdefault(where, []).append(message)
+        else:
+            errors.setdefault(str(field), []).append(message)
+    return errors
+
+
+def page_links(url: URL, *, count: int, offset: int, limit: int) -> tuple[str | None, str | None]:
+    """DRF ``LimitOffsetPagination``'s ``next`` and ``previous`` absolute URLs."""
+    next_url = None
+    if offset + limit < count:
+        next_url = str(url.include_query_params(limit=limit, offset=offset + limit))
+    previous_url = None
+    if offset > 0:
+        previous_url = (
+            str(url.include_query_params(limit=limit).remove_query_params("offset"))
+            if offset - limit <= 0
+            else str(url.include_query_params(limit=limit, offset=offset - limit))
+        )
+    return next_url, previous_url
+
+
+def _positive_int(raw: str | None, default: int) -> int:
+    try:
+        value = int(raw) if raw is not None else default
+    except ValueError:
+        return default
+    return value if value >= 0 else default
+
+
+async def _body(request: Request, model: type[pydantic.BaseModel]) -> Any:
+    try:
+        data = await request.json()
+    except ValueError as exc:
+        raise InvalidRequest({"detail": f"JSON parse error - {exc}"}) from None
+    if not isinstance(data, dict):
+        kind = type(data).__name__
+        raise InvalidRequest(
+            {"non_field_errors": [f"Invalid data. Expected a dictionary, but got {kind}."]}
+        )
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise InvalidRequest(drf_errors(exc)) from None
+
+
+NOT_FOUND = {"detail": "Not found."}
+
+
+def api_routes(shop: ShopState) -> list[Route]:
+    """The CloudSuite order API: list, detail, PATCH, PUT and the DESADV delivery."""
+
+    def find(request: Request) -> dict[str, Any] | None:
+        raw = request.path_params["id"]
+        return shop.orders.get(int(raw)) if raw.isdigit() else None
+
+    async def list_orders(request: Request) -> JSONResponse:
+        try:
+            orders = shop.select(request.query_params)
+        except InvalidRequest as exc:
+            return JSONResponse(exc.errors, status_code=400)
+        limit = _positive_int(request.query_params.get("limit"), DEFAULT_LIMIT) or DEFAULT_LIMIT
+        limit = min(limit, MAX_LIMIT)
+        offset = _positive_int(request.query_params.get("offset"), 0)
+        next_url, previous_url = page_links(
+            request.url, count=len(orders), offset=offset, limit=limit
+        )
+        return JSONResponse(
+            {
+                "count": len(orders),
+                "next": next_url,
+                "previous": previous_url,
+                "results": [shop.render_order(order) for order in orders[offset : offset + limit]],
+            }
+        )
+
+    async def order_detail(request: Request) -> JSONResponse:
+        order = find(request)
+        if order is None:
+            return JSONResponse(NOT_FOUND, status_code=404)
+        if request.method == "GET":
+            return JSONResponse(shop.render_order(order))
+        try:
+            if request.method == "PATCH":
+                shop.patch(order, await _body(request, wire.OrderPatch))
+            else:
+                shop.put(order, await _body(request, wire.OrderWrite))
+        except InvalidRequest as exc:
+            return JSONResponse(exc.errors, status_code=400)
+        return JSONResponse(shop.render_order(order))
+
+    async def create_delivery(request: Request) -> JSONResponse:
+        try:
+            delivery = shop.deliver(await _body(request, wire.DeliveryWrite))
+        except InvalidRequest as exc:
+            return JSONResponse(exc.errors, status_code=400)
+        return JSONResponse(render_delivery(delivery), status_code=201)
+
+    return [
+        Route("/api/order/", list_orders, methods=["GET"]),
+        Route("/api/order/{id}/", order_detail, methods=["GET", "PATCH", "PUT"]),
+        Route("/api/delivery/", create_delivery, methods=["POST"]),
+    ]
+
+
+def create_app(config: SimConfig) -> Starlette:
+    """The simulated CloudSuite, seeded from ``config``, behind OAuth2 client credentials."""
+    shop = ShopState(config)
+    tokens = TokenStore(config.token_ttl_s)
+    control = SimControl(seed=config.seed, tokens=tokens, reset_state=shop.reset)
+    app = simulator_app(
+        routes=[oauth_token_route(TOKEN_PATH, tokens, CLIENTS), *api_routes(shop)],
+        control=control,
+        auth_check=bearer_check(tokens),
+        auth_exempt=lambda path: path == TOKEN_PATH,
+        unauthorized_body={
+            "detail": "Authentication credentials were not provided or are invalid."
+        },
+        malformed_body=b'{"count": 120, "next": null, "previous": null, "results": [{"id": 12',
+    )
+    app.state.shop = shop
+    return app

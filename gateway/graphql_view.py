@@ -1,0 +1,71 @@
+"""The ``/graphql`` endpoint: strawberry's ASGI view with our context, GraphiQL examples and
+GraphQL-over-HTTP status codes for requests that could not be executed at all."""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+
+from cross_web import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+
+from gateway.context import AppState, Context
+from schema import build_schema
+
+EXAMPLES = Path(__file__).with_name("examples.graphql")
+
+
+class GraphQLView(GraphQL[Context, None]):
+    def __init__(self, **options: object) -> None:
+        super().__init__(build_schema(), **options)  # type: ignore[arg-type]
+        self.state: AppState | None = None  # set by the app's lifespan
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as exc:
+            # Requests that are not GraphQL at all (bad JSON, no query) get JSON errors too.
+            response = JSONResponse(
+                {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_REQUEST"}}]},
+                status_code=exc.status_code,
+            )
+        await response(scope, receive, send)
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        assert self.state is not None, "the app's lifespan has not run"
+        return self.state.context_for(request, response if isinstance(response, Response) else None)
+
+    @cached_property
+    def graphql_ide_html(self) -> str:
+        examples = EXAMPLES.read_text().replace("\\", "\\\\").replace("`", "\\`")
+        return re.sub(
+            r"const EXAMPLE_QUERY = `.*?`;",
+            lambda _: f"const EXAMPLE_QUERY = `{examples}`;",
+            super().graphql_ide_html,
+            count=1,
+            flags=re.DOTALL,
+        )
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        # A request that could not be executed (syntax, unknown field, bad variables) has
+        # errors and no data at all: GraphQL over HTTP answers it with 400.
+        if isinstance(response_data, dict) and response_data.get("data") is None:
+            if response_data.get("errors"):
+                response.status_code = 400
+        return response

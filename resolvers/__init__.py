@@ -1,0 +1,1 @@
+"""Query resolvers and the request-scoped dataloaders they read through."""

@@ -1,0 +1,50 @@
+"""The request-scoped dataloaders, gathered in one ``DataLoaders`` per request.
+
+Loaders live exactly as long as one GraphQL request (strawberry's dataloader guide: a
+module-level loader would serve one user's cached data to another).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from backends.base import OrderBackend
+from domain.models import Order, OrderEvent, OrderSource
+from resolvers.loaders.history_by_order import HistoryByOrderLoader
+from resolvers.loaders.order_by_id import OrderByIdLoader
+from store.engine import Store
+
+
+@dataclass(frozen=True, slots=True)
+class DataLoaders:
+    order_by_id: Mapping[OrderSource, OrderByIdLoader]
+    history_by_order: HistoryByOrderLoader
+
+    @classmethod
+    def create(
+        cls, backends: Mapping[OrderSource, OrderBackend], store: Store, *, max_batch_size: int
+    ) -> DataLoaders:
+        return cls(
+            order_by_id={
+                source: OrderByIdLoader(backend, max_batch_size=max_batch_size)
+                for source, backend in backends.items()
+            },
+            history_by_order=HistoryByOrderLoader(store),
+        )
+
+    async def order(self, source: OrderSource, upstream_id: str) -> Order | None:
+        return await self.order_by_id[source].load(upstream_id)
+
+    async def orders(self, source: OrderSource, upstream_ids: Sequence[str]) -> list[Order | None]:
+        if not upstream_ids:
+            return []
+        return list(await self.order_by_id[source].load_many(list(upstream_ids)))
+
+    def prime(self, orders: Sequence[Order]) -> None:
+        """Orders read by a listing need no second read when a field asks for them by id."""
+        for order in orders:
+            self.order_by_id[order.source].prime(order.upstream_id, order)
+
+    async def history(self, source: OrderSource, upstream_id: str) -> list[OrderEvent]:
+        return await self.history_by_order.load((source, upstream_id))

@@ -1,0 +1,71 @@
+"""Resolvers of the order queries: ``node``, ``order``, ``orderByReference``, ``orders``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from backends.base import OrderQuery
+from domain.errors import NotFoundError, UnsupportedByBackendError, ValidationError
+from domain.ids import decode_order_id
+from domain.models import Order, OrderSource, OrderStatus, PaymentStatus
+from gateway.context import Context
+from resolvers.pagination import OrdersPage, page_orders
+
+
+async def order_by_id(context: Context, order_id: str) -> Order:
+    """The order with this global id; ``NotFoundError`` for malformed or unknown ids."""
+    gid = decode_order_id(order_id)
+    if gid.source not in context.backends:
+        raise NotFoundError(f"{gid.source.value} is not enabled on this gateway", field=["id"])
+    order = await context.loaders.order(gid.source, gid.upstream_id)
+    if order is None:
+        raise NotFoundError(f"No order has the id {order_id!r}", field=["id"])
+    return order
+
+
+async def order_by_reference(context: Context, source: OrderSource, reference: str) -> Order:
+    backend = context.backends.get(source)
+    if backend is None:
+        raise UnsupportedByBackendError(f"{source.value} is not enabled on this gateway")
+    order = await backend.find_by_reference(reference)
+    if order is None:
+        raise NotFoundError(
+            f"{source.value} has no order with the reference {reference!r}", field=["reference"]
+        )
+    context.loaders.prime([order])
+    return order
+
+
+async def list_orders(
+    context: Context,
+    *,
+    sources: list[OrderSource] | None,
+    statuses: list[OrderStatus] | None,
+    payment_statuses: list[PaymentStatus] | None,
+    updated_since: datetime | None,
+    search: str | None,
+    first: int,
+    after: str | None,
+) -> OrdersPage:
+    limit = context.settings.max_page_size
+    if not 0 <= first <= limit:
+        raise ValidationError(f"`first` must be between 0 and {limit}", field=["first"])
+    if updated_since is not None and updated_since.tzinfo is None:
+        raise ValidationError("`updatedSince` needs a UTC offset", field=["filter", "updatedSince"])
+    query = OrderQuery(
+        statuses=frozenset(statuses) if statuses is not None else None,
+        payment_statuses=frozenset(payment_statuses) if payment_statuses is not None else None,
+        updated_since=updated_since,
+        search=search.strip() or None if search else None,
+    )
+    wanted = sources if sources is not None else list(OrderSource)
+    backends = {s: b for s, b in context.backends.items() if s in wanted}
+    page = await page_orders(
+        backends,
+        query,
+        first=first,
+        after=after,
+        page_size={source: context.settings.backend(source).page_size for source in backends},
+    )
+    context.loaders.prime([edge.order for edge in page.edges])
+    return page

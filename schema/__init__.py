@@ -1,0 +1,19 @@
+"""The GraphQL schema served at ``/graphql``: strawberry types over the domain model."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+
+from schema.errors import TypedErrors
+from schema.order import Order
+from schema.query import Query
+
+
+class Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: object = None) -> None:
+        """Logging is ``TypedErrors``' job: it logs the unexpected errors, with tracebacks."""
+
+
+def build_schema() -> strawberry.Schema:
+    return Schema(query=Query, types=[Order], extensions=[TypedErrors])

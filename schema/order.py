@@ -1,0 +1,172 @@
+"""The Order type, the Node interface it implements, and the order connection."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import strawberry
+
+from domain import ids, models
+from schema.enums import OrderCapability, OrderSource, OrderStatus, PaymentStatus
+from schema.types import (
+    Address,
+    Discount,
+    Money,
+    OrderEvent,
+    OrderLine,
+    OrderTotals,
+    PageInfo,
+    Party,
+    Payment,
+    Shipment,
+)
+
+if TYPE_CHECKING:
+    from gateway.context import Context
+
+
+@strawberry.interface(description="An object with an opaque, stable global id.")
+class Node:
+    id: strawberry.ID = strawberry.field(description="Opaque global id; stable across requests.")
+
+
+@strawberry.type(description="An order, from whichever upstream system owns it.")
+class Order(Node):
+    order: strawberry.Private[models.Order]
+
+    @classmethod
+    def from_domain(cls, order: models.Order) -> Order:
+        return cls(id=strawberry.ID(ids.order_id(order.source, order.upstream_id)), order=order)
+
+    @strawberry.field(description="Which upstream order system owns this order.")
+    def source(self) -> OrderSource:
+        return self.order.source
+
+    @strawberry.field(description="The owning upstream's own id of the order.")
+    def upstream_id(self) -> str:
+        return self.order.upstream_id
+
+    @strawberry.field(description="The order reference shoppers and operators quote.")
+    def reference(self) -> str | None:
+        return self.order.reference
+
+    @strawberry.field(description="The upstream's order number, where it has one.")
+    def number(self) -> str | None:
+        return self.order.number
+
+    @strawberry.field(description="The order number in the merchant's ERP, once set.")
+    def erp_order_number(self) -> str | None:
+        return self.order.erp_order_number
+
+    @strawberry.field(description="Canonical status; see `upstreamStatus` for the raw one.")
+    def status(self) -> OrderStatus:
+        return self.order.status
+
+    @strawberry.field(description="The backend's own state name, untouched.")
+    def upstream_status(self) -> str:
+        return self.order.upstream_status
+
+    @strawberry.field(description="Canonical payment status.")
+    def payment_status(self) -> PaymentStatus:
+        return self.order.payment_status
+
+    @strawberry.field(description="ISO 4217 currency of the order's amounts.")
+    def currency(self) -> str:
+        return self.order.currency
+
+    @strawberry.field(description="Gross, discount, shipping, tax and total amounts.")
+    def totals(self) -> OrderTotals:
+        return OrderTotals.from_domain(self.order.totals)
+
+    @strawberry.field(description="The customer who ordered.")
+    def customer(self) -> Party | None:
+        return Party.from_domain(self.order.customer)
+
+    @strawberry.field(description="The company that receives the order (B2B).")
+    def company(self) -> Party | None:
+        return Party.from_domain(self.order.company)
+
+    @strawberry.field(description="The sales agent who made the sale (B2B).")
+    def agent(self) -> Party | None:
+        return Party.from_domain(self.order.agent)
+
+    @strawberry.field(description="The season the order belongs to (B2B fashion).")
+    def season(self) -> str | None:
+        return self.order.season
+
+    @strawberry.field(description="Affiliate orders: the affiliate's commission.")
+    def commission(self) -> Money | None:
+        return Money.from_domain(self.order.commission)
+
+    @strawberry.field(description="Where the order is shipped.")
+    def shipping_address(self) -> Address | None:
+        return Address.from_domain(self.order.shipping_address)
+
+    @strawberry.field(description="Where the order is invoiced.")
+    def billing_address(self) -> Address | None:
+        return Address.from_domain(self.order.billing_address)
+
+    @strawberry.field(description="The order's lines.")
+    def lines(self) -> list[OrderLine]:
+        return [OrderLine.from_domain(line) for line in self.order.lines]
+
+    @strawberry.field(
+        description="Discounts on the order as a whole (line discounts are on lines)."
+    )
+    def discounts(self) -> list[Discount]:
+        return [Discount.from_domain(discount) for discount in self.order.discounts]
+
+    @strawberry.field(description="Dispatches of the order, with consignment numbers.")
+    def shipments(self) -> list[Shipment]:
+        return [Shipment.from_domain(shipment) for shipment in self.order.shipments]
+
+    @strawberry.field(description="Payments made or attempted.")
+    def payments(self) -> list[Payment]:
+        return [Payment.from_domain(payment) for payment in self.order.payments]
+
+    @strawberry.field(description="The order this one was split from, if any.")
+    async def parent_order(self, info: strawberry.Info[Context, None]) -> Order | None:
+        if self.order.parent_upstream_id is None:
+            return None
+        parent = await info.context.loaders.order(self.order.source, self.order.parent_upstream_id)
+        return None if parent is None else Order.from_domain(parent)
+
+    @strawberry.field(description="Orders split off from this one.")
+    async def split_orders(self, info: strawberry.Info[Context, None]) -> list[Order]:
+        children = await info.context.loaders.orders(
+            self.order.source, self.order.split_upstream_ids
+        )
+        return [Order.from_domain(child) for child in children if child is not None]
+
+    @strawberry.field(description="What this order's backend supports.")
+    def capabilities(self, info: strawberry.Info[Context, None]) -> list[OrderCapability]:
+        return sorted(info.context.backends[self.order.source].capabilities)
+
+    @strawberry.field(description="The gateway's audit trail for this order, oldest first.")
+    async def history(self, info: strawberry.Info[Context, None]) -> list[OrderEvent]:
+        events = await info.context.loaders.history(self.order.source, self.order.upstream_id)
+        return [OrderEvent.from_domain(event) for event in events]
+
+    @strawberry.field(description="When the order was placed.")
+    def created_at(self) -> datetime:
+        return self.order.created_at
+
+    @strawberry.field(description="When the order last changed upstream.")
+    def updated_at(self) -> datetime:
+        return self.order.updated_at
+
+
+@strawberry.type(description="An order in a connection, with the cursor that points after it.")
+class OrderEdge:
+    cursor: str = strawberry.field(description="Pass as `after` to continue after this order.")
+    node: Order = strawberry.field(description="The order.")
+
+
+@strawberry.type(description="A page of orders, newest first by `updatedAt`.")
+class OrderConnection:
+    edges: list[OrderEdge] = strawberry.field(description="The orders of this page.")
+    page_info: PageInfo = strawberry.field(description="Where this page stands.")
+    unavailable_sources: list[OrderSource] = strawberry.field(
+        description="Backends that failed for this page; the page holds what the others returned."
+    )

@@ -1,0 +1,106 @@
+"""The read side of the contract: ``Query``."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+import strawberry
+from graphql import GraphQLError
+
+from gateway.context import Context
+from resolvers import orders as resolve
+from resolvers.health import backend_health
+from schema.enums import OrderSource, OrderStatus, PaymentStatus
+from schema.order import Node, Order, OrderConnection, OrderEdge
+from schema.types import Backend, PageInfo
+
+
+@strawberry.input(description="Which orders `orders` returns; every filter given must match.")
+class OrderFilter:
+    sources: list[OrderSource] | None = strawberry.field(
+        default=None, description="Only these backends (default: all)."
+    )
+    statuses: list[OrderStatus] | None = strawberry.field(
+        default=None, description="Only orders in one of these canonical statuses."
+    )
+    payment_statuses: list[PaymentStatus] | None = strawberry.field(
+        default=None, description="Only orders in one of these payment statuses."
+    )
+    updated_since: datetime | None = strawberry.field(
+        default=None, description="Only orders changed at or after this instant (with offset)."
+    )
+    search: str | None = strawberry.field(
+        default=None,
+        description="Case-insensitive text in the reference, number or customer name.",
+    )
+
+
+Info = strawberry.Info[Context, None]
+
+
+@strawberry.type(description="Reading orders from every backend through one API.")
+class Query:
+    @strawberry.field(description="Any object by its global id; null (and NOT_FOUND) if unknown.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return Order.from_domain(await resolve.order_by_id(info.context, id))
+
+    @strawberry.field(description="An order by its global id; null (and NOT_FOUND) if unknown.")
+    async def order(self, info: Info, id: strawberry.ID) -> Order | None:
+        return Order.from_domain(await resolve.order_by_id(info.context, id))
+
+    @strawberry.field(description="An order by the reference its backend gives it.")
+    async def order_by_reference(
+        self, info: Info, source: OrderSource, reference: str
+    ) -> Order | None:
+        return Order.from_domain(await resolve.order_by_reference(info.context, source, reference))
+
+    @strawberry.field(description="Newest first by updatedAt.")
+    async def orders(
+        self,
+        info: Info,
+        filter: OrderFilter | None = None,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> OrderConnection:
+        filter = filter or OrderFilter()
+        first = 20 if first is None else first
+        page = await resolve.list_orders(
+            info.context,
+            sources=filter.sources,
+            statuses=filter.statuses,
+            payment_statuses=filter.payment_statuses,
+            updated_since=filter.updated_since,
+            search=filter.search,
+            first=first,
+            after=after,
+        )
+        for error in page.unavailable:
+            info.context.partial_errors.append(
+                GraphQLError(error.message, path=info.path.as_list(), extensions=error.extensions)
+            )
+        edges = [OrderEdge(cursor=e.cursor, node=Order.from_domain(e.order)) for e in page.edges]
+        return OrderConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                has_previous_page=after is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else after,
+            ),
+            unavailable_sources=[error.source for error in page.unavailable],
+        )
+
+    @strawberry.field(description="The upstream systems behind the gateway, with their health.")
+    async def backends(self, info: Info) -> list[Backend]:
+        backends = info.context.backends
+        healthy = await asyncio.gather(*(backend_health(b) for b in backends.values()))
+        return [
+            Backend(
+                source=backend.source,
+                name=backend.name,
+                healthy=ok,
+                capabilities=sorted(backend.capabilities),
+            )
+            for backend, ok in zip(backends.values(), healthy, strict=True)
+        ]

@@ -1,0 +1,1 @@
+"""The gateway's own store (sqlmodel): SQLite by default, PostgreSQL by URL, migrated by alembic."""

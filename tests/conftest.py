@@ -1,0 +1,102 @@
+"""Fixtures shared by the suite: the four simulators over real sockets, and the gateway app.
+
+The simulators run once per session in a background thread (``ServerThread``); tests that
+change their state or faults reset them through the control API. The gateway runs under its
+own lifespan in the test's event loop and is spoken to through ``httpx.ASGITransport``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from backends.registry import create_simulator
+from backends.simkit.app import SimConfig
+from backends.simkit.server import ServerThread
+from domain.models import OrderSource
+from gateway.app import create_app
+from gateway.settings import Settings
+from tests.support import SimControlClient
+
+SIM_CONFIG = SimConfig(seed=42, orders=120)
+
+
+@pytest.fixture(scope="session")
+def simulator_urls() -> Iterator[dict[OrderSource, str]]:
+    apps = {source.value: create_simulator(source, SIM_CONFIG) for source in OrderSource}
+    with ServerThread(apps) as servers:
+        yield {source: servers.urls[source.value] for source in OrderSource}
+
+
+@pytest.fixture
+def sims(simulator_urls: dict[OrderSource, str]) -> Iterator[dict[OrderSource, SimControlClient]]:
+    """Control clients of the four simulators; faults and counters are cleared after the test."""
+    clients = {source: SimControlClient(url) for source, url in simulator_urls.items()}
+    yield clients
+    for client in clients.values():
+        client.reset_faults()
+        client.reset_stats()
+
+
+def database_url(tmp_path: Path) -> str:
+    return (
+        os.environ.get("ORDERGATE_TEST_DATABASE_URL")
+        or f"sqlite+aiosqlite:///{tmp_path}/ordergate.db"
+    )
+
+
+@pytest.fixture
+def settings(simulator_urls: dict[OrderSource, str], tmp_path: Path) -> Settings:
+    """Gateway settings aimed at the session's simulators, with quick retries and timeouts."""
+    backend_options: dict[str, Any] = {"timeout_s": 2.0, "retries": 1, "backoff_base_s": 0.01}
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database_url(tmp_path),
+        simulators=False,
+        **{
+            source.value.lower(): {"base_url": url, **backend_options}
+            for source, url in simulator_urls.items()
+        },
+    )
+
+
+class GatewayClient:
+    """A small GraphQL client over the app under test."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def post(
+        self, query: str, variables: dict[str, Any] | None = None, **kw: Any
+    ) -> httpx.Response:
+        return await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, **kw
+        )
+
+    async def query(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The JSON body of a POST; asserts the HTTP exchange itself succeeded (200)."""
+        response = await self.post(query, variables)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``data`` of a query that must not produce any error."""
+        body = await self.query(query, variables)
+        assert "errors" not in body, body["errors"]
+        data: dict[str, Any] = body["data"]
+        return data
+
+
+@pytest.fixture
+async def gateway(settings: Settings) -> AsyncIterator[GatewayClient]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+            yield GatewayClient(http)

@@ -1,0 +1,134 @@
+"""The served schema keeps the public contract (``shared/contract/schema.graphql``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from graphql import (
+    GraphQLArgument,
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLInterfaceType,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    Undefined,
+    ast_from_value,
+    build_schema,
+    get_named_type,
+    print_ast,
+)
+
+from schema import build_schema as build_served_schema
+
+CONTRACT_PATH = (
+    Path(__file__).resolve().parents[2].parent / "shared" / "contract" / "schema.graphql"
+)
+# A copy travels with the repository so the check also runs where shared/ is absent.
+CONTRACT_COPY = Path(__file__).with_name("contract.graphql")
+
+
+def contract_sdl() -> str:
+    return (CONTRACT_PATH if CONTRACT_PATH.exists() else CONTRACT_COPY).read_text()
+
+
+@pytest.fixture(scope="module")
+def contract() -> GraphQLSchema:
+    return build_schema(contract_sdl())
+
+
+@pytest.fixture(scope="module")
+def served() -> GraphQLSchema:
+    return build_served_schema()._schema
+
+
+def read_side(contract: GraphQLSchema) -> list[GraphQLNamedType]:
+    """Every named type reachable from the contract's Query root, and Node."""
+    assert contract.query_type is not None
+    seen: dict[str, GraphQLNamedType] = {}
+    todo: list[GraphQLNamedType] = [contract.query_type]
+    while todo:
+        named = todo.pop()
+        if named.name in seen:
+            continue
+        seen[named.name] = named
+        if isinstance(named, GraphQLInterfaceType):
+            todo.extend(contract.get_possible_types(named))
+        if isinstance(named, (GraphQLObjectType, GraphQLInterfaceType, GraphQLInputObjectType)):
+            for field in named.fields.values():
+                todo.append(get_named_type(field.type))
+                for arg in getattr(field, "args", {}).values():
+                    todo.append(get_named_type(arg.type))
+    return [t for name, t in sorted(seen.items()) if not name.startswith("__")]
+
+
+def declared_default(arg: GraphQLArgument) -> str | None:
+    """The default value as SDL text, however the schema was built."""
+    if arg.ast_node is not None and arg.ast_node.default_value is not None:
+        return print_ast(arg.ast_node.default_value)
+    if arg.default_value is Undefined:
+        return None
+    node = ast_from_value(arg.default_value, arg.type)
+    return None if node is None else print_ast(node)
+
+
+def kind(named: GraphQLNamedType) -> type:
+    return next(base for base in type(named).__mro__ if base.__module__.startswith("graphql."))
+
+
+def test_the_copy_of_the_contract_is_current() -> None:
+    if not CONTRACT_PATH.exists():
+        pytest.skip("shared/contract is not beside this checkout")
+    assert CONTRACT_COPY.read_text() == CONTRACT_PATH.read_text()
+
+
+def test_every_read_side_name_of_the_contract_is_served_as_written(
+    contract: GraphQLSchema, served: GraphQLSchema
+) -> None:
+    problems: list[str] = []
+    for expected in read_side(contract):
+        actual = served.get_type(expected.name)
+        if actual is None or kind(actual) is not kind(expected):
+            problems.append(f"type {expected.name} missing or of another kind")
+            continue
+        if isinstance(expected, GraphQLEnumType):
+            missing = set(expected.values) - set(actual.values)  # type: ignore[attr-defined]
+            problems += [f"enum value {expected.name}.{v} missing" for v in sorted(missing)]
+            continue
+        if not hasattr(expected, "fields"):
+            continue
+        for name, field in expected.fields.items():
+            got = actual.fields.get(name)  # type: ignore[attr-defined]
+            if got is None:
+                problems.append(f"field {expected.name}.{name} missing")
+                continue
+            if str(got.type) != str(field.type):
+                problems.append(f"{expected.name}.{name}: {got.type} instead of {field.type}")
+            for arg_name, arg in getattr(field, "args", {}).items():
+                got_arg = got.args.get(arg_name)
+                if got_arg is None or str(got_arg.type) != str(arg.type):
+                    problems.append(f"argument {expected.name}.{name}({arg_name}) differs")
+                elif declared_default(arg) is not None and declared_default(
+                    arg
+                ) != declared_default(got_arg):
+                    problems.append(f"default of {expected.name}.{name}({arg_name}) differs")
+        if isinstance(expected, GraphQLObjectType):
+            wanted = {i.name for i in expected.interfaces}
+            have = {i.name for i in actual.interfaces}  # type: ignore[attr-defined]
+            if not wanted <= have:
+                problems.append(f"{expected.name} does not implement {wanted - have}")
+    assert problems == [], "\n".join(problems)
+
+
+def test_every_served_type_and_field_has_a_description(served: GraphQLSchema) -> None:
+    missing: list[str] = []
+    for name, named in served.type_map.items():
+        if name.startswith("__") or name in {"String", "Int", "Float", "Boolean", "ID"}:
+            continue
+        if not named.description:
+            missing.append(name)
+        for field_name, field in getattr(named, "fields", {}).items():
+            if not field.description:
+                missing.append(f"{name}.{field_name}")
+    assert missing == []
