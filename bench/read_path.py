@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/read_path.py [--runs 40]
 
-Starts the four simulators and the gateway on free 127.0.0.1 ports (one process, like
-``make run``), then times each scenario over ``--runs`` requests from a client in another
+Starts the four simulators (in a process of their own) and the gateway on free 127.0.0.1
+ports, then times each scenario over ``--runs`` requests from a client in another
 thread and prints a Markdown table: upstream requests per query (from the simulators'
 ``/_sim/stats``, authentication excluded) and p50/p95 latency in milliseconds.
 """
@@ -11,13 +11,15 @@ thread and prints a Markdown table: upstream requests per query (from the simula
 from __future__ import annotations
 
 import argparse
+import contextlib
+import multiprocessing
 import os
 import platform
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -88,14 +90,33 @@ def measure(
     return per_query, statistics.median(timings), quantiles[18]
 
 
+def serve_simulators(urls: multiprocessing.Queue, stop: Any) -> None:
+    sims = {s.value: create_simulator(s, SimConfig(seed=42, orders=120)) for s in OrderSource}
+    with ServerThread(sims) as servers:
+        urls.put({s: servers.urls[s.value] for s in OrderSource})
+        stop.wait()
+
+
+@contextlib.contextmanager
+def simulators_process() -> Iterator[dict[OrderSource, str]]:
+    """The simulators in a process of their own, so they do not share the gateway's GIL."""
+    urls: multiprocessing.Queue = multiprocessing.Queue()
+    stop = multiprocessing.Event()
+    process = multiprocessing.Process(target=serve_simulators, args=(urls, stop), daemon=True)
+    process.start()
+    try:
+        yield urls.get(timeout=30)
+    finally:
+        stop.set()
+        process.join(timeout=10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40)
     args = parser.parse_args()
 
-    sims = {s.value: create_simulator(s, SimConfig(seed=42, orders=120)) for s in OrderSource}
-    with ServerThread(sims) as sim_servers, tempfile.TemporaryDirectory() as tmp:
-        urls = {s: sim_servers.urls[s.value] for s in OrderSource}
+    with simulators_process() as urls, tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             simulators=False,

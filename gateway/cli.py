@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("schema", help="print the served GraphQL schema")
     args = parser.parse_args(argv)
     settings = Settings()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call is noise
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
