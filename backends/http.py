@@ -12,11 +12,11 @@ import functools
 import json
 import random
 import socket
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 import pydantic
@@ -115,7 +115,8 @@ def upstream_message(response: httpx.Response) -> str:
 
 
 @functools.cache
-def _type_adapter(model: Hashable) -> pydantic.TypeAdapter[Any]:
+def _type_adapter(model: Any) -> pydantic.TypeAdapter[Any]:
+    """One (costly to build) validator per wire model, built on first use."""
     return pydantic.TypeAdapter(model)
 
 
@@ -216,7 +217,9 @@ class UpstreamHttp:
 
     def parse(self, response: httpx.Response, model: type[T] | pydantic.TypeAdapter[T]) -> T:
         """Validate a JSON body into a wire model; garbage is ``UpstreamMalformedError``."""
-        adapter = model if isinstance(model, pydantic.TypeAdapter) else _type_adapter(model)
+        adapter: pydantic.TypeAdapter[T] = (
+            model if isinstance(model, pydantic.TypeAdapter) else _type_adapter(cast(Any, model))
+        )
         try:
             # JSON numbers become Decimal straight from their text: money keeps every digit.
             return adapter.validate_python(json.loads(response.content, parse_float=Decimal))

@@ -64,10 +64,15 @@ class SimControl:
     def reset_stats(self) -> None:
         self.requests.clear()
 
+    def set_faults(self, faults: Faults) -> None:
+        """New fault settings; the rate-limit window starts afresh with them."""
+        self.faults = faults
+        self._window_start, self._window_count = time.monotonic(), 0
+
     def reset_all(self) -> None:
         self._reset_state()
         self.reset_stats()
-        self.faults = Faults()
+        self.set_faults(Faults())
         self.tokens.revoke_all()
 
     def stats(self) -> dict[str, Any]:
@@ -161,13 +166,13 @@ def control_routes(control: SimControl) -> list[Route]:
     async def set_faults(request: Request) -> JSONResponse:
         try:
             changes = await request.json()
-            control.faults = Faults.model_validate({**control.faults.model_dump(), **changes})
+            control.set_faults(Faults.model_validate({**control.faults.model_dump(), **changes}))
         except (ValueError, TypeError, ValidationError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=422)
         return JSONResponse(control.faults.model_dump())
 
     async def reset_faults(request: Request) -> JSONResponse:
-        control.faults = Faults()
+        control.set_faults(Faults())
         return JSONResponse(control.faults.model_dump())
 
     async def reset_all(request: Request) -> JSONResponse:

@@ -22,7 +22,9 @@ class OrderByIdLoader(DataLoader[str, Order | None]):
         super().__init__(max_batch_size=max_batch_size)
         self.backend = backend
 
-    async def batch_load_fn(self, keys: Sequence[str]) -> list[Order | Exception | None]:
+    async def batch_load_fn(  # type: ignore[override]  # aiodataloader accepts exceptions
+        self, keys: Sequence[str]
+    ) -> list[Order | Exception | None]:
         try:
             return list(await self.backend.get_orders(list(keys)))
         except BackendError as error:
