@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from domain.commands import CreateWholesaleOrder, OrderCommand
 from domain.models import (
     Order,
     OrderCapability,
     OrderSource,
     OrderStatus,
     PaymentStatus,
+    Shipment,
     UpstreamStatus,
 )
 
@@ -71,6 +73,15 @@ class OrderPage:
     total: int | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WriteResult:
+    """What one upstream write leaves behind, read back from the upstream."""
+
+    order: Order
+    new_orders: tuple[Order, ...] = ()  # SplitOrder: the order(s) it created
+    shipment: Shipment | None = None  # Dispatch: the shipment it recorded
+
+
 @runtime_checkable
 class OrderBackend(Protocol):
     """What the gateway needs from one upstream order system."""
@@ -78,6 +89,9 @@ class OrderBackend(Protocol):
     source: OrderSource
     name: str
     capabilities: frozenset[OrderCapability]
+    # The canonical statuses ``UpdateStatus`` can set on this backend (DISPATCHED is never
+    # among them: it needs a consignment number, so it is ``Dispatch``'s).
+    settable_statuses: frozenset[OrderStatus]
 
     async def list_orders(self, query: OrderQuery, *, offset: int, limit: int) -> OrderPage:
         """Read upstream positions ``offset..offset+limit`` of the newest-first listing."""
@@ -106,6 +120,30 @@ class OrderBackend(Protocol):
         """A cheap authenticated read; ``True`` when the upstream answers correctly."""
         ...
 
+    async def execute(
+        self, upstream_id: str, command: OrderCommand, *, idempotency_key: str
+    ) -> WriteResult:
+        """Carry out one write on the order upstream and read the result back.
+
+        ``idempotency_key`` is stable across redeliveries of the same write; adapters send it
+        where the upstream honours one (``Idempotency-Key``). Raises ``ValidationError``
+        (naming the field) for input the upstream's own data refuses before anything is sent,
+        e.g. an unknown discount code; ``UnsupportedByBackendError`` for a command outside
+        ``capabilities``; ``NotFoundError`` for an unknown order; ``UpstreamRejectedError``
+        for a 4xx; ``UpstreamUnavailableError`` when it may work later.
+        """
+        ...
+
     async def aclose(self) -> None:
         """Release connections."""
+        ...
+
+
+@runtime_checkable
+class OrderCreator(Protocol):
+    """A backend that creates orders through the gateway (B2B)."""
+
+    async def create_order(self, command: CreateWholesaleOrder) -> Order:
+        """Validate against the upstream's reference data (each broken rule a
+        ``ValidationError`` naming the field, nothing sent), then create and read back."""
         ...

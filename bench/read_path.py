@@ -90,19 +90,21 @@ def measure(
     return per_query, statistics.median(timings), quantiles[18]
 
 
-def serve_simulators(urls: multiprocessing.Queue, stop: Any) -> None:
-    sims = {s.value: create_simulator(s, SimConfig(seed=42, orders=120)) for s in OrderSource}
+def serve_simulators(urls: multiprocessing.Queue, stop: Any, orders: int) -> None:
+    sims = {s.value: create_simulator(s, SimConfig(seed=42, orders=orders)) for s in OrderSource}
     with ServerThread(sims) as servers:
         urls.put({s: servers.urls[s.value] for s in OrderSource})
         stop.wait()
 
 
 @contextlib.contextmanager
-def simulators_process() -> Iterator[dict[OrderSource, str]]:
+def simulators_process(orders: int = 120) -> Iterator[dict[OrderSource, str]]:
     """The simulators in a process of their own, so they do not share the gateway's GIL."""
     urls: multiprocessing.Queue = multiprocessing.Queue()
     stop = multiprocessing.Event()
-    process = multiprocessing.Process(target=serve_simulators, args=(urls, stop), daemon=True)
+    process = multiprocessing.Process(
+        target=serve_simulators, args=(urls, stop, orders), daemon=True
+    )
     process.start()
     try:
         yield urls.get(timeout=30)

@@ -75,6 +75,14 @@ class ForbiddenError(OrdergateError):
     code = ErrorCode.FORBIDDEN
 
 
+class ReplayedError(OrdergateError):
+    """An error answered again from storage (an idempotent replay), keeping its code."""
+
+    def __init__(self, code: ErrorCode, message: str, *, field: list[str] | None = None) -> None:
+        super().__init__(message, field=field)
+        self.code = code
+
+
 class BackendError(OrdergateError):
     """A failure talking to one upstream system."""
 

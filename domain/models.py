@@ -205,3 +205,4 @@ class OrderEvent:
     kind: str
     detail: str | None = None
     actor: str | None = None
+    outcome: str | None = None  # delivered, queued or rejected, for changes sent upstream

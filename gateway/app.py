@@ -7,6 +7,7 @@ created in the lifespan and closed at shutdown, never at import time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,6 +18,7 @@ from starlette.routing import Route
 
 from backends.registry import create_adapter
 from gateway.context import AppState
+from gateway.delivery import Deliverer
 from gateway.graphql_view import GraphQLView
 from gateway.settings import Settings
 from resolvers.health import backend_health
@@ -35,11 +37,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
             source: create_adapter(source, settings.backend(source))
             for source in settings.enabled_sources
         }
-        state = AppState(settings=settings, backends=backends, store=store)
+        deliverer = Deliverer(store, backends, settings.outbox)
+        state = AppState(settings=settings, backends=backends, store=store, deliverer=deliverer)
         app.state.ordergate = view.state = state
+        worker = asyncio.create_task(deliverer.run_worker()) if settings.outbox.worker else None
         try:
             yield
         finally:
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
             await asyncio.gather(*(backend.aclose() for backend in backends.values()))
             await store.aclose()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from graphql import GraphQLError
 from starlette.requests import Request
@@ -13,6 +14,9 @@ from starlette.websockets import WebSocket
 from backends.base import OrderBackend
 from domain.models import OrderSource
 from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    from gateway.delivery import Deliverer
 from resolvers.loaders import DataLoaders
 from store.engine import Store
 
@@ -27,6 +31,7 @@ class Context:
     backends: Mapping[OrderSource, OrderBackend]
     store: Store
     loaders: DataLoaders
+    deliverer: Deliverer
     actor: str | None = None
     # Errors for the response's `errors` that do not fail a field (e.g. a backend missing
     # from a page of `orders`); ``schema.errors.TypedErrors`` adds them to the result.
@@ -40,6 +45,7 @@ class AppState:
     settings: Settings
     backends: Mapping[OrderSource, OrderBackend]
     store: Store
+    deliverer: Deliverer
 
     def context_for(self, request: Request | WebSocket, response: Response | None) -> Context:
         return Context(
@@ -51,5 +57,6 @@ class AppState:
             loaders=DataLoaders.create(
                 self.backends, self.store, max_batch_size=self.settings.max_page_size
             ),
+            deliverer=self.deliverer,
             actor=request.headers.get("x-actor"),
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from backends.config import (
@@ -19,6 +19,18 @@ from backends.config import (
     WebshopSettings,
 )
 from domain.models import OrderSource
+
+
+class OutboxSettings(BaseModel):
+    """How queued upstream writes are delivered (``gateway/delivery.py``)."""
+
+    poll_interval_s: float = Field(default=1.0, gt=0, description="how often the worker looks")
+    backoff_base_s: float = Field(default=1.0, gt=0, description="first retry after about this")
+    backoff_max_s: float = Field(default=60.0, gt=0, description="retries at least this often")
+    lease_s: float = Field(default=30.0, gt=0, description="how long a delivery holds its entry")
+    concurrency: int = Field(default=8, ge=1, description="orders delivered at once by the worker")
+    batch_size: int = Field(default=200, ge=1, description="entries the worker takes per round")
+    worker: bool = Field(default=True, description="run the delivery worker in this process")
 
 
 class Settings(BaseSettings):
@@ -44,6 +56,11 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=100, ge=1, description="largest `first` of `orders`")
     graphiql: bool = Field(default=True, description="serve GraphiQL at GET /graphql")
     log_level: str = Field(default="info")
+    idempotency_wait_s: float = Field(
+        default=10.0, gt=0, description="how long a repeated key waits for the first request"
+    )
+
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
 
     affiliate: AffiliateSettings = Field(default_factory=AffiliateSettings)
     webshop: WebshopSettings = Field(default_factory=WebshopSettings)

@@ -6,6 +6,7 @@ import strawberry
 from graphql import GraphQLError
 
 from schema.errors import TypedErrors
+from schema.mutation import Mutation
 from schema.order import Order
 from schema.query import Query
 
@@ -16,4 +17,4 @@ class Schema(strawberry.Schema):
 
 
 def build_schema() -> strawberry.Schema:
-    return Schema(query=Query, types=[Order], extensions=[TypedErrors])
+    return Schema(query=Query, mutation=Mutation, types=[Order], extensions=[TypedErrors])

@@ -198,11 +198,20 @@ class OrderEvent:
         description="What happened: STATUS_CHANGED, SPLIT, DISPATCHED, DISCOUNT_SET, SYNCED, ..."
     )
     detail: str | None = strawberry.field(description="Details, including the delivery outcome.")
-    actor: str | None = strawberry.field(description="Who made the change.")
+    actor: str | None = strawberry.field(description="Who made the change (X-Actor header).")
+    outcome: str | None = strawberry.field(
+        description="For changes sent upstream: delivered, queued (will be retried) or rejected."
+    )
 
     @classmethod
     def from_domain(cls, event: models.OrderEvent) -> OrderEvent:
-        return cls(at=event.at, kind=event.kind, detail=event.detail, actor=event.actor)
+        return cls(
+            at=event.at,
+            kind=event.kind,
+            detail=event.detail,
+            actor=event.actor,
+            outcome=event.outcome,
+        )
 
 
 @strawberry.type(description="Pagination state of a connection (Relay cursor connections).")

@@ -27,7 +27,13 @@ def async_url(url: str) -> str:
     return url
 
 
+# Any constant: replicas starting together take turns migrating (PostgreSQL advisory lock).
+MIGRATION_LOCK = 7_412_001
+
+
 def _upgrade(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection

@@ -13,10 +13,22 @@ from store.tables import OrderEventRecord
 
 
 async def record_event(
-    store: Store, order_id: str, kind: str, *, detail: str | None = None, actor: str | None = None
+    store: Store,
+    order_id: str,
+    kind: str,
+    *,
+    detail: str | None = None,
+    actor: str | None = None,
+    outcome: str | None = None,
 ) -> OrderEventRecord:
+    """An event that needs no delivery (those of queued changes come with ``outbox.enqueue``)."""
     event = OrderEventRecord(
-        order_id=order_id, at=datetime.now(UTC), kind=kind, detail=detail, actor=actor
+        order_id=order_id,
+        at=datetime.now(UTC),
+        kind=kind,
+        detail=detail,
+        actor=actor,
+        outcome=outcome,
     )
     async with store.session() as session:
         session.add(event)

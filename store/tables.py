@@ -1,15 +1,48 @@
-"""The store's tables; the migrations in ``store/migrations/versions`` create them."""
+"""The store's tables; the migrations in ``store/migrations/versions`` create them.
+
+orders            one row per order the gateway has touched (global id, last status...)
+shipments         dispatches the gateway sent, with their consignment numbers
+order_events      the audit trail: every change, who made it, and its delivery outcome
+outbox            upstream writes still to deliver, in order per order
+idempotency_keys  client idempotency keys with the result they produced
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime
+from sqlalchemy import Column, DateTime, Text
 from sqlmodel import Field, SQLModel
 
 
-def utc_column(*, index: bool = False) -> Column[datetime]:
-    return Column(DateTime(timezone=True), nullable=False, index=index)
+def utc_column(*, nullable: bool = False, index: bool = False) -> Column[datetime]:
+    return Column(DateTime(timezone=True), nullable=nullable, index=index)
+
+
+class OrderRecord(SQLModel, table=True):
+    __tablename__ = "orders"
+
+    id: str = Field(primary_key=True, max_length=200, description="global order id")
+    source: str = Field(max_length=20)
+    upstream_id: str = Field(max_length=100)
+    reference: str | None = Field(default=None, max_length=200)
+    # The `order_source` column of the affiliate work item (000_*): affiliate, web, crm, b2b.
+    order_source: str = Field(max_length=20)
+    last_status: str | None = Field(default=None, max_length=20)
+    parent_id: str | None = Field(default=None, max_length=200, index=True)
+    first_seen_at: datetime = Field(sa_column=utc_column())
+    updated_at: datetime = Field(sa_column=utc_column())
+
+
+class ShipmentRecord(SQLModel, table=True):
+    __tablename__ = "shipments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: str = Field(index=True, max_length=200)
+    consignment_number: str = Field(max_length=100)
+    carrier: str | None = Field(default=None, max_length=100)
+    tracking_url: str | None = Field(default=None)
+    dispatched_at: datetime = Field(sa_column=utc_column())
 
 
 class OrderEventRecord(SQLModel, table=True):
@@ -23,3 +56,38 @@ class OrderEventRecord(SQLModel, table=True):
     kind: str = Field(max_length=40)
     detail: str | None = Field(default=None)
     actor: str | None = Field(default=None, max_length=200)
+    outcome: str | None = Field(default=None, max_length=20)
+    change_id: int | None = Field(default=None, index=True, description="its outbox entry")
+
+
+class OutboxEntry(SQLModel, table=True):
+    """One upstream write; ``id`` order is delivery order within an order."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: str = Field(index=True, max_length=200)
+    source: str = Field(max_length=20)
+    upstream_id: str = Field(max_length=100)
+    command: str = Field(sa_column=Column(Text, nullable=False))
+    idempotency_key: str = Field(max_length=200, unique=True)
+    status: str = Field(default="pending", max_length=20, index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_column=utc_column(index=True))
+    last_error: str | None = None
+    outcome_unknown: bool = False
+    lease_owner: str | None = Field(default=None, max_length=100)
+    lease_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    actor: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(sa_column=utc_column())
+    delivered_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    __tablename__ = "idempotency_keys"
+
+    key: str = Field(primary_key=True, max_length=300, description="operation:client key")
+    request_hash: str = Field(max_length=64)
+    status: str = Field(default="in_progress", max_length=20)
+    response: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(sa_column=utc_column())

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from backends.registry import create_simulator
 from backends.simkit.app import SimConfig
@@ -21,6 +22,7 @@ from backends.simkit.server import ServerThread
 from domain.models import OrderSource
 from gateway.app import create_app
 from gateway.settings import Settings
+from store.engine import Store
 from tests.support import SimControlClient
 
 SIM_CONFIG = SimConfig(seed=42, orders=120)
@@ -58,6 +60,7 @@ def settings(simulator_urls: dict[OrderSource, str], tmp_path: Path) -> Settings
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url(tmp_path),
         simulators=False,
+        outbox={"poll_interval_s": 0.1, "backoff_base_s": 0.1, "backoff_max_s": 1.0},
         **{
             source.value.lower(): {"base_url": url, **backend_options}
             for source, url in simulator_urls.items()
@@ -93,8 +96,25 @@ class GatewayClient:
         return data
 
 
+WRITE_TABLES = ("outbox", "order_events", "idempotency_keys", "shipments", "orders")
+
+
+async def empty_store(url: str) -> None:
+    """A shared test database (PostgreSQL) starts each test without earlier tests' rows."""
+    store = Store(url)
+    try:
+        await store.migrate()
+        async with store.engine.begin() as connection:
+            for table in WRITE_TABLES:
+                await connection.execute(text(f"DELETE FROM {table}"))
+    finally:
+        await store.aclose()
+
+
 @pytest.fixture
 async def gateway(settings: Settings) -> AsyncIterator[GatewayClient]:
+    if os.environ.get("ORDERGATE_TEST_DATABASE_URL"):
+        await empty_store(settings.database_url)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

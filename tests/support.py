@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -91,3 +92,18 @@ def upstream_total(source: OrderSource, base_url: str) -> int:
     }[source]
     response = httpx.get(f"{base_url}{path}", params=params, headers=headers)
     return int(total(response.raise_for_status().json()))
+
+
+def upstream_get(source: OrderSource, base_url: str, path: str, **params: Any) -> Any:
+    """A raw read from the simulator's own API, with its demo credentials."""
+    response = httpx.get(
+        f"{base_url}{path}", params=params, headers=upstream_headers(source, base_url)
+    )
+    return response.raise_for_status().json()
+
+
+def bind_free_port() -> int:
+    """A port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -1,7 +1,10 @@
-"""AFFILIATE as an ``OrderBackend``: listing, batch reads and the one wire -> domain mapping.
+"""AFFILIATE as an ``OrderBackend``: listing, batch reads, writes and the one wire -> domain
+mapping.
 
 The platform filters by status, payment status, ``updated_since``, ids and order number,
 sorts by ``-updated_at`` and pages by offset/limit, so every read here is one request.
+Writes (``execute``) read the order, check the command against it (``writes.py``), send the
+platform's own write call(s) and read the result back.
 """
 
 from __future__ import annotations
@@ -16,10 +19,18 @@ import httpx
 
 from backends.affiliate import wire
 from backends.affiliate.client import MAX_LIMIT, AffiliateClient
-from backends.base import OrderPage, OrderQuery
+from backends.affiliate.commission import commission
+from backends.affiliate.writes import edit_request, split_request, status_steps
+from backends.base import OrderPage, OrderQuery, WriteResult
 from backends.batching import gather_bounded
 from backends.config import AffiliateSettings
-from domain.errors import BackendError, UpstreamMalformedError
+from domain.commands import Dispatch, EditOrderLines, OrderCommand, SplitOrder, UpdateStatus
+from domain.errors import (
+    BackendError,
+    NotFoundError,
+    UnsupportedByBackendError,
+    UpstreamMalformedError,
+)
 from domain.models import (
     Address,
     Discount,
@@ -49,6 +60,21 @@ STATUS_MAP: dict[str, OrderStatus] = {
     "completed": OrderStatus.COMPLETED,
     "cancelled": OrderStatus.CANCELLED,
     "returned": OrderStatus.RETURNED,
+}
+
+# Canonical -> the platform status a write sends: the read table inverted. DISPATCHED is
+# sent only by ``Dispatch`` (the platform requires the consignment number with it); PENDING
+# is missing: no platform status may go back to ``pending``. From ``pending`` the platform
+# only allows ``confirmed``/``cancelled``, so PENDING -> PROCESSING and a dispatch from
+# pending are two updates, ``confirmed`` first (``writes.status_steps``).
+UPSTREAM_STATUS: dict[OrderStatus, wire.OrderStatusCode] = {
+    OrderStatus.CONFIRMED: "confirmed",
+    OrderStatus.PROCESSING: "processing",
+    OrderStatus.DISPATCHED: "dispatched",
+    OrderStatus.DELIVERED: "delivered",
+    OrderStatus.COMPLETED: "completed",
+    OrderStatus.CANCELLED: "cancelled",
+    OrderStatus.RETURNED: "returned",
 }
 
 # "unpaid" is an order nobody has tried to pay yet: no payment at all, hence NONE.
@@ -160,7 +186,7 @@ def to_order(order: wire.Order) -> Order:
             email=order.customer.email,
         ),
         agent=Party(id=str(order.affiliate.id), name=order.affiliate.name),
-        commission=money(order.commission_amount),
+        commission=money(commission(order)),
         shipping_address=to_address(order.shipping_address),
         billing_address=to_address(order.billing_address),
         lines=lines,
@@ -197,6 +223,7 @@ class AffiliateAdapter:
             OrderCapability.EDIT_LINES,
         }
     )
+    settable_statuses = frozenset(UPSTREAM_STATUS) - {OrderStatus.DISPATCHED}
 
     def __init__(
         self, settings: AffiliateSettings, *, transport: httpx.AsyncBaseTransport | None = None
@@ -259,6 +286,113 @@ class AffiliateAdapter:
         except BackendError:
             return False
         return True
+
+    async def execute(
+        self, upstream_id: str, command: OrderCommand, *, idempotency_key: str
+    ) -> WriteResult:
+        """One write through the platform's own call(s), then one read back of the result.
+
+        Every request carries ``Idempotency-Key``: the platform answers a repeated key with
+        its first answer, so a redelivery after a lost answer changes nothing twice.
+        """
+        match command:
+            case UpdateStatus():
+                return await self.update_status(upstream_id, command, idempotency_key)
+            case Dispatch():
+                return await self.dispatch(upstream_id, command, idempotency_key)
+            case SplitOrder():
+                return await self.split_order(upstream_id, command, idempotency_key)
+            case EditOrderLines():
+                return await self.edit_lines(upstream_id, command, idempotency_key)
+            case _:
+                raise UnsupportedByBackendError(f"{self.name} cannot do {command.capability.value}")
+
+    async def update_status(
+        self, upstream_id: str, command: UpdateStatus, idempotency_key: str
+    ) -> WriteResult:
+        """``PATCH .../status`` with the platform status (through ``confirmed`` if need be)."""
+        if command.status not in self.settable_statuses:
+            raise UnsupportedByBackendError(
+                f"{self.name} cannot set {command.status.value} by a status update"
+            )
+        order = await self._current(upstream_id)
+        update = wire.StatusUpdate(status=UPSTREAM_STATUS[command.status], note=command.note)
+        await self._move_to(order, update, idempotency_key)
+        [updated] = await self._read_back(order.id)
+        return WriteResult(order=updated)
+
+    async def dispatch(
+        self, upstream_id: str, command: Dispatch, idempotency_key: str
+    ) -> WriteResult:
+        """``PATCH .../status`` to ``dispatched`` with the consignment, carrier and tracking."""
+        order = await self._current(upstream_id)
+        update = wire.StatusUpdate(
+            status=UPSTREAM_STATUS[OrderStatus.DISPATCHED],
+            consignment_number=command.consignment_number,
+            carrier=command.carrier,
+            tracking_url=command.tracking_url,
+        )
+        await self._move_to(order, update, idempotency_key)
+        [dispatched] = await self._read_back(order.id)
+        shipment = next(
+            (
+                shipment
+                for shipment in dispatched.shipments
+                if shipment.consignment_number == command.consignment_number
+            ),
+            None,
+        )
+        return WriteResult(order=dispatched, shipment=shipment)
+
+    async def split_order(
+        self, upstream_id: str, command: SplitOrder, idempotency_key: str
+    ) -> WriteResult:
+        """``POST .../split``; the original after the split and the one order it created."""
+        order = await self._current(upstream_id)
+        body = split_request(order, command)
+        split = await self.client.split_order(order.id, body, idempotency_key=idempotency_key)
+        original, new_order = await self._read_back(order.id, split.split_order.id)
+        return WriteResult(order=original, new_orders=(new_order,))
+
+    async def edit_lines(
+        self, upstream_id: str, command: EditOrderLines, idempotency_key: str
+    ) -> WriteResult:
+        """``PUT /api/v1/orders/{id}`` with the complete new item list."""
+        order = await self._current(upstream_id)
+        body = edit_request(order, command)
+        await self.client.edit_order(order.id, body, idempotency_key=idempotency_key)
+        [edited] = await self._read_back(order.id)
+        return WriteResult(order=edited)
+
+    async def _current(self, upstream_id: str) -> wire.Order:
+        """The order as the platform has it now; ``NotFoundError`` when it has none."""
+        # Platform ids are integers; anything else cannot be one of its orders.
+        found = (
+            await self.client.get_order(int(upstream_id))
+            if upstream_id.isascii() and upstream_id.isdigit()
+            else None
+        )
+        if found is None:
+            raise NotFoundError(f"No affiliate order has the id {upstream_id!r}")
+        return found
+
+    async def _move_to(self, order: wire.Order, update: wire.StatusUpdate, key: str) -> None:
+        """Set ``update.status``, through ``confirmed`` first where the platform needs it."""
+        *intermediate, _ = status_steps(order.status, update.status)
+        for status in intermediate:
+            # Each step is its own request, so it gets its own key (a key names one request).
+            step = wire.StatusUpdate(status=status)
+            await self.client.update_status(order.id, step, idempotency_key=f"{key}:{status}")
+        await self.client.update_status(order.id, update, idempotency_key=key)
+
+    async def _read_back(self, *order_ids: int) -> list[Order]:
+        """The orders after a write, in ``order_ids`` order, in one batch read."""
+        page = await self.client.list_orders(offset=0, limit=len(order_ids), ids=order_ids)
+        found = {order.id: to_order(order) for order in page.data}
+        for order_id in order_ids:
+            if order_id not in found:
+                raise UpstreamMalformedError(self.source, f"order {order_id} vanished on write")
+        return [found[order_id] for order_id in order_ids]
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -57,6 +57,50 @@ class AffiliateClient:
         assert response is not None  # only allow_not_found reads answer None
         return self.http.parse(response, wire.OrderList)
 
+    async def get_order(self, order_id: int) -> wire.Order | None:
+        """``GET /api/v1/orders/{id}``; ``None`` for an unknown order."""
+        response = await self.http.get(f"/api/v1/orders/{order_id}", allow_not_found=True)
+        return None if response is None else self.http.parse(response, wire.OrderEnvelope).data
+
+    async def update_status(
+        self, order_id: int, body: wire.StatusUpdate, *, idempotency_key: str
+    ) -> wire.Order:
+        """``PATCH /api/v1/orders/{id}/status`` (also the dispatch, with the consignment)."""
+        response = await self._write(
+            "PATCH", f"/api/v1/orders/{order_id}/status", body, idempotency_key
+        )
+        return self.http.parse(response, wire.OrderEnvelope).data
+
+    async def edit_order(
+        self, order_id: int, body: wire.OrderEdit, *, idempotency_key: str
+    ) -> wire.Order:
+        """``PUT /api/v1/orders/{id}``: the fields given replace the order's own."""
+        response = await self._write("PUT", f"/api/v1/orders/{order_id}", body, idempotency_key)
+        return self.http.parse(response, wire.OrderEnvelope).data
+
+    async def split_order(
+        self, order_id: int, body: wire.SplitRequest, *, idempotency_key: str
+    ) -> wire.SplitResult:
+        """``POST /api/v1/orders/{id}/split``: the original after the split and the new order."""
+        response = await self._write(
+            "POST", f"/api/v1/orders/{order_id}/split", body, idempotency_key
+        )
+        return self.http.parse(response, wire.SplitEnvelope).data
+
+    async def _write(
+        self, method: str, url: str, body: wire.Request, idempotency_key: str
+    ) -> httpx.Response:
+        # Sent once (writes are not retried here; the gateway's outbox redelivers with the
+        # same key, and the platform answers a repeated key from its store).
+        response = await self.http.request(
+            method,
+            url,
+            json=body.model_dump(mode="json", exclude_none=True),
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        assert response is not None  # only allow_not_found requests answer None
+        return response
+
     async def order_statuses(self) -> wire.OrderStatusList:
         """``GET /api/v1/order-statuses``."""
         response = await self.http.get("/api/v1/order-statuses")

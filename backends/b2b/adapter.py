@@ -1,19 +1,31 @@
-"""The B2B wholesale order API as an ``OrderBackend``, and its one wire->domain mapping."""
+"""The B2B wholesale order API as an ``OrderBackend`` and ``OrderCreator``, and its one
+wire->domain mapping."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from uuid import uuid4
 
 import httpx
 
 from backends.b2b import wire
 from backends.b2b.client import B2BClient
-from backends.base import OrderPage, OrderQuery
+from backends.b2b.reference import ReferenceData
+from backends.b2b.writes import new_order_body, refused_input
+from backends.base import OrderPage, OrderQuery, WriteResult
 from backends.batching import gather_bounded
 from backends.config import B2BSettings
-from domain.errors import BackendError, UpstreamMalformedError
+from domain.commands import CreateWholesaleOrder, OrderCommand, UpdateStatus
+from domain.errors import (
+    BackendError,
+    NotFoundError,
+    UnsupportedByBackendError,
+    UpstreamMalformedError,
+    UpstreamRejectedError,
+    ValidationError,
+)
 from domain.models import (
     Address,
     Discount,
@@ -40,6 +52,17 @@ STATUS_TABLE: dict[str, OrderStatus] = {
     "CLOSED": OrderStatus.COMPLETED,
     "CANCELLED": OrderStatus.CANCELLED,
 }
+# Canonical status -> the upstream status id ``PUT /Order/update/{id}`` sets: each one step,
+# as the API enforces no transitions. Not DISPATCHED (``Dispatch``'s, which the API lacks)
+# and not RETURNED (the catalog has no such status).
+STATUS_UPDATES: dict[OrderStatus, str] = {
+    OrderStatus.PENDING: "PENDING",
+    OrderStatus.CONFIRMED: "CONFIRMED",
+    OrderStatus.PROCESSING: "IN_PROGRESS",
+    OrderStatus.DELIVERED: "DELIVERED",
+    OrderStatus.COMPLETED: "CLOSED",
+    OrderStatus.CANCELLED: "CANCELLED",
+}
 
 # The API carries no payment data at all (``003_*``): every B2B order's payment status is
 # NONE, so there is no payment table to keep.
@@ -52,17 +75,20 @@ BEGINNING = datetime(1999, 1, 1, 1, 0, tzinfo=UTC)
 
 
 class B2BAdapter:
-    """Reads orders from the B2B API: ``getOrder`` pages, ``updatedFrom`` for filters."""
+    """Reads orders from the B2B API (``getOrder`` pages, ``updatedFrom`` for filters),
+    changes their status and creates new ones."""
 
     source = OrderSource.B2B
     name = "B2B wholesale order API"
     capabilities = frozenset({OrderCapability.UPDATE_STATUS})
+    settable_statuses = frozenset(STATUS_UPDATES)
 
     def __init__(
         self, settings: B2BSettings, *, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
         self.settings = settings
         self.client = B2BClient(settings, transport=transport)
+        self.reference = ReferenceData(self.client)
 
     async def list_orders(self, query: OrderQuery, *, offset: int, limit: int) -> OrderPage:
         page_size = min(limit, self.settings.page_size, MAX_PAGE_SIZE)
@@ -128,6 +154,62 @@ class B2BAdapter:
         except BackendError:
             return False
         return True
+
+    async def execute(
+        self, upstream_id: str, command: OrderCommand, *, idempotency_key: str
+    ) -> WriteResult:
+        match command:
+            case UpdateStatus():
+                await self._update_status(upstream_id, command, idempotency_key)
+            case _:
+                raise UnsupportedByBackendError(f"The B2B API cannot {command.capability.value}")
+        return WriteResult(order=await self._read_back(upstream_id))
+
+    async def create_order(
+        self, command: CreateWholesaleOrder, *, idempotency_key: str | None = None
+    ) -> Order:
+        """``POST /Order/create`` after checking every rule of the document against the
+        reference data, then the new order read back.
+
+        ``idempotency_key`` (a fresh one if not given) goes out as ``Idempotency-Key``.
+        """
+        body = new_order_body(command, await self.reference.read())
+        try:
+            created = await self.client.create_order(
+                body, idempotency_key=idempotency_key or str(uuid4())
+            )
+        except UpstreamRejectedError as exc:
+            refused = refused_input(exc)
+            if refused is None:
+                raise
+            # Our checks passed, so a catalog changed under the cache: read them anew next time.
+            self.reference.expire()
+            raise refused from exc
+        return await self._read_back(created.id)
+
+    async def _update_status(
+        self, upstream_id: str, command: UpdateStatus, idempotency_key: str
+    ) -> None:
+        """``PUT /Order/update/{id}``; the API keeps no note, so ``command.note`` is not sent."""
+        status_id = STATUS_UPDATES.get(command.status)
+        if status_id is None or status_id not in await self.reference.order_statuses.get():
+            raise ValidationError(
+                f"The B2B API has no order status for {command.status.value}",
+                field=["input", "status"],
+            )
+        if not await self.client.update_status(
+            upstream_id, status_id, idempotency_key=idempotency_key
+        ):
+            raise NotFoundError(
+                f"No B2B order has the id {upstream_id!r}", field=["input", "orderId"]
+            )
+
+    async def _read_back(self, upstream_id: str) -> Order:
+        """The order as the upstream has it after a write."""
+        order = await self.client.order(upstream_id)
+        if order is None:
+            raise NotFoundError(f"B2B order {upstream_id!r} is gone after the write")
+        return to_order(order, currency=self.settings.currency)
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -1,4 +1,5 @@
-"""The B2B API's read calls, JSON or XML, authenticated by its JWT login."""
+"""The B2B API over HTTP: one method per call, reads in JSON or XML, writes in JSON, all
+authenticated by its JWT login."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import httpx
 import pydantic
 
 from backends.auth import JwtLoginAuth
+from backends.b2b import wire
 from backends.b2b.wire import Order, OrderList, StatusList
 from backends.b2b.xmlcodec import read_export
 from backends.config import B2BSettings
@@ -18,14 +20,18 @@ from domain.errors import UpstreamMalformedError
 from domain.models import OrderSource
 
 T = TypeVar("T", bound=pydantic.BaseModel)
+E = TypeVar("E", bound=wire.Wire)
 
 MEDIA_TYPES = {"json": "application/json", "xml": "application/xml"}
 # The format of `updatedFrom`'s `date` parameter (document: "1999-01-01 01:00:00").
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+# Catalogs are read in full, this many entities a page (the simulator's maximum).
+CATALOG_PAGE_SIZE = 100
 
 
 class B2BClient:
-    """``GET /api/Order/...`` in the configured wire format, answers as wire models."""
+    """The API's calls: reads in the configured wire format, writes in JSON (the document's
+    POST "exclusively handles JSON format"), answers as wire models."""
 
     def __init__(
         self, settings: B2BSettings, *, transport: httpx.AsyncBaseTransport | None = None
@@ -80,6 +86,78 @@ class B2BClient:
             "/api/Order/getOrder/Status", StatusList, {"page": 1, "pageSize": page_size}
         )
 
+    async def line_statuses(self) -> list[wire.StatusEntry]:
+        """``GET /api/Order/getOrder/Line/Status``: every line status."""
+        return await self._read_all(
+            "/api/Order/getOrder/Line/Status", wire.EntityList[wire.StatusEntry]
+        )
+
+    async def all_order_statuses(self) -> list[wire.StatusEntry]:
+        """``GET /api/Order/getOrder/Status``: every order status, page after page."""
+        return await self._read_all("/api/Order/getOrder/Status", wire.EntityList[wire.StatusEntry])
+
+    async def companies(self) -> list[wire.Company]:
+        """``GET /api/Company/getCompany``: every company."""
+        return await self._read_all("/api/Company/getCompany", wire.EntityList[wire.Company])
+
+    async def business_partners(self) -> list[wire.BusinessPartner]:
+        """``GET /api/BusinessPartner/getBusinessPartner``: every client and agent."""
+        return await self._read_all(
+            "/api/BusinessPartner/getBusinessPartner", wire.EntityList[wire.BusinessPartner]
+        )
+
+    async def locations(self) -> list[wire.Location]:
+        """``GET /api/Location/getLocation``: every address of every business partner."""
+        return await self._read_all("/api/Location/getLocation", wire.EntityList[wire.Location])
+
+    async def seasons(self) -> list[wire.Season]:
+        """``GET /api/Season/getSeason``: every season."""
+        return await self._read_all("/api/Season/getSeason", wire.EntityList[wire.Season])
+
+    async def products(self) -> list[wire.Product]:
+        """``GET /api/Product/getProduct``: every product."""
+        return await self._read_all("/api/Product/getProduct", wire.EntityList[wire.Product])
+
+    async def discount_types(self) -> list[wire.DiscountType]:
+        """``GET /api/DiscountType/getDiscountType``: every kind of discount."""
+        return await self._read_all(
+            "/api/DiscountType/getDiscountType", wire.EntityList[wire.DiscountType]
+        )
+
+    async def create_order(self, order: wire.OrderCreate, *, idempotency_key: str) -> Order:
+        """``POST /api/Order/create``: the new order as the API answers it (201)."""
+        response = await self.http.request(
+            "POST",
+            "/api/Order/create",
+            json=order.model_dump(mode="json", exclude_none=True),
+            headers=write_headers(idempotency_key),
+        )
+        assert response is not None  # only allow_not_found requests answer None
+        return self.http.parse(response, Order)
+
+    async def update_status(self, order_id: str, status: str, *, idempotency_key: str) -> bool:
+        """``PUT /api/Order/update/{id}`` with a new status; ``False`` when the order is
+        unknown (404)."""
+        response = await self.http.request(
+            "PUT",
+            f"/api/Order/update/{order_id}",
+            json=wire.OrderStatusUpdate(status=status).model_dump(mode="json"),
+            headers=write_headers(idempotency_key),
+            allow_not_found=True,
+        )
+        return response is not None
+
+    async def _read_all(self, path: str, model: type[wire.EntityList[E]]) -> list[E]:
+        """Every entity of one catalog, following its pages to the last."""
+        entities: list[E] = []
+        page = 1
+        while True:
+            answer = await self._get(path, model, {"page": page, "pageSize": CATALOG_PAGE_SIZE})
+            entities.extend(answer.data)
+            if page >= answer.pagination.totalPages:
+                return entities
+            page += 1
+
     async def _get(self, path: str, model: type[T], params: dict[str, Any]) -> T:
         response = await self.http.get(path, params=params)
         assert response is not None  # only allow_not_found reads answer None
@@ -100,3 +178,9 @@ class B2BClient:
 
     async def aclose(self) -> None:
         await self.http.client.aclose()
+
+
+def write_headers(idempotency_key: str) -> dict[str, str]:
+    """Writes answer JSON whatever the read format; the key lets a redelivery be recognised
+    where the API honours it."""
+    return {"Accept": MEDIA_TYPES["json"], "Idempotency-Key": idempotency_key}

@@ -9,8 +9,9 @@ as text, so no amount goes through float. Every list endpoint answers ``{data, p
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 
 class Wire(BaseModel):
@@ -133,6 +134,43 @@ class Pagination(Wire):
     nextPageUrl: str | None = None
 
 
+E = TypeVar("E", bound=Wire)
+
+
+class EntityList(Wire, Generic[E]):
+    """A page of one reference catalog (``GET /api/<Entity>/get<Entity>``)."""
+
+    data: list[E]
+    pagination: Pagination
+
+
+class BusinessPartner(Wire):
+    """A client (role ``Client``) or an agent (role ``Representant``) of one company."""
+
+    id: str
+    idRemote: str | None = None
+    contactName: str | None = None
+    roles: list[str] = []
+    company: Company | None = None
+
+
+class Location(Wire):
+    """An address of one business partner, flagged for shipping and/or billing."""
+
+    id: str
+    idRemote: str | None = None
+    businessPartnerId: str | None = None
+    shippingAddress: bool = False
+    billingAddress: bool = False
+
+
+class Product(Wire):
+    id: str
+    idRemote: str | None = None
+    reference: str | None = None  # the SKU
+    name: str | None = None
+
+
 class OrderList(Wire):
     """``GET /Order/getOrder`` and ``GET /Order/updatedFrom``."""
 
@@ -164,13 +202,17 @@ class WriteWire(Wire):
     model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
 
 
+# Amounts go out as JSON numbers, as the document prints them (pydantic would write strings).
+WireAmount = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+
+
 class DiscountCreate(WriteWire):
     """A discount of a new order or line; ``id`` becomes its ``idRemote`` (document)."""
 
     id: str | None = None
     discountTypeId: str
     sequence: int | None = None
-    discount: Decimal = Field(ge=0, le=100)  # percent
+    discount: WireAmount = Field(ge=0, le=100)  # percent
     isLine: bool = False
 
 
@@ -181,7 +223,7 @@ class LineCreate(WriteWire):
     productId: str
     lineStatusId: str
     quantity: int = Field(gt=0)
-    price: Decimal | None = Field(default=None, ge=0)  # default: the product's price
+    price: WireAmount | None = Field(default=None, ge=0)  # default: the product's price
     discount: list[DiscountCreate] = []
     observations: str | None = None
     deliveryDate: str | None = None

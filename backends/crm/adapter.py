@@ -1,7 +1,8 @@
 """``CrmAdapter``: the CRM admin API as an ``OrderBackend``, with its one wire->domain mapping.
 
-Every order endpoint answers the full order object, so a list page carries everything and
-``get_orders`` needs one read per id (the CRM has no batch read).
+Every order endpoint answers the full order object, so a list page carries everything,
+``get_orders`` needs one read per id (the CRM has no batch read), and a write's own answer
+is the order read back after it.
 """
 
 from __future__ import annotations
@@ -12,12 +13,26 @@ from decimal import Decimal
 
 import httpx
 
-from backends.base import OrderPage, OrderQuery
+from backends.base import OrderPage, OrderQuery, WriteResult
 from backends.batching import gather_bounded
 from backends.config import CrmSettings
-from backends.crm import wire
+from backends.crm import wire, writes
 from backends.crm.client import CrmClient
-from domain.errors import BackendError, UpstreamMalformedError
+from domain.commands import (
+    Dispatch,
+    OrderCommand,
+    SetDiscountCode,
+    SetGiftVoucher,
+    SetShippingOption,
+    SetTaxCode,
+    UpdateStatus,
+)
+from domain.errors import (
+    BackendError,
+    NotFoundError,
+    UnsupportedByBackendError,
+    UpstreamMalformedError,
+)
 from domain.models import (
     Address,
     Discount,
@@ -47,6 +62,9 @@ STATUS_BY_NAME: dict[str, OrderStatus] = {
     "Cancelled": OrderStatus.CANCELLED,
     "Returned": OrderStatus.RETURNED,
 }
+# Writes go the other way: the read table is one-to-one, so its inverse names the CRM status
+# each canonical status is written as (by name too: ``CrmCatalogs`` finds the site's id).
+STATUS_NAME: dict[OrderStatus, str] = {status: name for name, status in STATUS_BY_NAME.items()}
 
 PAYMENT_STATUS: dict[str, PaymentStatus] = {
     "None": PaymentStatus.NONE,
@@ -74,12 +92,15 @@ class CrmAdapter:
             OrderCapability.SET_TAX_CODE,
         }
     )
+    # The CRM admin sets any status; Shipped (DISPATCHED) only through ``Dispatch``.
+    settable_statuses = frozenset(STATUS_NAME) - {OrderStatus.DISPATCHED}
 
     def __init__(
         self, settings: CrmSettings, *, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
         self.settings = settings
         self.client = CrmClient(settings, transport=transport)
+        self.catalogs = writes.CrmCatalogs(self.client)
 
     async def list_orders(self, query: OrderQuery, *, offset: int, limit: int) -> OrderPage:
         """One offset page; the CRM filters nothing, so the gateway applies the whole query.
@@ -138,6 +159,65 @@ class CrmAdapter:
         except BackendError:
             return False
         return True
+
+    async def execute(
+        self, upstream_id: str, command: OrderCommand, *, idempotency_key: str
+    ) -> WriteResult:
+        """Carry out ``command`` with the CRM's own write call(s) (crm.md, "Writes (adapter)").
+
+        Every body is built (and checked against the catalogs) before anything is sent. The
+        CRM answers each write with the full order after it (document 002, "Data / Response"),
+        so the last write's answer is the read-back: no extra GET.
+        """
+        order_id = _order_id(upstream_id)
+        key = idempotency_key
+        client, catalogs = self.client, self.catalogs
+        answer: wire.Order | None
+        match command:
+            case UpdateStatus(status=status) if status in self.settable_statuses:
+                body = await catalogs.status(STATUS_NAME[status])
+                answer = await client.set_status(order_id, body, idempotency_key=key)
+            case Dispatch():
+                answer = await self._dispatch(order_id, command, key)
+            case SetDiscountCode():
+                discount = await catalogs.discount_code(command)
+                answer = await client.set_discount_code(order_id, discount, idempotency_key=key)
+            case SetGiftVoucher():
+                voucher = await catalogs.gift_voucher(command)
+                answer = await client.set_gift_voucher(order_id, voucher, idempotency_key=key)
+            case SetShippingOption():
+                option = await catalogs.shipping_option(command)
+                answer = await client.set_shipping_option(order_id, option, idempotency_key=key)
+            case SetTaxCode():
+                tax = await catalogs.tax_code(command)
+                answer = await client.set_tax_code(order_id, tax, idempotency_key=key)
+            case _:
+                raise UnsupportedByBackendError(
+                    f"The CRM cannot carry out {type(command).__name__}({command.describe()})"
+                )
+        if answer is None:
+            raise _unknown_order(upstream_id)
+        order = to_order(answer)
+        if isinstance(command, Dispatch):
+            shipment = next(
+                (s for s in order.shipments if s.consignment_number == command.consignment_number),
+                None,
+            )
+            return WriteResult(order=order, shipment=shipment)
+        return WriteResult(order=order)
+
+    async def _dispatch(self, order_id: int, command: Dispatch, key: str) -> wire.Order | None:
+        """The shipment update, then the status update to Shipped: the CRM's shipment update
+        leaves the status alone (docs/upstreams/crm.md). Each step has its own idempotency key
+        (an upstream that honours one refuses a key reused for a different request)."""
+        shipment = writes.shipment(command)
+        shipped = await self.catalogs.status(STATUS_NAME[OrderStatus.DISPATCHED])
+        recorded = await self.client.set_shipment(
+            order_id, shipment, idempotency_key=f"{key}:shipment"
+        )
+        if recorded is None:
+            return None
+        return await self.client.set_status(order_id, shipped, idempotency_key=f"{key}:status")
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -249,6 +329,17 @@ def to_order(order: wire.Order) -> Order:
         ),
         parent_upstream_id=str(order.MainOrderId) if order.MainOrderId else None,
     )
+
+
+def _order_id(upstream_id: str) -> int:
+    """CRM order ids are integers: any other id is unknown without asking."""
+    if not (upstream_id.isascii() and upstream_id.isdigit()):
+        raise _unknown_order(upstream_id)
+    return int(upstream_id)
+
+
+def _unknown_order(upstream_id: str) -> NotFoundError:
+    return NotFoundError(f"No CRM order has the id {upstream_id!r}", field=["input", "orderId"])
 
 
 def _customer(order: wire.Order) -> Party | None:

@@ -1,4 +1,4 @@
-"""The CRM admin API's read calls, authenticated with an OAuth2 client-credentials token."""
+"""The CRM admin API's calls, authenticated with an OAuth2 client-credentials token."""
 
 from __future__ import annotations
 
@@ -66,12 +66,65 @@ class CrmClient:
     async def tax_codes(self) -> wire.ItemList[wire.TaxCode]:
         return await self._get("/tax-codes", wire.ItemList[wire.TaxCode])
 
+    async def set_discount_code(
+        self, order_id: int, body: wire.SetDiscountCode, *, idempotency_key: str
+    ) -> wire.Order | None:
+        """``PUT /orders/{id}/discount-code`` (document 002); ``None`` for an unknown order."""
+        return await self._put(order_id, "discount-code", body, idempotency_key)
+
+    async def set_gift_voucher(
+        self, order_id: int, body: wire.SetGiftVoucher, *, idempotency_key: str
+    ) -> wire.Order | None:
+        """``PUT /orders/{id}/gift-voucher`` (document 002); ``None`` for an unknown order."""
+        return await self._put(order_id, "gift-voucher", body, idempotency_key)
+
+    async def set_shipping_option(
+        self, order_id: int, body: wire.SetShippingOption, *, idempotency_key: str
+    ) -> wire.Order | None:
+        """``PUT /orders/{id}/shipping`` (document 002); ``None`` for an unknown order."""
+        return await self._put(order_id, "shipping", body, idempotency_key)
+
+    async def set_tax_code(
+        self, order_id: int, body: wire.SetTaxCode, *, idempotency_key: str
+    ) -> wire.Order | None:
+        """``PUT /orders/{id}/tax`` (document 002); ``None`` for an unknown order."""
+        return await self._put(order_id, "tax", body, idempotency_key)
+
+    async def set_status(
+        self, order_id: int, body: wire.SetStatus, *, idempotency_key: str
+    ) -> wire.Order | None:
+        """``PUT /orders/{id}/status`` (the simulator's path); ``None`` for an unknown order."""
+        return await self._put(order_id, "status", body, idempotency_key)
+
+    async def set_shipment(
+        self, order_id: int, body: wire.SetShipment, *, idempotency_key: str
+    ) -> wire.Order | None:
+        """``PUT /orders/{id}/shipment`` (the simulator's path); ``None`` for an unknown order."""
+        return await self._put(order_id, "shipment", body, idempotency_key)
+
     async def _get(
         self, path: str, model: type[T], params: Mapping[str, int | str] | None = None
     ) -> T:
         response = await self.http.get(f"{ADMIN}{path}", params=params)
         assert response is not None  # only allow_not_found turns a 404 into None
         return self.http.parse(response, model)
+
+    async def _put(
+        self, order_id: int, suffix: str, body: wire.WireModel, idempotency_key: str
+    ) -> wire.Order | None:
+        """One order write; every one answers the full order after the change.
+
+        The CRM ignores ``Idempotency-Key`` (document 002 names none); it is sent anyway so
+        that a proxy or a later CRM version that honours it deduplicates redeliveries.
+        """
+        response = await self.http.request(
+            "PUT",
+            f"{ADMIN}/orders/{order_id}/{suffix}",
+            json=body.model_dump(mode="json"),
+            headers={"Idempotency-Key": idempotency_key},
+            allow_not_found=True,
+        )
+        return None if response is None else self.http.parse(response, wire.Order)
 
     async def aclose(self) -> None:
         await self.http.client.aclose()

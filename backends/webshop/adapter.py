@@ -3,6 +3,7 @@
 Listing is one ``GET /api/order/`` per call (``ordering=-modified_date,-id``, limit/offset
 pagination); batch reads are one ``GET /api/order/?id__in=...`` per page of ids. Every
 order comes back complete: lines, deliveries, customer and addresses are embedded.
+Writes follow the document's order flow (``writes.py``) and read the order back once.
 """
 
 from __future__ import annotations
@@ -14,12 +15,20 @@ from typing import TypeVar
 
 import httpx
 
-from backends.base import OrderPage, OrderQuery
+from backends.base import OrderPage, OrderQuery, WriteResult
 from backends.batching import gather_bounded
 from backends.config import WebshopSettings
 from backends.webshop import wire
 from backends.webshop.client import CloudSuiteClient
-from domain.errors import BackendError, UpstreamMalformedError
+from backends.webshop.writes import OrderWrites
+from domain.commands import Dispatch, EditOrderLines, OrderCommand, SetErpOrderNumber, UpdateStatus
+from domain.errors import (
+    BackendError,
+    NotFoundError,
+    UnsupportedByBackendError,
+    UpstreamMalformedError,
+    ValidationError,
+)
 from domain.models import (
     Address,
     Discount,
@@ -52,6 +61,17 @@ STATUS_TABLE: dict[str, dict[str, OrderStatus]] = {
     "cancel": {"not_sent": OrderStatus.CANCELLED, "sent": OrderStatus.CANCELLED},
 }
 
+# Our status -> the CloudSuite ``state`` ``UpdateStatus`` PATCHes (doc 001, step 3); a draft
+# or quotation is confirmed first on its way to processing or done (``writes.state_steps``).
+# CloudSuite has no state for DELIVERED or RETURNED; DISPATCHED is a DESADV (``Dispatch``).
+STATE_FOR_STATUS: dict[OrderStatus, str] = {
+    OrderStatus.PENDING: "draft",
+    OrderStatus.CONFIRMED: "confirmed",
+    OrderStatus.PROCESSING: "processing",
+    OrderStatus.COMPLETED: "done",
+    OrderStatus.CANCELLED: "cancel",
+}
+
 # CloudSuite ``payment_status`` -> ours (doc 001, step 1).
 PAYMENT_TABLE: dict[str, PaymentStatus] = {
     "closed_success": PaymentStatus.PAID,  # successful payment
@@ -80,7 +100,7 @@ def to_order(order: wire.Order) -> Order:
     def money(amount: Decimal) -> Money:
         return Money(amount, order.currency)
 
-    shipped = _shipped_quantities(order.deliveries)
+    shipped = order.shipped_quantities()
     product_lines = [line for line in order.order_lines if line.type == "line"]
     return Order(
         source=SOURCE,
@@ -182,17 +202,6 @@ def _discounts(order: wire.Order, amount: Money) -> tuple[Discount, ...]:
     return ()
 
 
-def _shipped_quantities(deliveries: Sequence[wire.Delivery]) -> dict[int | None, Decimal]:
-    """Quantity sent per ERP line number over every DESADV delivery (lines are matched by it)."""
-    shipped: dict[int | None, Decimal] = {}
-    for delivery in deliveries:
-        for line in delivery.lines:
-            shipped[line.erp_line_number] = (
-                shipped.get(line.erp_line_number, Decimal(0)) + line.quantity
-            )
-    return shipped
-
-
 class WebshopAdapter:
     """The CloudSuite webshop as an ``OrderBackend``."""
 
@@ -206,12 +215,14 @@ class WebshopAdapter:
             OrderCapability.EDIT_LINES,
         }
     )
+    settable_statuses = frozenset(STATE_FOR_STATUS)
 
     def __init__(
         self, settings: WebshopSettings, *, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
         self.settings = settings
         self.client = CloudSuiteClient(settings, transport=transport)
+        self.writes = OrderWrites(self.client)
         # CloudSuite's LimitOffsetPagination caps ``limit`` at 100.
         self.page_size = min(settings.page_size, MAX_LIMIT)
 
@@ -280,6 +291,38 @@ class WebshopAdapter:
         except BackendError:
             return False
         return True
+
+    async def execute(
+        self, upstream_id: str, command: OrderCommand, *, idempotency_key: str
+    ) -> WriteResult:
+        """One command as CloudSuite's own calls (``writes.OrderWrites``), then one read back."""
+        if not upstream_id.isdigit():
+            raise NotFoundError(f"CloudSuite has no order {upstream_id!r}")
+        order_id = int(upstream_id)
+        delivery_id: int | None = None
+        match command:
+            case UpdateStatus(status=status):
+                if status not in STATE_FOR_STATUS:
+                    raise ValidationError(
+                        f"CloudSuite has no state for {status.value}", field=["input", "status"]
+                    )
+                state = STATE_FOR_STATUS[status]
+                await self.writes.update_status(order_id, state, idempotency_key)
+            case Dispatch():
+                delivery_id = await self.writes.dispatch(order_id, command, idempotency_key)
+            case SetErpOrderNumber():
+                await self.writes.set_erp_order_number(order_id, command, idempotency_key)
+            case EditOrderLines():
+                await self.writes.edit_lines(order_id, command, idempotency_key)
+            case _:
+                raise UnsupportedByBackendError(
+                    f"The CloudSuite webshop does not support {type(command).__name__}"
+                )
+        order = to_order(await self.writes.current(order_id))
+        if delivery_id is None:
+            return WriteResult(order=order)
+        shipment = next((s for s in order.shipments if s.id == str(delivery_id)), None)
+        return WriteResult(order=order, shipment=shipment)
 
     async def aclose(self) -> None:
         await self.client.aclose()

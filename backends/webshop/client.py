@@ -19,7 +19,7 @@ TOKEN_PATH = "/realms/CloudSuite/protocol/openid-connect/token"
 
 
 class CloudSuiteClient:
-    """Authenticated calls to ``/api/order/`` and ``/api/delivery/`` (OAuth2 client credentials)."""
+    """Authenticated calls (OAuth2 client credentials) to orders, deliveries and products."""
 
     def __init__(
         self, settings: WebshopSettings, *, transport: httpx.AsyncBaseTransport | None = None
@@ -43,23 +43,46 @@ class CloudSuiteClient:
         response = await self.http.get(f"/api/order/{order_id}/", allow_not_found=True)
         return None if response is None else self.http.parse(response, wire.Order)
 
-    async def patch_order(self, order_id: int, changes: wire.OrderPatch) -> wire.Order:
+    async def list_products(self, params: Mapping[str, str | int]) -> wire.ProductList:
+        """``GET /api/product/`` with ``limit`` and ``offset``: the catalogue lines name."""
+        response = await self.http.get("/api/product/", params=params)
+        assert response is not None  # only a 404 with allow_not_found gives None
+        return self.http.parse(response, wire.ProductList)
+
+    async def patch_order(
+        self, order_id: int, changes: wire.OrderPatch, *, idempotency_key: str
+    ) -> wire.Order:
         """``PATCH /api/order/{id}/`` with only the fields set on ``changes``."""
         body = changes.model_dump(mode="json", exclude_unset=True)
-        return await self._send("PATCH", f"/api/order/{order_id}/", body, wire.Order)
+        return await self._send(
+            "PATCH", f"/api/order/{order_id}/", body, wire.Order, idempotency_key
+        )
 
-    async def put_order(self, order_id: int, order: wire.OrderWrite) -> wire.Order:
+    async def put_order(
+        self, order_id: int, order: wire.OrderWrite, *, idempotency_key: str
+    ) -> wire.Order:
         """``PUT /api/order/{id}/``: the whole order; its lines replace the stored ones."""
         body = order.model_dump(mode="json")
-        return await self._send("PUT", f"/api/order/{order_id}/", body, wire.Order)
+        return await self._send("PUT", f"/api/order/{order_id}/", body, wire.Order, idempotency_key)
 
-    async def create_delivery(self, delivery: wire.DeliveryWrite) -> wire.Delivery:
+    async def create_delivery(
+        self, delivery: wire.DeliveryWrite, *, idempotency_key: str
+    ) -> wire.Delivery:
         """``POST /api/delivery/``: a DESADV; CloudSuite marks the order's shipment sent."""
         body = delivery.model_dump(mode="json", exclude_none=True)
-        return await self._send("POST", "/api/delivery/", body, wire.Delivery)
+        return await self._send("POST", "/api/delivery/", body, wire.Delivery, idempotency_key)
 
-    async def _send(self, method: str, url: str, body: object, model: type[T]) -> T:
-        response = await self.http.request(method, url, json=body)
+    async def _send(
+        self, method: str, url: str, body: object, model: type[T], idempotency_key: str
+    ) -> T:
+        """One write, never retried here (the gateway's outbox retries writes).
+
+        CloudSuite ignores ``Idempotency-Key`` (doc 001 names none); it is sent so that the
+        upstream's logs can tie a redelivery to the first attempt.
+        """
+        response = await self.http.request(
+            method, url, json=body, headers={"Idempotency-Key": idempotency_key}
+        )
         assert response is not None  # only a 404 with allow_not_found gives None
         return self.http.parse(response, model)
 

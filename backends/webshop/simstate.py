@@ -488,6 +488,20 @@ def render_line(line: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def render_products() -> list[dict[str, Any]]:
+    """The catalogue as ``GET /api/product/`` lists it, by id (one id per key, from 901)."""
+    return [
+        {
+            "id": 901 + index,
+            "key": key,
+            "origin": "cloudsuite",
+            "description": description,
+            "price": str(price),
+        }
+        for index, (key, (description, price, _)) in enumerate(CATALOG.items())
+    ]
+
+
 def render_delivery(delivery: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "id": delivery["id"],

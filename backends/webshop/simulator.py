@@ -2,12 +2,14 @@
 
 A Django REST Framework-style API: ``GET /api/order/`` with django-filter filters,
 ``OrderingFilter`` and ``LimitOffsetPagination``; ``GET``/``PATCH``/``PUT /api/order/{id}/``;
-``POST /api/delivery/`` (DESADV). OAuth2 client credentials at the Keycloak-style realm
-token URL. The data and its rules live in ``simstate.ShopState``.
+``POST /api/delivery/`` (DESADV); ``GET /api/product/`` (the catalogue lines name). OAuth2
+client credentials at the Keycloak-style realm token URL. The data and its rules live in
+``simstate.ShopState``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pydantic
@@ -21,7 +23,7 @@ from backends.simkit.app import SimConfig, simulator_app
 from backends.simkit.auth import TokenStore, bearer_check, oauth_token_route
 from backends.simkit.control import SimControl
 from backends.webshop import wire
-from backends.webshop.simstate import InvalidRequest, ShopState, render_delivery
+from backends.webshop.simstate import InvalidRequest, ShopState, render_delivery, render_products
 
 TOKEN_PATH = "/realms/CloudSuite/protocol/openid-connect/token"
 CLIENTS = {"ordergate-demo": "demo-secret"}
@@ -83,11 +85,29 @@ async def _body(request: Request, model: type[pydantic.BaseModel]) -> Any:
         raise InvalidRequest(drf_errors(exc)) from None
 
 
+def paginated(
+    request: Request, items: list[dict[str, Any]], render: Callable[[dict[str, Any]], Any]
+) -> JSONResponse:
+    """One page of ``items`` as DRF ``LimitOffsetPagination`` answers it."""
+    limit = _positive_int(request.query_params.get("limit"), DEFAULT_LIMIT) or DEFAULT_LIMIT
+    limit = min(limit, MAX_LIMIT)
+    offset = _positive_int(request.query_params.get("offset"), 0)
+    next_url, previous_url = page_links(request.url, count=len(items), offset=offset, limit=limit)
+    return JSONResponse(
+        {
+            "count": len(items),
+            "next": next_url,
+            "previous": previous_url,
+            "results": [render(item) for item in items[offset : offset + limit]],
+        }
+    )
+
+
 NOT_FOUND = {"detail": "Not found."}
 
 
 def api_routes(shop: ShopState) -> list[Route]:
-    """The CloudSuite order API: list, detail, PATCH, PUT and the DESADV delivery."""
+    """The CloudSuite order API: list, detail, PATCH, PUT, the DESADV delivery, products."""
 
     def find(request: Request) -> dict[str, Any] | None:
         raw = request.path_params["id"]
@@ -98,20 +118,10 @@ def api_routes(shop: ShopState) -> list[Route]:
             orders = shop.select(request.query_params)
         except InvalidRequest as exc:
             return JSONResponse(exc.errors, status_code=400)
-        limit = _positive_int(request.query_params.get("limit"), DEFAULT_LIMIT) or DEFAULT_LIMIT
-        limit = min(limit, MAX_LIMIT)
-        offset = _positive_int(request.query_params.get("offset"), 0)
-        next_url, previous_url = page_links(
-            request.url, count=len(orders), offset=offset, limit=limit
-        )
-        return JSONResponse(
-            {
-                "count": len(orders),
-                "next": next_url,
-                "previous": previous_url,
-                "results": [shop.render_order(order) for order in orders[offset : offset + limit]],
-            }
-        )
+        return paginated(request, orders, shop.render_order)
+
+    async def list_products(request: Request) -> JSONResponse:
+        return paginated(request, render_products(), lambda product: product)
 
     async def order_detail(request: Request) -> JSONResponse:
         order = find(request)
@@ -139,6 +149,7 @@ def api_routes(shop: ShopState) -> list[Route]:
         Route("/api/order/", list_orders, methods=["GET"]),
         Route("/api/order/{id}/", order_detail, methods=["GET", "PATCH", "PUT"]),
         Route("/api/delivery/", create_delivery, methods=["POST"]),
+        Route("/api/product/", list_products, methods=["GET"]),
     ]
 
 

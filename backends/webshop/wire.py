@@ -136,6 +136,15 @@ class Order(OrderFields):
     modified_date: str
     deliveries: list[Delivery] = []
 
+    def shipped_quantities(self) -> dict[int | None, Decimal]:
+        """Quantity sent per ERP line number over every DESADV (lines are matched by it)."""
+        shipped: dict[int | None, Decimal] = {}
+        for delivery in self.deliveries:
+            for line in delivery.lines:
+                number = line.erp_line_number
+                shipped[number] = shipped.get(number, Decimal(0)) + line.quantity
+        return shipped
+
 
 class OrderList(Wire):
     """DRF ``LimitOffsetPagination``: ``next``/``previous`` are absolute URLs or null."""
@@ -144,3 +153,22 @@ class OrderList(Wire):
     next: str | None = None
     previous: str | None = None
     results: list[Order]
+
+
+class CatalogProduct(Wire):
+    """A product as ``GET /api/product/`` lists it (not in doc 001: see the upstream's page)."""
+
+    id: int
+    key: str
+    origin: str | None = None
+    description: str | None = None
+    price: Decimal
+
+
+class ProductList(Wire):
+    """``GET /api/product/``, paginated like the orders."""
+
+    count: int
+    next: str | None = None
+    previous: str | None = None
+    results: list[CatalogProduct]

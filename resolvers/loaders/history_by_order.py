@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC
 
 from aiodataloader import DataLoader
 
 from domain.ids import order_id
 from domain.models import OrderEvent, OrderSource
+from store.clock import as_utc
 from store.engine import Store
 from store.events import events_for
 
@@ -26,11 +26,11 @@ class HistoryByOrderLoader(DataLoader[tuple[OrderSource, str], list[OrderEvent]]
         return [
             [
                 OrderEvent(
-                    # SQLite gives back naive datetimes; every stored time is UTC.
-                    at=event.at if event.at.tzinfo else event.at.replace(tzinfo=UTC),
+                    at=as_utc(event.at),
                     kind=event.kind,
                     detail=event.detail,
                     actor=event.actor,
+                    outcome=event.outcome,
                 )
                 for event in by_order.get(global_id, [])
             ]

@@ -434,3 +434,75 @@ def test_unreachable_webhook_never_fails_the_write(api: httpx.Client) -> None:
     response = api.put(f"/api/v1/orders/{order['id']}", json={"note": "ring twice"})
     assert response.status_code == 200
     assert response.json()["data"]["note"] == "ring twice"
+
+
+# -- Idempotency-Key ------------------------------------------------------------------------
+
+
+def test_a_repeated_idempotency_key_answers_the_first_answer_and_changes_nothing(
+    api: httpx.Client,
+) -> None:
+    headers = {"Idempotency-Key": "split-100016-a"}
+    body = {"items": [{"item_id": 500028, "quantity": 1}]}
+    first = api.post("/api/v1/orders/100016/split", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    after_first = api.get("/api/v1/orders/100016").json()["data"]
+
+    again = api.post("/api/v1/orders/100016/split", json=body, headers=headers)
+
+    assert (again.status_code, again.content) == (first.status_code, first.content)
+    assert api.get("/api/v1/orders/100016").json()["data"] == after_first
+    assert len(after_first["split_order_ids"]) == 1
+
+
+def test_a_repeated_key_replays_a_refusal_too(api: httpx.Client) -> None:
+    headers = {"Idempotency-Key": "ship-100001"}
+    body = {"status": "dispatched", "consignment_number": "CN1"}
+    first = api.patch("/api/v1/orders/100001/status", json=body, headers=headers)
+    assert first.status_code == 409  # pending cannot be dispatched
+    api.patch("/api/v1/orders/100001/status", json={"status": "confirmed"})
+
+    again = api.patch("/api/v1/orders/100001/status", json=body, headers=headers)
+
+    assert (again.status_code, again.content) == (first.status_code, first.content)
+    assert api.get("/api/v1/orders/100001").json()["data"]["status"] == "confirmed"
+
+
+def test_a_key_reused_with_another_body_is_refused(api: httpx.Client) -> None:
+    headers = {"Idempotency-Key": "status-100017"}
+    api.patch("/api/v1/orders/100017/status", json={"status": "processing"}, headers=headers)
+    before = api.get("/api/v1/orders/100017").json()["data"]
+
+    reused = api.patch(
+        "/api/v1/orders/100017/status", json={"status": "cancelled"}, headers=headers
+    )
+
+    assert reused.status_code == 422
+    assert reused.json()["error"] == "idempotency_key_reused"
+    assert api.get("/api/v1/orders/100017").json()["data"] == before
+
+
+def test_the_same_body_in_other_whitespace_is_the_same_request(api: httpx.Client) -> None:
+    headers = {"Idempotency-Key": "status-100017-ws", "Content-Type": "application/json"}
+    url = "/api/v1/orders/100017/status"
+    first = api.patch(url, content=b'{"status":"processing"}', headers=headers)
+    again = api.patch(url, content=b'{ "status" : "processing" }', headers=headers)
+    assert (again.status_code, again.content) == (first.status_code, first.content)
+
+
+def test_writes_without_a_key_are_not_replayed(api: httpx.Client) -> None:
+    body = {"items": [{"item_id": 500028, "quantity": 1}]}
+    assert api.post("/api/v1/orders/100016/split", json=body).status_code == 201
+    assert api.post("/api/v1/orders/100016/split", json=body).status_code == 201
+    assert len(api.get("/api/v1/orders/100016").json()["data"]["split_order_ids"]) == 2
+
+
+def test_reset_forgets_idempotency_keys(api: httpx.Client, sim_url: str) -> None:
+    headers = {"Idempotency-Key": "confirm-100001"}
+    api.patch("/api/v1/orders/100001/status", json={"status": "confirmed"}, headers=headers)
+    SimControlClient(sim_url).reset()
+    reused = api.patch(
+        "/api/v1/orders/100001/status", json={"status": "cancelled"}, headers=headers
+    )
+    assert reused.status_code == 200
+    assert reused.json()["data"]["status"] == "cancelled"

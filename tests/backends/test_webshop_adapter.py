@@ -287,7 +287,9 @@ async def test_client_writes_reach_the_simulator(
     client = adapter.client
     confirmed = (await client.list_orders({"state": "confirmed", "limit": 1})).results[0]
     changed = await client.patch_order(
-        confirmed.id, wire.OrderPatch(state="processing", erp_order_number="ERP-1")
+        confirmed.id,
+        wire.OrderPatch(state="processing", erp_order_number="ERP-1"),
+        idempotency_key="k1",
     )
     assert (changed.state, changed.erp_order_number) == ("processing", "ERP-1")
     body = wire.OrderWrite.model_validate(
@@ -298,7 +300,7 @@ async def test_client_writes_reach_the_simulator(
             ],
         }
     )
-    replaced = await client.put_order(confirmed.id, body)
+    replaced = await client.put_order(confirmed.id, body, idempotency_key="k2")
     assert [(line.product.key, line.erp_line_number) for line in replaced.order_lines] == [
         ("MUG-STONE", 10)
     ]
@@ -308,14 +310,15 @@ async def test_client_writes_reach_the_simulator(
             track_and_trace="3STEST",
             carrier="DHL",
             lines=[wire.DeliveryLine(erp_line_number=10, quantity=Decimal(2))],
-        )
+        ),
+        idempotency_key="k3",
     )
     [order] = await adapter.get_orders([str(confirmed.id)])
     assert order is not None and order.status is OrderStatus.DISPATCHED
     assert [s.id for s in order.shipments] == [str(delivery.id)]
     assert order.lines[0].quantity_shipped == 2
     with pytest.raises(UpstreamRejectedError) as refusal:
-        await client.patch_order(confirmed.id, wire.OrderPatch(state="draft"))
+        await client.patch_order(confirmed.id, wire.OrderPatch(state="draft"), idempotency_key="k4")
     assert refusal.value.status == 400 and "Cannot change state" in refusal.value.message
 
 

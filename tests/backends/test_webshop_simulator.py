@@ -321,3 +321,14 @@ def test_delivery_refuses_unknown_orders_lines_and_unconfirmed_orders(api: httpx
     ]:
         response = api.post("/api/delivery/", json=body)
         assert response.status_code == 400 and field in response.json(), response.text
+
+
+def test_products_list_the_catalogue_order_lines_name(api: httpx.Client) -> None:
+    first = api.get("/api/product/", params={"limit": 5}).json()
+    assert len(first["results"]) == 5 and first["next"] is not None
+    everything = api.get("/api/product/", params={"limit": 100}).json()
+    assert everything["count"] == len(everything["results"]) > 5
+    by_key = {product["key"]: product for product in everything["results"]}
+    assert by_key["124_STUK"]["price"] == "3.50"  # the document's sample keys are products
+    keys = {line["product"]["key"] for order in all_orders(api) for line in order["order_lines"]}
+    assert keys <= set(by_key)

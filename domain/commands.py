@@ -1,0 +1,208 @@
+"""Writes to an existing order, as values: what a mutation asks, what the outbox stores, what
+an adapter's ``execute`` carries out upstream.
+
+Each command names the capability it needs and the history event it causes, and can say
+whether an order read back from the upstream already shows it (``is_applied``), so that a
+delivery whose outcome was unknown (a timeout, a crash) is not sent twice.
+Commands serialise to JSON with a ``type`` discriminator (``COMMAND.dump_json``/``validate_json``).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from domain.models import DiscountKind, Order, OrderCapability, OrderStatus, Shipment
+
+DISPATCHED_OR_LATER = frozenset(
+    {OrderStatus.DISPATCHED, OrderStatus.DELIVERED, OrderStatus.COMPLETED, OrderStatus.RETURNED}
+)
+
+
+class OrderCommand(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    capability: ClassVar[OrderCapability]
+    event_kind: ClassVar[str]
+
+    def is_applied(self, order: Order) -> bool | None:
+        """Whether ``order`` (read back upstream) already shows this change; ``None``: unknown."""
+        return None
+
+    def describe(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.model_dump(exclude={"type"}).items())
+
+
+class UpdateStatus(OrderCommand):
+    type: Literal["UpdateStatus"] = "UpdateStatus"
+    status: OrderStatus
+    note: str | None = None
+
+    capability = OrderCapability.UPDATE_STATUS
+    event_kind = "STATUS_CHANGED"
+
+    def is_applied(self, order: Order) -> bool:
+        return order.status is self.status
+
+
+class Dispatch(OrderCommand):
+    type: Literal["Dispatch"] = "Dispatch"
+    consignment_number: str = Field(min_length=1, max_length=100)
+    carrier: str | None = None
+    tracking_url: str | None = None
+
+    capability = OrderCapability.DISPATCH
+    event_kind = "DISPATCHED"
+
+    def is_applied(self, order: Order) -> bool:
+        # Some upstreams dispatch in two calls (consignment, then status): both must show.
+        return order.status in DISPATCHED_OR_LATER and self.shipment_in(order) is not None
+
+    def shipment_in(self, order: Order) -> Shipment | None:
+        return next(
+            (s for s in order.shipments if s.consignment_number == self.consignment_number), None
+        )
+
+
+class SplitLine(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    line_id: str
+    quantity: Decimal = Field(gt=0)
+
+
+class SplitOrder(OrderCommand):
+    """Move these lines (and quantities) to ONE new order; the rest stays on the original."""
+
+    type: Literal["SplitOrder"] = "SplitOrder"
+    lines: tuple[SplitLine, ...] = Field(min_length=1)
+
+    capability = OrderCapability.SPLIT
+    event_kind = "SPLIT"
+
+
+class SetDiscountCode(OrderCommand):
+    type: Literal["SetDiscountCode"] = "SetDiscountCode"
+    code: str = Field(min_length=1, description="the code a shopper types")
+
+    capability = OrderCapability.SET_DISCOUNT_CODE
+    event_kind = "DISCOUNT_SET"
+
+    def is_applied(self, order: Order) -> bool:
+        return any(
+            d.kind is DiscountKind.CODE and (d.code or "").casefold() == self.code.casefold()
+            for d in order.discounts
+        )
+
+
+class SetGiftVoucher(OrderCommand):
+    type: Literal["SetGiftVoucher"] = "SetGiftVoucher"
+    voucher: str = Field(min_length=1, description="the voucher's name or upstream id")
+
+    capability = OrderCapability.SET_GIFT_VOUCHER
+    event_kind = "GIFT_VOUCHER_SET"
+
+
+class SetShippingOption(OrderCommand):
+    type: Literal["SetShippingOption"] = "SetShippingOption"
+    option: str = Field(min_length=1, description="the shipping option's name or upstream id")
+
+    capability = OrderCapability.SET_SHIPPING_OPTION
+    event_kind = "SHIPPING_OPTION_SET"
+
+
+class SetTaxCode(OrderCommand):
+    type: Literal["SetTaxCode"] = "SetTaxCode"
+    code: str = Field(min_length=1, description="the tax code or its upstream id")
+
+    capability = OrderCapability.SET_TAX_CODE
+    event_kind = "TAX_CODE_SET"
+
+
+class ErpLineNumber(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    line_id: str
+    erp_line_number: int = Field(ge=0)
+
+
+class SetErpOrderNumber(OrderCommand):
+    type: Literal["SetErpOrderNumber"] = "SetErpOrderNumber"
+    erp_order_number: str = Field(min_length=1, max_length=100)
+    lines: tuple[ErpLineNumber, ...] = ()
+
+    capability = OrderCapability.SET_ERP_NUMBER
+    event_kind = "ERP_NUMBER_SET"
+
+    def is_applied(self, order: Order) -> bool:
+        numbers = {line.id: line.erp_line_number for line in order.lines}
+        return order.erp_order_number == self.erp_order_number and all(
+            numbers.get(line.line_id) == line.erp_line_number for line in self.lines
+        )
+
+
+class LineEdit(BaseModel):
+    """One line as it should be after the edit: an existing line (``line_id``) or a new one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    line_id: str | None = None
+    sku: str | None = None
+    quantity: Decimal = Field(gt=0)
+    unit_price: Decimal | None = Field(default=None, ge=0)
+    description: str | None = None
+
+
+class EditOrderLines(OrderCommand):
+    """Replace the order's lines with these (lines left out are removed)."""
+
+    type: Literal["EditOrderLines"] = "EditOrderLines"
+    lines: tuple[LineEdit, ...] = Field(min_length=1)
+
+    capability = OrderCapability.EDIT_LINES
+    event_kind = "LINES_EDITED"
+
+
+class NewOrderLine(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    product_id: str
+    quantity: Decimal = Field(gt=0)
+    price: Decimal | None = Field(default=None, ge=0)
+    line_status_id: str | None = None
+    discount_percent: Decimal | None = Field(default=None, ge=0, le=100)
+
+
+class CreateWholesaleOrder(BaseModel):
+    """A new B2B order (``POST /Order/create``): every id is the upstream's own."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    company_id: str
+    client_id: str
+    agent_id: str
+    season_id: str | None = None
+    shipping_address_id: str
+    billing_address_id: str
+    status_id: str
+    reference: str | None = None
+    observation: str | None = None
+    discount_percent: Decimal | None = Field(default=None, ge=0, le=100)
+    lines: tuple[NewOrderLine, ...] = Field(min_length=1)
+
+
+AnyOrderCommand = Annotated[
+    UpdateStatus
+    | Dispatch
+    | SplitOrder
+    | SetDiscountCode
+    | SetGiftVoucher
+    | SetShippingOption
+    | SetTaxCode
+    | SetErpOrderNumber
+    | EditOrderLines,
+    Field(discriminator="type"),
+]
+COMMAND: TypeAdapter[AnyOrderCommand] = TypeAdapter(AnyOrderCommand)

@@ -1,0 +1,199 @@
+"""Delivering outbox entries to their upstreams: right away for a mutation, later by the worker.
+
+Per order, entries go out strictly in the order they were made (``store.outbox.claim`` lets
+only the oldest pending entry of an order be taken). A retryable failure leaves the entry
+queued with a backoff; a refusal rejects it for good. An attempt whose outcome is unknown (a
+timeout) is checked against the upstream before it is sent again, and every attempt carries
+the same idempotency key, so the upstream sees each change once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from backends.base import OrderBackend, WriteResult
+from domain.commands import Dispatch, SplitOrder
+from domain.errors import (
+    OrdergateError,
+    UpstreamTimeoutError,
+    UpstreamUnavailableError,
+)
+from domain.ids import order_id
+from domain.models import Order, OrderSource
+from gateway.settings import OutboxSettings
+from store import outbox
+from store.clock import utcnow
+from store.engine import Store
+from store.orders import record_orders, record_shipment
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    result: WriteResult
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """Not delivered yet: the upstream failed (``error``) or an earlier change goes first."""
+
+    error: OrdergateError | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    error: OrdergateError
+
+
+Outcome = Delivered | Queued | Rejected
+
+
+class Deliverer:
+    """Sends outbox entries upstream; one per process, shared by mutations and the worker."""
+
+    def __init__(
+        self, store: Store, backends: Mapping[OrderSource, OrderBackend], settings: OutboxSettings
+    ) -> None:
+        self.store = store
+        self.backends = backends
+        self.settings = settings
+        self.owner = f"gateway-{uuid.uuid4().hex[:12]}"
+        self.wakeup = asyncio.Event()
+        self._order_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # Sources whose last delivery failed: when one answers again, its backlog is due.
+        self._failing: set[OrderSource] = set()
+
+    async def deliver_through(self, order: str, entry_id: int) -> Outcome:
+        """Deliver the order's pending entries up to ``entry_id``, in order; the outcome of
+        ``entry_id`` (``Queued`` when an earlier entry could not be delivered first)."""
+        async with self._order_locks[order]:
+            for entry in await outbox.pending_for_order(self.store, order):
+                assert entry.id is not None
+                if entry.id > entry_id:
+                    break
+                outcome = await self._deliver(entry.id)
+                if entry.id == entry_id:
+                    return outcome
+                if isinstance(outcome, Queued):
+                    return Queued(outcome.error)
+        return Queued(None)  # another replica holds it; it is delivered from there
+
+    async def deliver_order(self, order: str) -> None:
+        """Deliver an order's pending entries until one cannot be delivered now."""
+        async with self._order_locks[order]:
+            for entry in await outbox.pending_for_order(self.store, order):
+                assert entry.id is not None
+                if isinstance(await self._deliver(entry.id), Queued):
+                    return
+
+    async def _deliver(self, entry_id: int) -> Outcome:
+        change = await outbox.claim(
+            self.store, entry_id, owner=self.owner, lease_s=self.settings.lease_s
+        )
+        if change is None:
+            return Queued(None)
+        backend = self.backends[change.source]
+        entry = change.entry
+        try:
+            if entry.outcome_unknown and (applied := await self._already_applied(change)):
+                shipment = (
+                    change.command.shipment_in(applied)
+                    if isinstance(change.command, Dispatch)
+                    else None
+                )
+                result = WriteResult(order=applied, shipment=shipment)
+            else:
+                result = await backend.execute(
+                    entry.upstream_id, change.command, idempotency_key=entry.idempotency_key
+                )
+        except UpstreamUnavailableError as error:
+            await outbox.mark_retry(
+                self.store,
+                change,
+                error.message,
+                retry_at=utcnow() + timedelta(seconds=self.backoff(entry.attempts)),
+                outcome_unknown=isinstance(error, UpstreamTimeoutError),
+            )
+            log.info("change %s queued (attempt %s): %s", entry.id, entry.attempts + 1, error)
+            self._failing.add(change.source)
+            return Queued(error)
+        except OrdergateError as error:
+            await outbox.mark_rejected(self.store, change, error.message)
+            log.info("change %s rejected: %s", entry.id, error)
+            return Rejected(error)
+        except Exception as error:  # a bug must not lose the change: keep it queued
+            log.exception("change %s failed unexpectedly; it stays queued", entry.id)
+            await outbox.mark_retry(
+                self.store,
+                change,
+                f"internal error: {type(error).__name__}",
+                retry_at=utcnow() + timedelta(seconds=self.backoff(entry.attempts)),
+                outcome_unknown=True,
+            )
+            return Queued(None)
+        await outbox.mark_delivered(self.store, change)
+        await self._remember(change.entry.order_id, change.command, result)
+        if change.source in self._failing:
+            self._failing.discard(change.source)
+            if await outbox.make_due(self.store, change.source):
+                self.wakeup.set()
+        return Delivered(result)
+
+    async def _already_applied(self, change: outbox.Change) -> Order | None:
+        """The order as upstream has it, if it already shows the change (after a timeout)."""
+        [current] = await self.backends[change.source].get_orders([change.entry.upstream_id])
+        if current is not None and change.command.is_applied(current) is True:
+            return current
+        return None
+
+    async def _remember(self, order: str, command: object, result: WriteResult) -> None:
+        parent = order if isinstance(command, SplitOrder) else None
+        await record_orders(
+            self.store,
+            [
+                (
+                    order_id(o.source, o.upstream_id),
+                    o.source,
+                    o.upstream_id,
+                    o.reference,
+                    o.status.value,
+                    parent if o is not result.order else None,
+                )
+                for o in (result.order, *result.new_orders)
+            ],
+        )
+        if result.shipment is not None:
+            await record_shipment(self.store, order, result.shipment)
+
+    def backoff(self, attempts: int) -> float:
+        """Exponential backoff with jitter: half fixed, half random."""
+        ceiling = min(self.settings.backoff_max_s, self.settings.backoff_base_s * 2**attempts)
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    async def run_worker(self) -> None:
+        """Deliver due entries until cancelled; new entries wake it early."""
+        semaphore = asyncio.Semaphore(self.settings.concurrency)
+
+        async def drain(order: str) -> None:
+            async with semaphore:
+                await self.deliver_order(order)
+
+        while True:
+            try:
+                heads = await outbox.due_heads(self.store, limit=self.settings.batch_size)
+                await asyncio.gather(*(drain(order) for order in {h.order_id: h for h in heads}))
+            except Exception:  # the worker must outlive a bad moment of the database
+                log.exception("outbox worker: delivery round failed")
+            self.wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.poll_interval_s):
+                    await self.wakeup.wait()

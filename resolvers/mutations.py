@@ -1,0 +1,386 @@
+"""Resolvers of the mutations: check, record in the outbox, deliver, answer.
+
+Every write to an existing order goes the same way (``change_order``):
+1. decode the id, find the backend, build the command; a backend without the capability
+   answers UNSUPPORTED_BY_BACKEND and nothing is sent;
+2. an idempotency key that was seen with the same input answers the first result again;
+3. the order is read fresh from its upstream and the gateway's own rules are checked (the
+   state machine, split quantities...) against it — or, when the upstream is down, against
+   the status its queued changes will leave it in;
+4. the change and its history event are recorded in one transaction, then delivered at once,
+   after any earlier change of the same order; a retryable failure leaves it queued.
+Expected failures come back as ``userErrors``, never as exceptions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import pydantic
+
+from backends.base import OrderBackend, OrderCreator
+from domain.commands import (
+    CreateWholesaleOrder,
+    Dispatch,
+    EditOrderLines,
+    ErpLineNumber,
+    LineEdit,
+    OrderCommand,
+    SetErpOrderNumber,
+    SplitOrder,
+    UpdateStatus,
+)
+from domain.errors import (
+    BackendError,
+    ErrorCode,
+    NotFoundError,
+    OrdergateError,
+    ReplayedError,
+    UnsupportedByBackendError,
+    UpstreamUnavailableError,
+    ValidationError,
+)
+from domain.ids import GlobalId, decode_order_id, order_id
+from domain.models import Order, OrderSource, OrderStatus, Shipment
+from domain.transitions import check_status_update, check_transition
+from gateway.context import Context
+from gateway.delivery import Delivered, Queued, Rejected
+from store import idempotency, outbox
+from store.events import record_event
+from store.orders import last_status, record_orders
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryState:
+    change_id: int
+    status: str  # delivered | queued | rejected
+    attempts: int
+    last_error: str | None
+
+
+@dataclass(slots=True)
+class WriteResponse:
+    order: Order | None = None
+    new_orders: list[Order] = field(default_factory=list)
+    shipment: Shipment | None = None
+    errors: list[OrdergateError] = field(default_factory=list)
+    delivery: DeliveryState | None = None
+
+
+def input_errors(exc: pydantic.ValidationError) -> list[OrdergateError]:
+    """Input that the command's own constraints refuse, as VALIDATION errors with their path."""
+    return [
+        ValidationError(
+            f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}",
+            field=["input", *(_camel(str(p)) for p in error["loc"])],
+        )
+        for error in exc.errors()
+    ]
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+async def change_order(
+    context: Context,
+    *,
+    operation: str,
+    raw_order_id: str,
+    build: Callable[[], OrderCommand],
+    idempotency_key: str | None,
+    raw_input: dict[str, Any],
+) -> WriteResponse:
+    try:
+        gid = decode_order_id(raw_order_id)
+        backend = context.backends.get(gid.source)
+        if backend is None:
+            raise NotFoundError(f"{gid.source.value} is not enabled on this gateway")
+        try:
+            command = build()
+        except pydantic.ValidationError as exc:
+            return WriteResponse(errors=input_errors(exc))
+        if command.capability not in backend.capabilities:
+            raise UnsupportedByBackendError(
+                f"{backend.name} ({gid.source.value}) does not support {operation}; "
+                f"it supports: {', '.join(sorted(backend.capabilities))}."
+            )
+    except NotFoundError as error:
+        error.field = ["input", "orderId"]
+        return WriteResponse(errors=[error])
+    except OrdergateError as error:
+        return WriteResponse(errors=[error])
+
+    async def run() -> WriteResponse:
+        return await _change(context, gid, backend, command)
+
+    return await _idempotent(context, operation, idempotency_key, raw_input, run)
+
+
+async def _idempotent(
+    context: Context,
+    operation: str,
+    key: str | None,
+    raw_input: dict[str, Any],
+    run: Callable[[], Any],
+) -> WriteResponse:
+    if key is None:
+        response: WriteResponse = await run()
+        return response
+    store = context.store
+    scoped = f"{operation}:{key}"
+    try:
+        claim = await idempotency.claim(
+            store,
+            scoped,
+            idempotency.request_hash(operation, raw_input),
+            wait_s=context.settings.idempotency_wait_s,
+        )
+    except OrdergateError as error:
+        return WriteResponse(errors=[error])
+    if claim.response is not None:
+        return await _replay(context, claim.response)
+    try:
+        response = await run()
+    except BaseException:
+        await idempotency.release(store, scoped)
+        raise
+    await idempotency.complete(store, scoped, _stored(response))
+    return response
+
+
+async def _read_current(backend: OrderBackend, upstream_id: str) -> tuple[Order | None, bool]:
+    """The order as its upstream has it now, and whether the upstream answered at all."""
+    try:
+        [current] = await backend.get_orders([upstream_id])
+    except UpstreamUnavailableError:
+        return None, False
+    return current, True
+
+
+async def _change(
+    context: Context, gid: GlobalId, backend: OrderBackend, command: OrderCommand
+) -> WriteResponse:
+    store, global_id = context.store, gid.encode()
+    current: Order | None = None
+    try:
+        current, answered = await _read_current(backend, gid.upstream_id)
+        if answered and current is None:
+            raise NotFoundError(
+                f"{gid.source.value} has no order {gid.upstream_id}", field=["input", "orderId"]
+            )
+        status = await outbox.projected_status(store, global_id) or (
+            current.status if current else _known(await last_status(store, global_id))
+        )
+        if isinstance(command, UpdateStatus):
+            if status is command.status:
+                return WriteResponse(order=current)  # already there: nothing to send
+            check_status_update(status, command.status)
+            if command.status not in backend.settable_statuses:
+                raise UnsupportedByBackendError(
+                    f"{backend.name} has no status for {command.status.value}.",
+                    field=["input", "status"],
+                )
+        elif isinstance(command, Dispatch) and status is not None:
+            check_transition(status, OrderStatus.DISPATCHED)
+        if current is not None:
+            check_lines(command, current)
+    except BackendError as error:
+        return WriteResponse(errors=[error])
+    except OrdergateError as error:
+        return WriteResponse(order=current, errors=[error])
+
+    change = await outbox.enqueue(
+        store,
+        order_id=global_id,
+        source=gid.source,
+        upstream_id=gid.upstream_id,
+        reference=current.reference if current else None,
+        command=command,
+        idempotency_key=f"og-{uuid.uuid4().hex}",
+        actor=context.actor,
+    )
+    assert change.entry.id is not None
+    outcome = await context.deliverer.deliver_through(global_id, change.entry.id)
+    [entry] = await outbox.entries(store, [change.entry.id])
+    delivery = DeliveryState(
+        change_id=change.entry.id,
+        status=_delivery_status(entry.status),
+        attempts=entry.attempts,
+        last_error=entry.last_error,
+    )
+    if isinstance(outcome, Delivered):
+        result = outcome.result
+        context.loaders.prime([result.order, *result.new_orders])
+        return WriteResponse(
+            order=result.order,
+            new_orders=list(result.new_orders),
+            shipment=result.shipment,
+            delivery=delivery,
+        )
+    if isinstance(outcome, Rejected):
+        return WriteResponse(order=current, errors=[outcome.error], delivery=delivery)
+    assert isinstance(outcome, Queued)
+    reason = outcome.error.message if outcome.error else "an earlier change goes first"
+    queued = UpstreamUnavailableError(
+        gid.source, f"not delivered yet ({reason}); the change is queued and will be delivered"
+    )
+    return WriteResponse(order=current, errors=[queued], delivery=delivery)
+
+
+def _known(status: str | None) -> OrderStatus | None:
+    return None if status is None else OrderStatus(status)
+
+
+def _delivery_status(entry_status: str) -> str:
+    return {outbox.PENDING: "queued"}.get(entry_status, entry_status)
+
+
+def check_lines(command: OrderCommand, order: Order) -> None:
+    """Line ids must be the order's own; a split moves some, never all, of what a line has."""
+    lines = {line.id: line for line in order.lines}
+    if isinstance(command, SplitOrder):
+        moved: dict[str, Decimal] = {}
+        for index, split in enumerate(command.lines):
+            if split.line_id not in lines:
+                raise ValidationError(
+                    f"The order has no line {split.line_id!r}",
+                    field=["input", "lines", str(index), "lineId"],
+                )
+            moved[split.line_id] = moved.get(split.line_id, Decimal(0)) + split.quantity
+            if moved[split.line_id] > lines[split.line_id].quantity:
+                raise ValidationError(
+                    f"Line {split.line_id!r} has {lines[split.line_id].quantity}; "
+                    f"cannot move {moved[split.line_id]}",
+                    field=["input", "lines", str(index), "quantity"],
+                )
+        if all(moved.get(line_id, 0) >= line.quantity for line_id, line in lines.items()):
+            raise ValidationError(
+                "A split must leave something on the original order; this moves every line.",
+                field=["input", "lines"],
+            )
+    elif isinstance(command, SetErpOrderNumber | EditOrderLines):
+        named: Sequence[ErpLineNumber | LineEdit] = command.lines
+        for index, line in enumerate(named):
+            if line.line_id is not None and line.line_id not in lines:
+                raise ValidationError(
+                    f"The order has no line {line.line_id!r}",
+                    field=["input", "lines", str(index), "lineId"],
+                )
+
+
+def _stored(response: WriteResponse) -> dict[str, Any]:
+    """What an idempotency key keeps: references and errors, re-read on replay."""
+    return {
+        "order": _ref(response.order),
+        "new_orders": [_ref(o) for o in response.new_orders],
+        "shipment_consignment": response.shipment.consignment_number if response.shipment else None,
+        "errors": [
+            {"code": e.code.value, "message": e.message, "field": e.field} for e in response.errors
+        ],
+        "change_id": response.delivery.change_id if response.delivery else None,
+    }
+
+
+def _ref(order: Order | None) -> list[str] | None:
+    return None if order is None else [order.source.value, order.upstream_id]
+
+
+async def _replay(context: Context, stored: dict[str, Any]) -> WriteResponse:
+    """The first request's result again, with the orders as they are now. Sends nothing."""
+    refs = [stored["order"], *stored["new_orders"]]
+    orders: list[Order | None] = []
+    for ref in refs:
+        orders.append(
+            None if ref is None else await context.loaders.order(OrderSource(ref[0]), ref[1])
+        )
+    delivery = None
+    errors: list[OrdergateError] = [_stored_error(e) for e in stored["errors"]]
+    if stored["change_id"] is not None:
+        [entry] = await outbox.entries(context.store, [stored["change_id"]])
+        assert entry.id is not None
+        delivery = DeliveryState(
+            entry.id, _delivery_status(entry.status), entry.attempts, entry.last_error
+        )
+        if delivery.status != "queued":  # it has been delivered (or refused) since
+            errors = [e for e in errors if e.code.value != "UPSTREAM_UNAVAILABLE"]
+    order = orders[0]
+    shipment = None
+    if stored["shipment_consignment"] and order is not None:
+        shipment = next(
+            (s for s in order.shipments if s.consignment_number == stored["shipment_consignment"]),
+            None,
+        )
+    return WriteResponse(
+        order=order,
+        new_orders=[o for o in orders[1:] if o is not None],
+        shipment=shipment,
+        errors=errors,
+        delivery=delivery,
+    )
+
+
+def _stored_error(stored: dict[str, Any]) -> OrdergateError:
+    return ReplayedError(ErrorCode(stored["code"]), stored["message"], field=stored["field"])
+
+
+async def create_order(
+    context: Context,
+    *,
+    source: OrderSource,
+    build: Callable[[], CreateWholesaleOrder],
+    idempotency_key: str | None,
+    raw_input: dict[str, Any],
+) -> WriteResponse:
+    """A new order upstream (B2B), validated against the upstream's reference data first."""
+    backend = context.backends.get(source)
+    if backend is None or not isinstance(backend, OrderCreator):
+        return WriteResponse(
+            errors=[
+                UnsupportedByBackendError(
+                    f"{source.value} does not create orders through the gateway",
+                    field=["input", "source"],
+                )
+            ]
+        )
+    try:
+        command = build()
+    except pydantic.ValidationError as exc:
+        return WriteResponse(errors=input_errors(exc))
+
+    async def run() -> WriteResponse:
+        try:
+            created = await backend.create_order(command)
+        except OrdergateError as error:
+            return WriteResponse(errors=[error])
+        gid = order_id(created.source, created.upstream_id)
+        await record_orders(
+            context.store,
+            [
+                (
+                    gid,
+                    created.source,
+                    created.upstream_id,
+                    created.reference,
+                    created.status.value,
+                    None,
+                )
+            ],
+        )
+        await record_event(
+            context.store,
+            gid,
+            "CREATED",
+            detail=f"reference={created.reference}",
+            actor=context.actor,
+            outcome="delivered",
+        )
+        context.loaders.prime([created])
+        return WriteResponse(order=created)
+
+    return await _idempotent(context, "createOrder", idempotency_key, raw_input, run)

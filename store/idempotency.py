@@ -1,0 +1,87 @@
+"""Client idempotency keys: the same key and input give the first result, once.
+
+A key is claimed by inserting its row (the primary key makes concurrent claims race to one
+winner); the winner stores the result, the others wait for it. The same key with another
+input is a ``ConflictError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from domain.errors import ConflictError
+from store.engine import Store
+from store.tables import IdempotencyRecord
+
+IN_PROGRESS, DONE = "in_progress", "done"
+WAIT_STEP_S = 0.05
+
+
+def request_hash(operation: str, payload: Any) -> str:
+    body = json.dumps({"operation": operation, "input": payload}, sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """``response`` is the stored result of an earlier identical request, or ``None`` when
+    this request won the key and must run (then ``complete`` it)."""
+
+    key: str
+    response: dict[str, Any] | None
+
+
+async def claim(store: Store, key: str, digest: str, *, wait_s: float) -> Claim:
+    try:
+        async with store.session() as session:
+            session.add(
+                IdempotencyRecord(key=key, request_hash=digest, created_at=datetime.now(UTC))
+            )
+            await session.commit()
+        return Claim(key, None)
+    except IntegrityError:
+        pass
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while True:
+        async with store.session() as session:
+            record = await session.get(IdempotencyRecord, key)
+        assert record is not None
+        if record.request_hash != digest:
+            raise ConflictError(
+                "This idempotency key was used with another input.",
+                field=["input", "idempotencyKey"],
+            )
+        if record.status == DONE and record.response is not None:
+            return Claim(key, json.loads(record.response))
+        if asyncio.get_running_loop().time() > deadline:
+            raise ConflictError(
+                "A request with this idempotency key is still running; retry shortly.",
+                field=["input", "idempotencyKey"],
+            )
+        await asyncio.sleep(WAIT_STEP_S)
+
+
+async def complete(store: Store, key: str, response: dict[str, Any]) -> None:
+    async with store.session() as session:
+        record = await session.get(IdempotencyRecord, key)
+        assert record is not None
+        record.status = DONE
+        record.response = json.dumps(response)
+        session.add(record)
+        await session.commit()
+
+
+async def release(store: Store, key: str) -> None:
+    """Forget a claim whose request failed before producing a result (it may be retried)."""
+    async with store.session() as session:
+        record = await session.get(IdempotencyRecord, key)
+        if record is not None and record.status == IN_PROGRESS:
+            await session.delete(record)
+            await session.commit()

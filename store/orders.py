@@ -1,0 +1,97 @@
+"""The gateway's own record of the orders it touched, and the shipments it sent."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.models import OrderSource, Shipment
+from store.engine import Store
+from store.tables import OrderRecord, ShipmentRecord
+
+# The `order_source` values of the affiliate work item (000_*): "affiliate, web" — and ours.
+ORDER_SOURCE = {
+    OrderSource.AFFILIATE: "affiliate",
+    OrderSource.WEBSHOP: "web",
+    OrderSource.CRM: "crm",
+    OrderSource.B2B: "b2b",
+}
+
+
+async def touch_order(
+    session: AsyncSession,
+    order_id: str,
+    source: OrderSource,
+    upstream_id: str,
+    *,
+    reference: str | None = None,
+    status: str | None = None,
+    parent_id: str | None = None,
+) -> OrderRecord:
+    """Create or update the record of an order (inside the caller's transaction)."""
+    now = datetime.now(UTC)
+    record = await session.get(OrderRecord, order_id)
+    if record is None:
+        record = OrderRecord(
+            id=order_id,
+            source=source.value,
+            upstream_id=upstream_id,
+            order_source=ORDER_SOURCE[source],
+            first_seen_at=now,
+            updated_at=now,
+        )
+    record.updated_at = now
+    record.reference = reference or record.reference
+    record.last_status = status or record.last_status
+    record.parent_id = parent_id or record.parent_id
+    session.add(record)
+    return record
+
+
+async def record_orders(
+    store: Store,
+    orders: list[tuple[str, OrderSource, str, str | None, str, str | None]],
+) -> None:
+    """Remember orders as the upstream just showed them: (id, source, upstream id,
+    reference, status, parent id)."""
+    async with store.session() as session:
+        for order_id, source, upstream_id, reference, status, parent_id in orders:
+            await touch_order(
+                session,
+                order_id,
+                source,
+                upstream_id,
+                reference=reference,
+                status=status,
+                parent_id=parent_id,
+            )
+        await session.commit()
+
+
+async def last_status(store: Store, order_id: str) -> str | None:
+    async with store.session() as session:
+        record = await session.get(OrderRecord, order_id)
+        return None if record is None else record.last_status
+
+
+async def record_shipment(store: Store, order_id: str, shipment: Shipment) -> None:
+    async with store.session() as session:
+        existing = await session.exec(
+            select(ShipmentRecord).where(
+                ShipmentRecord.order_id == order_id,
+                ShipmentRecord.consignment_number == shipment.consignment_number,
+            )
+        )
+        if existing.first() is None:
+            session.add(
+                ShipmentRecord(
+                    order_id=order_id,
+                    consignment_number=shipment.consignment_number or "",
+                    carrier=shipment.carrier,
+                    tracking_url=shipment.tracking_url,
+                    dispatched_at=shipment.dispatched_at or datetime.now(UTC),
+                )
+            )
+            await session.commit()

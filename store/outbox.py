@@ -1,0 +1,261 @@
+"""The outbox: upstream writes recorded with the event they cause, then delivered in order.
+
+An entry is written in the same transaction as its history event, so a change is never
+lost between the two. Delivery claims an entry with a lease, and only the oldest pending
+entry of an order can be claimed: per order, writes reach the upstream in the order they
+were made, whichever replica or worker delivers them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, func, update
+from sqlalchemy import select as sql_select
+from sqlalchemy.orm import aliased
+from sqlmodel import col, select
+
+from domain.commands import COMMAND, Dispatch, OrderCommand, UpdateStatus
+from domain.models import OrderSource, OrderStatus
+from store.clock import utcnow
+from store.engine import Store
+from store.orders import touch_order
+from store.tables import OrderEventRecord, OutboxEntry
+
+PENDING, DELIVERED, REJECTED = "pending", "delivered", "rejected"
+# Event outcomes shown in an order's history.
+QUEUED = "queued"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """An outbox entry with its command decoded."""
+
+    entry: OutboxEntry
+    command: OrderCommand
+
+    @property
+    def source(self) -> OrderSource:
+        return OrderSource(self.entry.source)
+
+
+def decode(entry: OutboxEntry) -> Change:
+    return Change(entry, COMMAND.validate_json(entry.command))
+
+
+async def enqueue(
+    store: Store,
+    *,
+    order_id: str,
+    source: OrderSource,
+    upstream_id: str,
+    reference: str | None,
+    command: OrderCommand,
+    idempotency_key: str,
+    actor: str | None,
+) -> Change:
+    """Record a write and the history event it causes, in one transaction."""
+    now = utcnow()
+    entry = OutboxEntry(
+        order_id=order_id,
+        source=source.value,
+        upstream_id=upstream_id,
+        command=command.model_dump_json(),
+        idempotency_key=idempotency_key,
+        next_attempt_at=now,
+        actor=actor,
+        created_at=now,
+    )
+    async with store.session() as session:
+        session.add(entry)
+        await session.flush()
+        session.add(
+            OrderEventRecord(
+                order_id=order_id,
+                at=now,
+                kind=command.event_kind,
+                detail=command.describe(),
+                actor=actor,
+                outcome=QUEUED,
+                change_id=entry.id,
+            )
+        )
+        await touch_order(session, order_id, source, upstream_id, reference=reference)
+        await session.commit()
+    return Change(entry, command)
+
+
+async def claim(store: Store, entry_id: int, *, owner: str, lease_s: float) -> Change | None:
+    """Take the lease of an entry if it is pending, unleased, and the oldest of its order."""
+    now = utcnow()
+    earlier = aliased(OutboxEntry)
+    statement = (
+        update(OutboxEntry)
+        .where(
+            and_(
+                col(OutboxEntry.id) == entry_id,
+                col(OutboxEntry.status) == PENDING,
+                (col(OutboxEntry.lease_until).is_(None)) | (col(OutboxEntry.lease_until) < now),
+                ~exists().where(
+                    and_(
+                        col(earlier.order_id) == col(OutboxEntry.order_id),
+                        col(earlier.id) < col(OutboxEntry.id),
+                        col(earlier.status) == PENDING,
+                    )
+                ),
+            )
+        )
+        .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_s))
+    )
+    async with store.session() as session:
+        result = await session.exec(statement)
+        await session.commit()
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        entry = await session.get(OutboxEntry, entry_id)
+    return None if entry is None else decode(entry)
+
+
+async def pending_for_order(store: Store, order_id: str) -> list[OutboxEntry]:
+    async with store.session() as session:
+        rows = await session.exec(
+            select(OutboxEntry)
+            .where(col(OutboxEntry.order_id) == order_id, col(OutboxEntry.status) == PENDING)
+            .order_by(col(OutboxEntry.id))
+        )
+        return list(rows)
+
+
+async def due_heads(store: Store, *, limit: int) -> list[OutboxEntry]:
+    """The oldest pending entry of each order whose next attempt is due, oldest first."""
+    now = utcnow()
+    heads = (
+        sql_select(func.min(OutboxEntry.id))
+        .where(col(OutboxEntry.status) == PENDING)
+        .group_by(col(OutboxEntry.order_id))
+    )
+    async with store.session() as session:
+        rows = await session.exec(
+            select(OutboxEntry)
+            .where(
+                col(OutboxEntry.id).in_(heads),
+                col(OutboxEntry.next_attempt_at) <= now,
+                (col(OutboxEntry.lease_until).is_(None)) | (col(OutboxEntry.lease_until) < now),
+            )
+            .order_by(col(OutboxEntry.id))
+            .limit(limit)
+        )
+        return list(rows)
+
+
+async def make_due(store: Store, source: OrderSource) -> int:
+    """Every pending entry of ``source`` is due now (its upstream just answered again)."""
+    async with store.session() as session:
+        result = await session.exec(
+            update(OutboxEntry)
+            .where(
+                col(OutboxEntry.source) == source.value,
+                col(OutboxEntry.status) == PENDING,
+                col(OutboxEntry.next_attempt_at) > utcnow(),
+            )
+            .values(next_attempt_at=utcnow())
+        )
+        await session.commit()
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def projected_status(store: Store, order_id: str) -> OrderStatus | None:
+    """The status the order will have once its pending writes are delivered, if they set one."""
+    status: OrderStatus | None = None
+    for entry in await pending_for_order(store, order_id):
+        command = COMMAND.validate_json(entry.command)
+        if isinstance(command, UpdateStatus):
+            status = command.status
+        elif isinstance(command, Dispatch):
+            status = OrderStatus.DISPATCHED
+    return status
+
+
+async def _finish(
+    store: Store,
+    change: Change,
+    *,
+    values: dict[str, object],
+    outcome: str,
+    detail: str | None = None,
+) -> None:
+    async with store.session() as session:
+        await session.exec(
+            update(OutboxEntry).where(col(OutboxEntry.id) == change.entry.id).values(**values)
+        )
+        event_values: dict[str, object] = {"outcome": outcome}
+        if detail is not None:
+            event_values["detail"] = detail
+        await session.exec(
+            update(OrderEventRecord)
+            .where(col(OrderEventRecord.change_id) == change.entry.id)
+            .values(**event_values)
+        )
+        await session.commit()
+
+
+async def mark_delivered(store: Store, change: Change) -> None:
+    await _finish(
+        store,
+        change,
+        values={
+            "status": DELIVERED,
+            "delivered_at": utcnow(),
+            "attempts": change.entry.attempts + 1,
+            "lease_owner": None,
+            "lease_until": None,
+            "last_error": None,
+        },
+        outcome=DELIVERED,
+    )
+
+
+async def mark_rejected(store: Store, change: Change, error: str) -> None:
+    await _finish(
+        store,
+        change,
+        values={
+            "status": REJECTED,
+            "attempts": change.entry.attempts + 1,
+            "lease_owner": None,
+            "lease_until": None,
+            "last_error": error,
+        },
+        outcome=REJECTED,
+        detail=f"{change.command.describe()} — rejected: {error}",
+    )
+
+
+async def mark_retry(
+    store: Store, change: Change, error: str, *, retry_at: datetime, outcome_unknown: bool
+) -> None:
+    await _finish(
+        store,
+        change,
+        values={
+            "attempts": change.entry.attempts + 1,
+            "next_attempt_at": retry_at,
+            "lease_owner": None,
+            "lease_until": None,
+            "last_error": error,
+            "outcome_unknown": outcome_unknown,
+        },
+        outcome=QUEUED,
+    )
+
+
+async def entries(store: Store, ids: Sequence[int]) -> list[OutboxEntry]:
+    async with store.session() as session:
+        rows = await session.exec(
+            select(OutboxEntry)
+            .where(col(OutboxEntry.id).in_(list(ids)))
+            .order_by(col(OutboxEntry.id))
+        )
+        return list(rows)
