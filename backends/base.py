@@ -143,7 +143,8 @@ class OrderBackend(Protocol):
 class OrderCreator(Protocol):
     """A backend that creates orders through the gateway (B2B)."""
 
-    async def create_order(self, command: CreateWholesaleOrder) -> Order:
+    async def create_order(self, command: CreateWholesaleOrder, *, idempotency_key: str) -> Order:
         """Validate against the upstream's reference data (each broken rule a
-        ``ValidationError`` naming the field, nothing sent), then create and read back."""
+        ``ValidationError`` naming the field, nothing sent), then create and read back.
+        ``idempotency_key`` goes out as ``Idempotency-Key``."""
         ...

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/write_path.py [--runs 30] [--backlog 1000]
 
-Starts the four simulators (a process of their own, 1,500 orders each) and the gateway (its
+Starts the four simulators (a process of their own, 2,000 orders each) and the gateway (its
 default outbox settings, SQLite) on free 127.0.0.1 ports. Prints p50/p95 latency of each
 mutation, each delivered upstream; then takes the affiliate platform down, queues
 ``--backlog`` status changes and dispatches (five per order, in order), brings it back and
@@ -166,7 +166,14 @@ def latency_rows(gateway: Gateway, runs: int) -> list[tuple[str, float, float]]:
                     lambda n=n: gateway.mutate(
                         "setErpOrderNumber",
                         "SetErpOrderNumberInput",
-                        {"orderId": webshop_order["id"], "erpOrderNumber": f"ERP-{n}"},
+                        {
+                            "orderId": webshop_order["id"],
+                            "erpOrderNumber": f"ERP-{n}",
+                            "lines": [
+                                {"lineId": line["id"], "erpLineNumber": 10 * i + n}
+                                for i, line in enumerate(webshop_order["lines"], start=1)
+                            ],
+                        },
                     )
                     for n in range(runs)
                 ]
@@ -227,7 +234,7 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, default=1000)
     args = parser.parse_args()
     with (
-        simulators_process(orders=1500) as urls,
+        simulators_process(orders=2000) as urls,
         tempfile.TemporaryDirectory() as tmp,
         gateway_serving(urls, Path(tmp) / "bench.db") as gateway,
     ):

@@ -26,13 +26,13 @@ from domain.errors import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
-from domain.ids import order_id
 from domain.models import Order, OrderSource
 from gateway.settings import OutboxSettings
+from resolvers.health import backend_health
 from store import outbox
 from store.clock import utcnow
 from store.engine import Store
-from store.orders import record_orders, record_shipment
+from store.orders import Seen
 
 log = logging.getLogger(__name__)
 
@@ -40,18 +40,22 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class Delivered:
     result: WriteResult
+    attempts: int
 
 
 @dataclass(frozen=True, slots=True)
 class Queued:
-    """Not delivered yet: the upstream failed (``error``) or an earlier change goes first."""
+    """Not delivered yet: the upstream failed (``error``, after ``attempts``), or another
+    change of the order goes first (no ``error``, ``attempts`` unknown)."""
 
     error: OrdergateError | None
+    attempts: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
     error: OrdergateError
+    attempts: int
 
 
 Outcome = Delivered | Queued | Rejected
@@ -84,7 +88,7 @@ class Deliverer:
                 if entry.id == entry_id:
                     return outcome
                 if isinstance(outcome, Queued):
-                    return Queued(outcome.error)
+                    return Queued(outcome.error)  # this one waits behind it
         return Queued(None)  # another replica holds it; it is delivered from there
 
     async def deliver_order(self, order: str) -> None:
@@ -125,11 +129,11 @@ class Deliverer:
             )
             log.info("change %s queued (attempt %s): %s", entry.id, entry.attempts + 1, error)
             self._failing.add(change.source)
-            return Queued(error)
+            return Queued(error, entry.attempts + 1)
         except OrdergateError as error:
             await outbox.mark_rejected(self.store, change, error.message)
             log.info("change %s rejected: %s", entry.id, error)
-            return Rejected(error)
+            return Rejected(error, entry.attempts + 1)
         except Exception as error:  # a bug must not lose the change: keep it queued
             log.exception("change %s failed unexpectedly; it stays queued", entry.id)
             await outbox.mark_retry(
@@ -140,13 +144,18 @@ class Deliverer:
                 outcome_unknown=True,
             )
             return Queued(None)
-        await outbox.mark_delivered(self.store, change)
-        await self._remember(change.entry.order_id, change.command, result)
+        parent = change.entry.order_id if isinstance(change.command, SplitOrder) else None
+        await outbox.mark_delivered(
+            self.store,
+            change,
+            seen=[Seen(result.order), *(Seen(o, parent) for o in result.new_orders)],
+            shipment=result.shipment,
+        )
         if change.source in self._failing:
             self._failing.discard(change.source)
             if await outbox.make_due(self.store, change.source):
                 self.wakeup.set()
-        return Delivered(result)
+        return Delivered(result, entry.attempts + 1)
 
     async def _already_applied(self, change: outbox.Change) -> Order | None:
         """The order as upstream has it, if it already shows the change (after a timeout)."""
@@ -155,24 +164,13 @@ class Deliverer:
             return current
         return None
 
-    async def _remember(self, order: str, command: object, result: WriteResult) -> None:
-        parent = order if isinstance(command, SplitOrder) else None
-        await record_orders(
-            self.store,
-            [
-                (
-                    order_id(o.source, o.upstream_id),
-                    o.source,
-                    o.upstream_id,
-                    o.reference,
-                    o.status.value,
-                    parent if o is not result.order else None,
-                )
-                for o in (result.order, *result.new_orders)
-            ],
-        )
-        if result.shipment is not None:
-            await record_shipment(self.store, order, result.shipment)
+    async def _probe_failing_sources(self) -> None:
+        """A cheap read of each source whose deliveries fail; once one answers, its backlog is
+        due at once instead of at each entry's backoff."""
+        for source in list(self._failing):
+            if await backend_health(self.backends[source]):
+                self._failing.discard(source)
+                await outbox.make_due(self.store, source)
 
     def backoff(self, attempts: int) -> float:
         """Exponential backoff with jitter: half fixed, half random."""
@@ -189,6 +187,7 @@ class Deliverer:
 
         while True:
             try:
+                await self._probe_failing_sources()
                 heads = await outbox.due_heads(self.store, limit=self.settings.batch_size)
                 await asyncio.gather(*(drain(order) for order in {h.order_id: h for h in heads}))
             except Exception:  # the worker must outlive a bad moment of the database

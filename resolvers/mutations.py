@@ -48,10 +48,10 @@ from domain.ids import GlobalId, decode_order_id, order_id
 from domain.models import Order, OrderSource, OrderStatus, Shipment
 from domain.transitions import check_status_update, check_transition
 from gateway.context import Context
-from gateway.delivery import Delivered, Queued, Rejected
+from gateway.delivery import Delivered, Outcome, Queued, Rejected
 from store import idempotency, outbox
 from store.events import record_event
-from store.orders import last_status, record_orders
+from store.orders import Seen, last_status, record_orders
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,13 +207,7 @@ async def _change(
     )
     assert change.entry.id is not None
     outcome = await context.deliverer.deliver_through(global_id, change.entry.id)
-    [entry] = await outbox.entries(store, [change.entry.id])
-    delivery = DeliveryState(
-        change_id=change.entry.id,
-        status=_delivery_status(entry.status),
-        attempts=entry.attempts,
-        last_error=entry.last_error,
-    )
+    delivery = await _delivery_state(context, change.entry.id, outcome)
     if isinstance(outcome, Delivered):
         result = outcome.result
         context.loaders.prime([result.order, *result.new_orders])
@@ -231,6 +225,17 @@ async def _change(
         gid.source, f"not delivered yet ({reason}); the change is queued and will be delivered"
     )
     return WriteResponse(order=current, errors=[queued], delivery=delivery)
+
+
+async def _delivery_state(context: Context, change_id: int, outcome: Outcome) -> DeliveryState:
+    if isinstance(outcome, Delivered):
+        return DeliveryState(change_id, "delivered", outcome.attempts, None)
+    if isinstance(outcome, Rejected):
+        return DeliveryState(change_id, "rejected", outcome.attempts, outcome.error.message)
+    if outcome.attempts is not None and outcome.error is not None:
+        return DeliveryState(change_id, "queued", outcome.attempts, outcome.error.message)
+    [entry] = await outbox.entries(context.store, [change_id])  # waiting behind another change
+    return DeliveryState(change_id, _delivery_status(entry.status), entry.attempts, entry.last_error)
 
 
 def _known(status: str | None) -> OrderStatus | None:
@@ -355,23 +360,13 @@ async def create_order(
 
     async def run() -> WriteResponse:
         try:
-            created = await backend.create_order(command)
+            created = await backend.create_order(
+                command, idempotency_key=f"og-create-{idempotency_key or uuid.uuid4().hex}"
+            )
         except OrdergateError as error:
             return WriteResponse(errors=[error])
         gid = order_id(created.source, created.upstream_id)
-        await record_orders(
-            context.store,
-            [
-                (
-                    gid,
-                    created.source,
-                    created.upstream_id,
-                    created.reference,
-                    created.status.value,
-                    None,
-                )
-            ],
-        )
+        await record_orders(context.store, [Seen(created)])
         await record_event(
             context.store,
             gid,

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -40,12 +41,26 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    """WAL lets readers run beside the writer, and commits no longer wait for two fsyncs;
+    busy_timeout makes concurrent writers queue instead of failing."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
 class Store:
     """The engine and session factory of the gateway's database."""
 
     def __init__(self, url: str) -> None:
         self.url = async_url(url)
-        self.engine: AsyncEngine = create_async_engine(self.url, pool_pre_ping=True)
+        sqlite = self.url.startswith("sqlite")
+        # A server's connections can drop between uses (pre-ping); a file's cannot.
+        self.engine: AsyncEngine = create_async_engine(self.url, pool_pre_ping=not sqlite)
+        if sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
 
     async def migrate(self) -> None:
         """Bring the schema to the newest migration (run at start-up)."""

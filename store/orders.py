@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.models import OrderSource, Shipment
+from domain import ids
+from domain.models import Order, OrderSource, Shipment
 from store.engine import Store
 from store.tables import OrderRecord, ShipmentRecord
 
@@ -50,23 +53,32 @@ async def touch_order(
     return record
 
 
-async def record_orders(
-    store: Store,
-    orders: list[tuple[str, OrderSource, str, str | None, str, str | None]],
-) -> None:
-    """Remember orders as the upstream just showed them: (id, source, upstream id,
-    reference, status, parent id)."""
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """An order as an upstream just showed it, to remember (``parent``: split from)."""
+
+    order: Order
+    parent: str | None = None
+
+
+async def remember(session: AsyncSession, seen: Sequence[Seen]) -> None:
+    """Record orders as the upstream just showed them (inside the caller's transaction)."""
+    for item in seen:
+        order = item.order
+        await touch_order(
+            session,
+            ids.order_id(order.source, order.upstream_id),
+            order.source,
+            order.upstream_id,
+            reference=order.reference,
+            status=order.status.value,
+            parent_id=item.parent,
+        )
+
+
+async def record_orders(store: Store, seen: Sequence[Seen]) -> None:
     async with store.session() as session:
-        for order_id, source, upstream_id, reference, status, parent_id in orders:
-            await touch_order(
-                session,
-                order_id,
-                source,
-                upstream_id,
-                reference=reference,
-                status=status,
-                parent_id=parent_id,
-            )
+        await remember(session, seen)
         await session.commit()
 
 
@@ -76,22 +88,21 @@ async def last_status(store: Store, order_id: str) -> str | None:
         return None if record is None else record.last_status
 
 
-async def record_shipment(store: Store, order_id: str, shipment: Shipment) -> None:
-    async with store.session() as session:
-        existing = await session.exec(
-            select(ShipmentRecord).where(
-                ShipmentRecord.order_id == order_id,
-                ShipmentRecord.consignment_number == shipment.consignment_number,
+async def record_shipment(session: AsyncSession, order: str, shipment: Shipment) -> None:
+    """Remember a shipment the gateway sent (inside the caller's transaction), once."""
+    existing = await session.exec(
+        select(ShipmentRecord).where(
+            ShipmentRecord.order_id == order,
+            ShipmentRecord.consignment_number == shipment.consignment_number,
+        )
+    )
+    if existing.first() is None:
+        session.add(
+            ShipmentRecord(
+                order_id=order,
+                consignment_number=shipment.consignment_number or "",
+                carrier=shipment.carrier,
+                tracking_url=shipment.tracking_url,
+                dispatched_at=shipment.dispatched_at or datetime.now(UTC),
             )
         )
-        if existing.first() is None:
-            session.add(
-                ShipmentRecord(
-                    order_id=order_id,
-                    consignment_number=shipment.consignment_number or "",
-                    carrier=shipment.carrier,
-                    tracking_url=shipment.tracking_url,
-                    dispatched_at=shipment.dispatched_at or datetime.now(UTC),
-                )
-            )
-            await session.commit()

@@ -16,12 +16,13 @@ from sqlalchemy import and_, exists, func, update
 from sqlalchemy import select as sql_select
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.commands import COMMAND, Dispatch, OrderCommand, UpdateStatus
-from domain.models import OrderSource, OrderStatus
+from domain.models import OrderSource, OrderStatus, Shipment
 from store.clock import utcnow
 from store.engine import Store
-from store.orders import touch_order
+from store.orders import Seen, record_shipment, remember, touch_order
 from store.tables import OrderEventRecord, OutboxEntry
 
 PENDING, DELIVERED, REJECTED = "pending", "delivered", "rejected"
@@ -179,76 +180,86 @@ async def projected_status(store: Store, order_id: str) -> OrderStatus | None:
 
 
 async def _finish(
-    store: Store,
+    session: AsyncSession,
     change: Change,
     *,
     values: dict[str, object],
     outcome: str,
     detail: str | None = None,
 ) -> None:
+    await session.exec(
+        update(OutboxEntry).where(col(OutboxEntry.id) == change.entry.id).values(**values)
+    )
+    event_values: dict[str, object] = {"outcome": outcome}
+    if detail is not None:
+        event_values["detail"] = detail
+    await session.exec(
+        update(OrderEventRecord)
+        .where(col(OrderEventRecord.change_id) == change.entry.id)
+        .values(**event_values)
+    )
+
+
+async def mark_delivered(
+    store: Store, change: Change, *, seen: Sequence[Seen], shipment: Shipment | None
+) -> None:
+    """Delivered: the entry, its event, and what the upstream showed, in one transaction."""
     async with store.session() as session:
-        await session.exec(
-            update(OutboxEntry).where(col(OutboxEntry.id) == change.entry.id).values(**values)
+        await _finish(
+            session,
+            change,
+            values={
+                "status": DELIVERED,
+                "delivered_at": utcnow(),
+                "attempts": change.entry.attempts + 1,
+                "lease_owner": None,
+                "lease_until": None,
+                "last_error": None,
+            },
+            outcome=DELIVERED,
         )
-        event_values: dict[str, object] = {"outcome": outcome}
-        if detail is not None:
-            event_values["detail"] = detail
-        await session.exec(
-            update(OrderEventRecord)
-            .where(col(OrderEventRecord.change_id) == change.entry.id)
-            .values(**event_values)
-        )
+        await remember(session, seen)
+        if shipment is not None:
+            await record_shipment(session, change.entry.order_id, shipment)
         await session.commit()
 
 
-async def mark_delivered(store: Store, change: Change) -> None:
-    await _finish(
-        store,
-        change,
-        values={
-            "status": DELIVERED,
-            "delivered_at": utcnow(),
-            "attempts": change.entry.attempts + 1,
-            "lease_owner": None,
-            "lease_until": None,
-            "last_error": None,
-        },
-        outcome=DELIVERED,
-    )
-
-
 async def mark_rejected(store: Store, change: Change, error: str) -> None:
-    await _finish(
-        store,
-        change,
-        values={
-            "status": REJECTED,
-            "attempts": change.entry.attempts + 1,
-            "lease_owner": None,
-            "lease_until": None,
-            "last_error": error,
-        },
-        outcome=REJECTED,
-        detail=f"{change.command.describe()} — rejected: {error}",
-    )
+    async with store.session() as session:
+        await _finish(
+            session,
+            change,
+            values={
+                "status": REJECTED,
+                "attempts": change.entry.attempts + 1,
+                "lease_owner": None,
+                "lease_until": None,
+                "last_error": error,
+            },
+            outcome=REJECTED,
+            detail=f"{change.command.describe()} — rejected: {error}",
+        )
+        await session.commit()
 
 
 async def mark_retry(
     store: Store, change: Change, error: str, *, retry_at: datetime, outcome_unknown: bool
 ) -> None:
-    await _finish(
-        store,
-        change,
-        values={
-            "attempts": change.entry.attempts + 1,
-            "next_attempt_at": retry_at,
-            "lease_owner": None,
-            "lease_until": None,
-            "last_error": error,
-            "outcome_unknown": outcome_unknown,
-        },
-        outcome=QUEUED,
-    )
+    async with store.session() as session:
+        await _finish(
+            session,
+            change,
+            values={
+                "attempts": change.entry.attempts + 1,
+                "next_attempt_at": retry_at,
+                "lease_owner": None,
+                "lease_until": None,
+                "last_error": error,
+                "outcome_unknown": outcome_unknown,
+            },
+            outcome=QUEUED,
+        )
+        await session.commit()
 
 
 async def entries(store: Store, ids: Sequence[int]) -> list[OutboxEntry]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from uuid import uuid4
 
 import httpx
 
@@ -165,19 +164,13 @@ class B2BAdapter:
                 raise UnsupportedByBackendError(f"The B2B API cannot {command.capability.value}")
         return WriteResult(order=await self._read_back(upstream_id))
 
-    async def create_order(
-        self, command: CreateWholesaleOrder, *, idempotency_key: str | None = None
-    ) -> Order:
+    async def create_order(self, command: CreateWholesaleOrder, *, idempotency_key: str) -> Order:
         """``POST /Order/create`` after checking every rule of the document against the
-        reference data, then the new order read back.
-
-        ``idempotency_key`` (a fresh one if not given) goes out as ``Idempotency-Key``.
-        """
+        reference data, then the new order read back; ``idempotency_key`` goes out as
+        ``Idempotency-Key``."""
         body = new_order_body(command, await self.reference.read())
         try:
-            created = await self.client.create_order(
-                body, idempotency_key=idempotency_key or str(uuid4())
-            )
+            created = await self.client.create_order(body, idempotency_key=idempotency_key)
         except UpstreamRejectedError as exc:
             refused = refused_input(exc)
             if refused is None:

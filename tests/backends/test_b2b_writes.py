@@ -269,7 +269,7 @@ async def test_create_order_is_visible_upstream(
     adapter = adapter_in_each_format
     assert isinstance(adapter, OrderCreator)
 
-    order = await adapter.create_order(NEW_ORDER)
+    order = await adapter.create_order(NEW_ORDER, idempotency_key="create-1")
 
     raw = upstream.order(order.upstream_id)
     assert order == upstream.as_order(raw)
@@ -342,7 +342,7 @@ async def test_a_broken_rule_is_refused_before_sending(
     control.reset_stats()
 
     with pytest.raises(ValidationError) as caught:
-        await adapter.create_order(command)
+        await adapter.create_order(command, idempotency_key="create-2")
 
     assert caught.value.field == ["input", *field]
     assert named in caught.value.message
@@ -352,8 +352,8 @@ async def test_a_broken_rule_is_refused_before_sending(
 async def test_reference_data_is_read_once_per_ttl(
     adapter: B2BAdapter, control: SimControlClient
 ) -> None:
-    await adapter.create_order(NEW_ORDER)
-    await adapter.create_order(NEW_ORDER)
+    await adapter.create_order(NEW_ORDER, idempotency_key="create-3")
+    await adapter.create_order(NEW_ORDER, idempotency_key="create-4")
 
     reads = dict(control.stats()["requests"])
     assert reads.pop(CREATE) == 2 and reads.pop("GET /api/Order/getOrder") == 2
@@ -411,7 +411,7 @@ async def test_a_400_naming_a_field_is_a_validation_error(
     refusing = RefusingCreate(body)
     async with aclosing(B2BAdapter(settings(url), transport=refusing)) as adapter:
         with pytest.raises(ValidationError) as caught:
-            await adapter.create_order(NEW_ORDER)
+            await adapter.create_order(NEW_ORDER, idempotency_key="create-5")
         catalog_reads = catalog_requests(refusing)
         await adapter.reference.read()
 
@@ -423,7 +423,7 @@ async def test_a_400_naming_no_field_stays_rejected(url: str, control: SimContro
     refusing = RefusingCreate({"code": 400, "message": "Invalid JSON."})
     async with aclosing(B2BAdapter(settings(url), transport=refusing)) as adapter:
         with pytest.raises(UpstreamRejectedError):
-            await adapter.create_order(NEW_ORDER)
+            await adapter.create_order(NEW_ORDER, idempotency_key="create-6")
 
 
 async def test_create_on_a_failing_upstream_is_unavailable(
@@ -434,7 +434,7 @@ async def test_create_on_a_failing_upstream_is_unavailable(
     control.set_faults(error_rate=1.0)
 
     with pytest.raises(UpstreamUnavailableError):
-        await adapter.create_order(NEW_ORDER)
+        await adapter.create_order(NEW_ORDER, idempotency_key="create-7")
 
     control.reset_faults()
     assert upstream.newest_orders() == before

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from domain.ids import decode_order_id
 from domain.models import OrderSource
 from tests.conftest import GatewayClient
 from tests.support import SimControlClient, upstream_get
@@ -449,3 +450,76 @@ async def test_an_upstream_refusal_is_rejected_and_not_retried(
         "query($id: ID!) { order(id: $id) { history { kind outcome } } }", {"id": order["id"]}
     )
     assert history["order"]["history"] == [{"kind": "LINES_EDITED", "outcome": "rejected"}]
+
+
+CREATE = """
+mutation($input: CreateOrderInput!) {
+  createOrder(input: $input) {
+    order { id source reference status company { id } customer { id } agent { id }
+            lines { sku quantity } history { kind outcome } }
+    userErrors { field message code }
+  }
+}
+"""
+NEW_B2B_ORDER = {
+    "companyId": "1",
+    "clientId": "201",
+    "agentId": "209",
+    "seasonId": "2",
+    "shippingAddressId": "502",
+    "billingAddressId": "501",
+    "statusId": "CONFIRMED",
+    "reference": "PO-GRAPHQL-1",
+    "lines": [{"productId": "301", "quantity": 12}, {"productId": "303", "quantity": 6}],
+}
+
+
+async def test_create_order_makes_a_b2b_order_upstream(
+    gateway: GatewayClient, fresh_sims, simulator_urls
+) -> None:
+    payload = (await gateway.data(CREATE, {"input": NEW_B2B_ORDER}))["createOrder"]
+    assert payload["userErrors"] == []
+    order = payload["order"]
+    assert (order["source"], order["reference"], order["status"]) == (
+        "B2B",
+        "PO-GRAPHQL-1",
+        "CONFIRMED",
+    )
+    assert order["history"] == [{"kind": "CREATED", "outcome": "delivered"}]
+    upstream_id = decode_order_id(order["id"]).upstream_id
+    upstream = raw_order(B, simulator_urls[B], upstream_id)
+    assert upstream["reference"] == "PO-GRAPHQL-1"
+    assert (upstream["company"]["id"], upstream["client"]["id"]) == ("1", "201")
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"clientId": "209"}, ["input", "clientId"]),  # an agent, not a client
+        ({"agentId": "201"}, ["input", "agentId"]),  # a client, not an agent
+        ({"shippingAddressId": "999"}, ["input", "shippingAddressId"]),
+        (
+            {"lines": [{"productId": "no-such-product", "quantity": 1}]},
+            ["input", "lines", "0", "productId"],
+        ),
+    ],
+    ids=["client-role", "agent-role", "shipping-address", "product"],
+)
+async def test_create_order_names_the_broken_rule_and_creates_nothing(
+    gateway: GatewayClient, fresh_sims, change, field
+) -> None:
+    fresh_sims[B].reset_stats()
+    payload = (await gateway.data(CREATE, {"input": {**NEW_B2B_ORDER, **change}}))["createOrder"]
+    [error] = payload["userErrors"]
+    assert (error["code"], error["field"]) == ("VALIDATION", field)
+    assert payload["order"] is None
+    assert writes(fresh_sims[B]) == 0
+
+
+async def test_create_order_on_a_backend_that_does_not_create_is_unsupported(
+    gateway: GatewayClient,
+) -> None:
+    payload = (await gateway.data(CREATE, {"input": {**NEW_B2B_ORDER, "source": "CRM"}}))[
+        "createOrder"
+    ]
+    assert [e["code"] for e in payload["userErrors"]] == ["UNSUPPORTED_BY_BACKEND"]
