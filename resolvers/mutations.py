@@ -235,7 +235,9 @@ async def _delivery_state(context: Context, change_id: int, outcome: Outcome) ->
     if outcome.attempts is not None and outcome.error is not None:
         return DeliveryState(change_id, "queued", outcome.attempts, outcome.error.message)
     [entry] = await outbox.entries(context.store, [change_id])  # waiting behind another change
-    return DeliveryState(change_id, _delivery_status(entry.status), entry.attempts, entry.last_error)
+    return DeliveryState(
+        change_id, _delivery_status(entry.status), entry.attempts, entry.last_error
+    )
 
 
 def _known(status: str | None) -> OrderStatus | None:

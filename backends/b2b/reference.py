@@ -8,16 +8,16 @@ changed upstream is seen again within that time.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from backends.b2b import wire
 from backends.b2b.client import B2BClient
+from backends.cache import CATALOG_TTL_S, TtlCache
 
 # How long a catalog read stays good: new clients or products show up within a minute.
-REFERENCE_TTL_S = 60.0
+REFERENCE_TTL_S = CATALOG_TTL_S
 
 
 class Identified(Protocol):
@@ -28,35 +28,13 @@ class Identified(Protocol):
 E = TypeVar("E", bound=Identified)
 
 
-class CachedCatalog(Generic[E]):
+def by_id(load: Callable[[], Awaitable[list[E]]], *, ttl_s: float) -> TtlCache[dict[str, E]]:
     """One catalog by id, loaded on first use and again once ``ttl_s`` has passed."""
 
-    def __init__(
-        self,
-        load: Callable[[], Awaitable[list[E]]],
-        *,
-        ttl_s: float,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._load = load
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._entries: dict[str, E] = {}
-        self._expires_at: float | None = None
-        # Concurrent writes that find the catalog stale wait for one read, not one each.
-        self._lock = asyncio.Lock()
+    async def load_by_id() -> dict[str, E]:
+        return {entry.id: entry for entry in await load()}
 
-    async def get(self) -> dict[str, E]:
-        """The entries by id, read anew when the last read is older than the TTL."""
-        async with self._lock:
-            if self._expires_at is None or self._clock() >= self._expires_at:
-                self._entries = {entry.id: entry for entry in await self._load()}
-                self._expires_at = self._clock() + self._ttl_s
-            return self._entries
-
-    def expire(self) -> None:
-        """Read the catalog anew on next use."""
-        self._expires_at = None
+    return TtlCache(load_by_id, ttl_s=ttl_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,24 +55,24 @@ class ReferenceData:
     """The catalogs a new order's ids and a status change are checked against."""
 
     def __init__(self, client: B2BClient, *, ttl_s: float = REFERENCE_TTL_S) -> None:
-        self.companies: CachedCatalog[wire.Company] = CachedCatalog(client.companies, ttl_s=ttl_s)
-        self.partners: CachedCatalog[wire.BusinessPartner] = CachedCatalog(
+        self.companies: TtlCache[dict[str, wire.Company]] = by_id(client.companies, ttl_s=ttl_s)
+        self.partners: TtlCache[dict[str, wire.BusinessPartner]] = by_id(
             client.business_partners, ttl_s=ttl_s
         )
-        self.locations: CachedCatalog[wire.Location] = CachedCatalog(client.locations, ttl_s=ttl_s)
-        self.seasons: CachedCatalog[wire.Season] = CachedCatalog(client.seasons, ttl_s=ttl_s)
-        self.products: CachedCatalog[wire.Product] = CachedCatalog(client.products, ttl_s=ttl_s)
-        self.discount_types: CachedCatalog[wire.DiscountType] = CachedCatalog(
+        self.locations: TtlCache[dict[str, wire.Location]] = by_id(client.locations, ttl_s=ttl_s)
+        self.seasons: TtlCache[dict[str, wire.Season]] = by_id(client.seasons, ttl_s=ttl_s)
+        self.products: TtlCache[dict[str, wire.Product]] = by_id(client.products, ttl_s=ttl_s)
+        self.discount_types: TtlCache[dict[str, wire.DiscountType]] = by_id(
             client.discount_types, ttl_s=ttl_s
         )
-        self.order_statuses: CachedCatalog[wire.StatusEntry] = CachedCatalog(
+        self.order_statuses: TtlCache[dict[str, wire.StatusEntry]] = by_id(
             client.all_order_statuses, ttl_s=ttl_s
         )
-        self.line_statuses: CachedCatalog[wire.StatusEntry] = CachedCatalog(
+        self.line_statuses: TtlCache[dict[str, wire.StatusEntry]] = by_id(
             client.line_statuses, ttl_s=ttl_s
         )
 
-    def _all(self) -> tuple[CachedCatalog[Any], ...]:
+    def _all(self) -> tuple[TtlCache[dict[str, Any]], ...]:
         """Every catalog, in the order of ``Catalogs``' fields."""
         return (
             self.companies,

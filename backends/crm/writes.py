@@ -7,11 +7,10 @@ not have is a ``ValidationError`` naming the GraphQL input field, and nothing is
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Generic, TypeVar
 
+from backends.cache import CATALOG_TTL_S, TtlCache
 from backends.crm import wire
 from backends.crm.client import CrmClient
 from domain.commands import (
@@ -23,36 +22,7 @@ from domain.commands import (
 )
 from domain.errors import ValidationError
 
-# How long a catalog read stays good: assets and statuses change rarely, writes come in bursts.
-CATALOG_TTL_S = 60.0
-
-T = TypeVar("T")
 Lookup = dict[str, int]  # a catalog entry's name (or id), stripped and casefolded -> its Id
-
-
-class TtlCache(Generic[T]):
-    """One value from ``load``, kept ``ttl_s`` seconds; concurrent callers share one load."""
-
-    def __init__(
-        self,
-        load: Callable[[], Awaitable[T]],
-        *,
-        ttl_s: float,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._load = load
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._value: T | None = None
-        self._expires_at = 0.0
-        self._lock = asyncio.Lock()
-
-    async def get(self) -> T:
-        async with self._lock:
-            if self._value is None or self._clock() >= self._expires_at:
-                self._value = await self._load()
-                self._expires_at = self._clock() + self._ttl_s
-            return self._value
 
 
 def lookup(entries: Iterable[tuple[str, int]]) -> Lookup:

@@ -7,17 +7,15 @@ result back and mapping it is the adapter's.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
+from backends.cache import TtlCache
 from backends.webshop import wire
 from backends.webshop.client import CloudSuiteClient
 from domain.commands import Dispatch, EditOrderLines, LineEdit, SetErpOrderNumber
 from domain.errors import NotFoundError, ValidationError
 
-CATALOG_TTL_S = 60.0  # how long a read of the product catalogue is trusted
 CATALOG_PAGE = 100  # CloudSuite's LimitOffsetPagination cap
 UNCONFIRMED = frozenset({"draft", "quotation"})
 
@@ -170,29 +168,18 @@ def order_write(order: wire.Order, lines: Sequence[wire.OrderLineWrite]) -> wire
     return wire.OrderWrite(**fields, order_lines=list(lines))
 
 
-class ProductCatalog:
-    """CloudSuite's products by key, read whole at most once per ``CATALOG_TTL_S``."""
+def product_catalog(client: CloudSuiteClient) -> TtlCache[dict[str, wire.CatalogProduct]]:
+    """CloudSuite's products by key, read whole at most once per TTL."""
 
-    def __init__(self, client: CloudSuiteClient) -> None:
-        self.client = client
-        self._products: dict[str, wire.CatalogProduct] = {}
-        self._expires_at = 0.0
-        self._lock = asyncio.Lock()  # concurrent writes share one read
-
-    async def products(self) -> Mapping[str, wire.CatalogProduct]:
-        async with self._lock:
-            if time.monotonic() >= self._expires_at:
-                self._products = {product.key: product for product in await self._read_all()}
-                self._expires_at = time.monotonic() + CATALOG_TTL_S
-        return self._products
-
-    async def _read_all(self) -> list[wire.CatalogProduct]:
+    async def read_all() -> dict[str, wire.CatalogProduct]:
         products: list[wire.CatalogProduct] = []
         while True:
-            page = await self.client.list_products({"limit": CATALOG_PAGE, "offset": len(products)})
+            page = await client.list_products({"limit": CATALOG_PAGE, "offset": len(products)})
             products.extend(page.results)
             if page.next is None or not page.results:
-                return products
+                return {product.key: product for product in products}
+
+    return TtlCache(read_all)
 
 
 class OrderWrites:
@@ -200,7 +187,7 @@ class OrderWrites:
 
     def __init__(self, client: CloudSuiteClient) -> None:
         self.client = client
-        self.catalog = ProductCatalog(client)
+        self.catalog = product_catalog(client)
 
     async def current(self, order_id: int) -> wire.Order:
         """The order as CloudSuite has it now; ``NotFoundError`` when it has none."""
@@ -261,7 +248,7 @@ class OrderWrites:
         """The full ``PUT`` (doc step 3c) with the edited lines in place of the old ones."""
         order = await self.current(order_id)
         new_products = check_line_edits(order, command.lines)
-        catalog = await self.catalog.products() if new_products else {}
+        catalog = await self.catalog.get() if new_products else {}
         check_products(new_products, catalog)
         lines = edited_lines(order, command.lines, catalog)
         await self.client.put_order(

@@ -14,7 +14,6 @@ import pytest
 
 from backends.b2b import wire
 from backends.b2b.adapter import STATUS_UPDATES, B2BAdapter, to_order
-from backends.b2b.reference import CachedCatalog
 from backends.b2b.simulator import create_app
 from backends.base import OrderCreator
 from backends.config import B2BSettings
@@ -359,22 +358,6 @@ async def test_reference_data_is_read_once_per_ttl(
     assert reads.pop(CREATE) == 2 and reads.pop("GET /api/Order/getOrder") == 2
     assert reads.pop("POST /api/login") == 1
     assert len(reads) == 8 and set(reads.values()) == {1}  # each catalog, once
-
-
-async def test_a_catalog_is_read_again_once_its_ttl_has_passed() -> None:
-    now, loads = [0.0], []
-
-    async def load() -> list[wire.Company]:
-        loads.append(now[0])
-        return [wire.Company(id="1")]
-
-    catalog = CachedCatalog(load, ttl_s=60, clock=lambda: now[0])
-    assert set(await catalog.get()) == {"1"}
-    now[0] = 59.9
-    await catalog.get()
-    now[0] = 60.0
-    await catalog.get()
-    assert loads == [0.0, 60.0]
 
 
 class RefusingCreate(Recorder):
