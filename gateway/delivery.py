@@ -14,7 +14,7 @@ import contextlib
 import logging
 import random
 import uuid
-from collections import defaultdict
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -72,14 +72,23 @@ class Deliverer:
         self.settings = settings
         self.owner = f"gateway-{uuid.uuid4().hex[:12]}"
         self.wakeup = asyncio.Event()
-        self._order_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # One lock per order being delivered; weak, so orders done with leave no trace.
+        self._order_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
         # Sources whose last delivery failed: when one answers again, its backlog is due.
         self._failing: set[OrderSource] = set()
+
+    def _lock_for(self, order: str) -> asyncio.Lock:
+        lock = self._order_locks.get(order)
+        if lock is None:
+            lock = self._order_locks[order] = asyncio.Lock()
+        return lock
 
     async def deliver_through(self, order: str, entry_id: int) -> Outcome:
         """Deliver the order's pending entries up to ``entry_id``, in order; the outcome of
         ``entry_id`` (``Queued`` when an earlier entry could not be delivered first)."""
-        async with self._order_locks[order]:
+        async with self._lock_for(order):
             for entry in await outbox.pending_for_order(self.store, order):
                 assert entry.id is not None
                 if entry.id > entry_id:
@@ -93,7 +102,7 @@ class Deliverer:
 
     async def deliver_order(self, order: str) -> None:
         """Deliver an order's pending entries until one cannot be delivered now."""
-        async with self._order_locks[order]:
+        async with self._lock_for(order):
             for entry in await outbox.pending_for_order(self.store, order):
                 assert entry.id is not None
                 if isinstance(await self._deliver(entry.id), Queued):

@@ -223,6 +223,9 @@ class CrmAdapter:
         await self.client.aclose()
 
 
+CENT = Decimal("0.01")
+
+
 def to_order(order: wire.Order) -> Order:
     """Map one CRM order object onto the domain; garbage raises ``UpstreamMalformedError``."""
     status_name = order.StatusShort.Name if order.StatusShort is not None else ""
@@ -235,7 +238,8 @@ def to_order(order: wire.Order) -> Order:
     currency = order.Currency
 
     def money(amount: Decimal) -> Money:
-        return Money(amount, currency)
+        # The CRM writes amounts as bare JSON numbers (4.5 for 4.50): show them in cents.
+        return Money(amount.quantize(CENT) if amount == amount.quantize(CENT) else amount, currency)
 
     discounts: list[Discount] = []
     if order.Discount is not None:
