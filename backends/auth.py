@@ -67,9 +67,6 @@ class BearerTokenAuth(httpx.Auth):
         self.tokens_issued += 1
         return True
 
-    def invalidate(self) -> None:
-        self._token = None
-
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:

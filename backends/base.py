@@ -2,8 +2,9 @@
 
 An adapter turns the gateway's questions (``OrderQuery`` + offset/limit, a batch of
 upstream ids) into its upstream's own calls, and maps the upstream's wire models into
-``domain.models.Order`` with one mapping function. It raises only ``BackendError``
-subclasses (``domain.errors``) at its edge.
+``domain.models.Order`` with one mapping function. It raises only ``domain.errors`` types at
+its edge: ``BackendError`` subclasses for the upstream's failures, ``NotFoundError``,
+``ValidationError`` and ``UnsupportedByBackendError`` for writes it refuses to send.
 
 Ordering contract for ``list_orders``: the upstream list is read newest first by the
 order's last modification, and ``offset`` counts positions in that upstream list *after

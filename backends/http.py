@@ -40,12 +40,17 @@ class Action(enum.Enum):
     RETRY = "retry"  # transient: the same request may succeed later
     RATE_LIMITED = "rate_limited"  # transient, wait for Retry-After
     NOT_FOUND = "not_found"  # the caller decides (an unknown id is not a failure)
+    # Credentials refused after a fresh token: a configuration to fix, not a refusal of the
+    # request itself, so queued writes wait for it instead of being rejected for good.
+    AUTH = "auth"
     REJECT = "reject"  # the upstream refused the request; retrying will not help
 
 
 # status -> action; the first matching range wins.
 STATUS_POLICY: list[tuple[range, Action]] = [
     (range(200, 300), Action.OK),
+    (range(401, 402), Action.AUTH),
+    (range(403, 404), Action.AUTH),
     (range(404, 405), Action.NOT_FOUND),
     (range(408, 409), Action.RETRY),
     (range(429, 430), Action.RATE_LIMITED),
@@ -161,7 +166,7 @@ class UpstreamHttp:
                 last_error = UpstreamTimeoutError(self.source, f"{method} {url} timed out")
                 last_error.__cause__ = exc
                 continue
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:  # transport, decoding, redirects
                 last_error = UpstreamUnavailableError(
                     self.source, f"{method} {url} failed: {type(exc).__name__}"
                 )
@@ -175,6 +180,13 @@ class UpstreamHttp:
                     return None
                 raise UpstreamRejectedError(
                     self.source, f"{method} {url}: not found", status=response.status_code
+                )
+            if action is Action.AUTH:
+                raise UpstreamUnavailableError(
+                    self.source,
+                    f"{method} {url}: credentials refused ({response.status_code}): "
+                    f"{upstream_message(response)}",
+                    status=response.status_code,
                 )
             if action is Action.REJECT:
                 raise UpstreamRejectedError(

@@ -22,7 +22,8 @@ DISPATCHED_OR_LATER = frozenset(
 
 
 class OrderCommand(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Surrounding blanks are never meant (" CN123 "): strip them, so blank is empty.
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
     capability: ClassVar[OrderCapability]
     event_kind: ClassVar[str]

@@ -13,7 +13,8 @@ TRANSITIONS: dict[S, frozenset[S]] = {
     S.PENDING: frozenset({S.CONFIRMED, S.PROCESSING, S.CANCELLED}),
     S.CONFIRMED: frozenset({S.PROCESSING, S.DISPATCHED, S.CANCELLED}),
     S.PROCESSING: frozenset({S.DISPATCHED, S.CANCELLED}),
-    S.DISPATCHED: frozenset({S.DELIVERED, S.RETURNED}),
+    # Not every upstream confirms delivery (CloudSuite has no such state): COMPLETED may follow.
+    S.DISPATCHED: frozenset({S.DELIVERED, S.COMPLETED, S.RETURNED}),
     S.DELIVERED: frozenset({S.COMPLETED, S.RETURNED}),
     S.COMPLETED: frozenset(),
     S.CANCELLED: frozenset(),

@@ -16,12 +16,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from backends.health import backend_health
 from backends.registry import create_adapter
 from gateway.context import AppState
 from gateway.delivery import Deliverer
 from gateway.graphql_view import GraphQLView
 from gateway.settings import Settings
-from resolvers.health import backend_health
 from store.engine import Store
 
 

@@ -38,6 +38,15 @@ class Context:
     partial_errors: list[GraphQLError] = field(default_factory=list)
 
 
+ACTOR_MAX = 200  # the store's column
+
+
+def actor_of(request: Request | WebSocket) -> str | None:
+    """Who makes the change: the ``X-Actor`` header until real authentication exists."""
+    actor = request.headers.get("x-actor", "").strip()
+    return actor[:ACTOR_MAX] or None
+
+
 @dataclass(frozen=True, slots=True)
 class AppState:
     """What lives as long as the process: settings, adapters, the store (see ``gateway.app``)."""
@@ -58,5 +67,5 @@ class AppState:
                 self.backends, self.store, max_batch_size=self.settings.max_page_size
             ),
             deliverer=self.deliverer,
-            actor=request.headers.get("x-actor"),
+            actor=actor_of(request),
         )

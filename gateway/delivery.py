@@ -2,9 +2,9 @@
 
 Per order, entries go out strictly in the order they were made (``store.outbox.claim`` lets
 only the oldest pending entry of an order be taken). A retryable failure leaves the entry
-queued with a backoff; a refusal rejects it for good. An attempt whose outcome is unknown (a
-timeout) is checked against the upstream before it is sent again, and every attempt carries
-the same idempotency key, so the upstream sees each change once.
+queued with a backoff; a refusal rejects it for good. Before an entry is sent again, the
+order is read back and checked for the change (``OrderCommand.is_applied``), and every attempt
+carries the same idempotency key, so the upstream sees each change once.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ import logging
 import random
 import uuid
 import weakref
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
 from backends.base import OrderBackend, WriteResult
+from backends.health import backend_health
 from domain.commands import Dispatch, SplitOrder
 from domain.errors import (
     OrdergateError,
@@ -28,7 +29,6 @@ from domain.errors import (
 )
 from domain.models import Order, OrderSource
 from gateway.settings import OutboxSettings
-from resolvers.health import backend_health
 from store import outbox
 from store.clock import utcnow
 from store.engine import Store
@@ -45,8 +45,8 @@ class Delivered:
 
 @dataclass(frozen=True, slots=True)
 class Queued:
-    """Not delivered yet: the upstream failed (``error``, after ``attempts``), or another
-    change of the order goes first (no ``error``, ``attempts`` unknown)."""
+    """Not delivered yet: it failed (``error``, after ``attempts``), or it waits behind an
+    earlier change of its order or another replica's lease (no ``error``)."""
 
     error: OrdergateError | None
     attempts: int | None = None
@@ -79,34 +79,30 @@ class Deliverer:
         # Sources whose last delivery failed: when one answers again, its backlog is due.
         self._failing: set[OrderSource] = set()
 
-    def _lock_for(self, order: str) -> asyncio.Lock:
+    @contextlib.asynccontextmanager
+    async def holding(self, order: str) -> AsyncIterator[None]:
+        """This process's turn at an order: checks, queueing and delivery of one change at a
+        time (the outbox lease keeps other replicas out of the delivery itself)."""
         lock = self._order_locks.get(order)
         if lock is None:
             lock = self._order_locks[order] = asyncio.Lock()
-        return lock
+        async with lock:
+            yield
 
-    async def deliver_through(self, order: str, entry_id: int) -> Outcome:
-        """Deliver the order's pending entries up to ``entry_id``, in order; the outcome of
-        ``entry_id`` (``Queued`` when an earlier entry could not be delivered first)."""
-        async with self._lock_for(order):
-            for entry in await outbox.pending_for_order(self.store, order):
-                assert entry.id is not None
-                if entry.id > entry_id:
-                    break
-                outcome = await self._deliver(entry.id)
-                if entry.id == entry_id:
-                    return outcome
-                if isinstance(outcome, Queued):
-                    return Queued(outcome.error)  # this one waits behind it
-        return Queued(None)  # another replica holds it; it is delivered from there
-
-    async def deliver_order(self, order: str) -> None:
-        """Deliver an order's pending entries until one cannot be delivered now."""
-        async with self._lock_for(order):
-            for entry in await outbox.pending_for_order(self.store, order):
-                assert entry.id is not None
-                if isinstance(await self._deliver(entry.id), Queued):
-                    return
+    async def deliver_pending(self, order: str, *, through: int | None = None) -> Outcome:
+        """Deliver the order's pending entries in order, up to ``through`` (all by default),
+        stopping at the first that is not delivered; the caller holds ``holding(order)``.
+        The outcome is ``through``'s (``Queued`` without an error when an earlier entry could
+        not go first), or the last entry's."""
+        outcome: Outcome = Queued(None)
+        for entry in await outbox.pending_for_order(self.store, order):
+            assert entry.id is not None
+            if through is not None and entry.id > through:
+                break
+            outcome = await self._deliver(entry.id)
+            if isinstance(outcome, Queued):
+                return outcome if entry.id == through else Queued(None)
+        return outcome
 
     async def _deliver(self, entry_id: int) -> Outcome:
         change = await outbox.claim(
@@ -114,10 +110,21 @@ class Deliverer:
         )
         if change is None:
             return Queued(None)
+        try:
+            return await self._attempt(change)
+        except outbox.LeaseLost as lost:
+            log.warning("%s; its outcome stays with them", lost)
+            return Queued(None)
+
+    async def _attempt(self, change: outbox.Change) -> Outcome:
         backend = self.backends[change.source]
         entry = change.entry
         try:
-            if entry.outcome_unknown and (applied := await self._already_applied(change)):
+            # An earlier attempt may have landed (a 5xx or a lost answer after the upstream
+            # applied it, or a crash mid-send): look before sending again.
+            if (entry.attempts or entry.outcome_unknown) and (
+                applied := await self._already_applied(change)
+            ):
                 shipment = (
                     change.command.shipment_in(applied)
                     if isinstance(change.command, Dispatch)
@@ -134,7 +141,7 @@ class Deliverer:
                 change,
                 error.message,
                 retry_at=utcnow() + timedelta(seconds=self.backoff(entry.attempts)),
-                outcome_unknown=isinstance(error, UpstreamTimeoutError),
+                outcome_unknown=entry.outcome_unknown or isinstance(error, UpstreamTimeoutError),
             )
             log.info("change %s queued (attempt %s): %s", entry.id, entry.attempts + 1, error)
             self._failing.add(change.source)
@@ -145,14 +152,15 @@ class Deliverer:
             return Rejected(error, entry.attempts + 1)
         except Exception as error:  # a bug must not lose the change: keep it queued
             log.exception("change %s failed unexpectedly; it stays queued", entry.id)
+            message = f"internal error ({type(error).__name__}); the change stays queued"
             await outbox.mark_retry(
                 self.store,
                 change,
-                f"internal error: {type(error).__name__}",
+                message,
                 retry_at=utcnow() + timedelta(seconds=self.backoff(entry.attempts)),
                 outcome_unknown=True,
             )
-            return Queued(None)
+            return Queued(OrdergateError(message), entry.attempts + 1)
         parent = change.entry.order_id if isinstance(change.command, SplitOrder) else None
         await outbox.mark_delivered(
             self.store,
@@ -183,7 +191,8 @@ class Deliverer:
 
     def backoff(self, attempts: int) -> float:
         """Exponential backoff with jitter: half fixed, half random."""
-        ceiling = min(self.settings.backoff_max_s, self.settings.backoff_base_s * 2**attempts)
+        exponent = min(attempts, 32)  # 2**1000 seconds would overflow a float
+        ceiling = min(self.settings.backoff_max_s, self.settings.backoff_base_s * 2**exponent)
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
     async def run_worker(self) -> None:
@@ -191,17 +200,17 @@ class Deliverer:
         semaphore = asyncio.Semaphore(self.settings.concurrency)
 
         async def drain(order: str) -> None:
-            async with semaphore:
-                await self.deliver_order(order)
+            async with semaphore, self.holding(order):
+                await self.deliver_pending(order)
 
         while True:
+            self.wakeup.clear()  # before the round: a wake-up during it is not lost
             try:
                 await self._probe_failing_sources()
                 heads = await outbox.due_heads(self.store, limit=self.settings.batch_size)
                 await asyncio.gather(*(drain(order) for order in {h.order_id: h for h in heads}))
             except Exception:  # the worker must outlive a bad moment of the database
                 log.exception("outbox worker: delivery round failed")
-            self.wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.settings.poll_interval_s):
                     await self.wakeup.wait()

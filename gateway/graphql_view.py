@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from functools import cached_property
 from pathlib import Path
+from typing import cast
 
 from cross_web import HTTPException
 from starlette.requests import Request
@@ -63,9 +64,11 @@ class GraphQLView(GraphQL[Context, None]):
         sub_response: Response,
     ) -> Response:
         response = super().create_response(response_data, sub_response)
-        # A request that could not be executed (syntax, unknown field, bad variables) has
-        # errors and no data at all: GraphQL over HTTP answers it with 400.
+        # A request that could not be executed at all (syntax, unknown field, bad variables)
+        # has errors, none of them at a path, and no data: GraphQL over HTTP answers 400.
+        # Errors raised while executing carry a path and keep 200.
         if isinstance(response_data, dict) and response_data.get("data") is None:
-            if response_data.get("errors"):
+            errors = cast(list[dict[str, object]], response_data.get("errors") or [])
+            if errors and not any("path" in error for error in errors):
                 response.status_code = 400
         return response

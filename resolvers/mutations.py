@@ -14,6 +14,7 @@ Expected failures come back as ``userErrors``, never as exceptions.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,7 +49,7 @@ from domain.ids import GlobalId, decode_order_id, order_id
 from domain.models import Order, OrderSource, OrderStatus, Shipment
 from domain.transitions import check_status_update, check_transition
 from gateway.context import Context
-from gateway.delivery import Delivered, Outcome, Queued, Rejected
+from gateway.delivery import Delivered, Outcome, Rejected
 from store import idempotency, outbox
 from store.events import record_event
 from store.orders import Seen, last_status, record_orders
@@ -166,35 +167,51 @@ async def _read_current(backend: OrderBackend, upstream_id: str) -> tuple[Order 
 async def _change(
     context: Context, gid: GlobalId, backend: OrderBackend, command: OrderCommand
 ) -> WriteResponse:
-    store, global_id = context.store, gid.encode()
-    current: Order | None = None
-    try:
-        current, answered = await _read_current(backend, gid.upstream_id)
-        if answered and current is None:
-            raise NotFoundError(
-                f"{gid.source.value} has no order {gid.upstream_id}", field=["input", "orderId"]
-            )
-        status = await outbox.projected_status(store, global_id) or (
-            current.status if current else _known(await last_status(store, global_id))
-        )
-        if isinstance(command, UpdateStatus):
-            if status is command.status:
-                return WriteResponse(order=current)  # already there: nothing to send
-            check_status_update(status, command.status)
-            if command.status not in backend.settable_statuses:
-                raise UnsupportedByBackendError(
-                    f"{backend.name} has no status for {command.status.value}.",
-                    field=["input", "status"],
-                )
-        elif isinstance(command, Dispatch) and status is not None:
-            check_transition(status, OrderStatus.DISPATCHED)
-        if current is not None:
-            check_lines(command, current)
-    except BackendError as error:
-        return WriteResponse(errors=[error])
-    except OrdergateError as error:
-        return WriteResponse(order=current, errors=[error])
+    # One change of an order at a time in this process: two concurrent status changes
+    # must not both pass the state machine against the same starting status.
+    async with context.deliverer.holding(gid.encode()):
+        return await _check_queue_deliver(context, gid, backend, command)
 
+
+async def _check(
+    context: Context, gid: GlobalId, backend: OrderBackend, command: OrderCommand
+) -> tuple[Order | None, bool]:
+    """The gateway's own rules; the order as read now, and whether there is anything to send."""
+    store, global_id = context.store, gid.encode()
+    current, answered = await _read_current(backend, gid.upstream_id)
+    if answered and current is None:
+        raise NotFoundError(
+            f"{gid.source.value} has no order {gid.upstream_id}", field=["input", "orderId"]
+        )
+    status = await outbox.projected_status(store, global_id) or (
+        current.status if current else _known(await last_status(store, global_id))
+    )
+    if isinstance(command, UpdateStatus):
+        if status is command.status:
+            return current, False  # already there: nothing to send
+        check_status_update(status, command.status)
+        if command.status not in backend.settable_statuses:
+            raise UnsupportedByBackendError(
+                f"{backend.name} has no status for {command.status.value}.",
+                field=["input", "status"],
+            )
+    elif isinstance(command, Dispatch) and status is not None:
+        check_transition(status, OrderStatus.DISPATCHED)
+    if current is not None:
+        check_lines(command, current)
+    return current, True
+
+
+async def _check_queue_deliver(
+    context: Context, gid: GlobalId, backend: OrderBackend, command: OrderCommand
+) -> WriteResponse:
+    store, global_id, deliverer = context.store, gid.encode(), context.deliverer
+    try:
+        current, to_send = await _check(context, gid, backend, command)
+    except OrdergateError as error:
+        return WriteResponse(errors=[error])
+    if not to_send:
+        return WriteResponse(order=current)
     change = await outbox.enqueue(
         store,
         order_id=global_id,
@@ -204,10 +221,13 @@ async def _change(
         command=command,
         idempotency_key=f"og-{uuid.uuid4().hex}",
         actor=context.actor,
+        owner=deliverer.owner,
+        lease_s=deliverer.settings.lease_s,
     )
     assert change.entry.id is not None
-    outcome = await context.deliverer.deliver_through(global_id, change.entry.id)
+    outcome = await deliverer.deliver_pending(global_id, through=change.entry.id)
     delivery = await _delivery_state(context, change.entry.id, outcome)
+    context.loaders.forget(gid.source, gid.upstream_id)  # this request reads it anew
     if isinstance(outcome, Delivered):
         result = outcome.result
         context.loaders.prime([result.order, *result.new_orders])
@@ -219,8 +239,9 @@ async def _change(
         )
     if isinstance(outcome, Rejected):
         return WriteResponse(order=current, errors=[outcome.error], delivery=delivery)
-    assert isinstance(outcome, Queued)
-    reason = outcome.error.message if outcome.error else "an earlier change goes first"
+    reason = (
+        outcome.error.message if outcome.error else "an earlier change of this order goes first"
+    )
     queued = UpstreamUnavailableError(
         gid.source, f"not delivered yet ({reason}); the change is queued and will be delivered"
     )
@@ -300,14 +321,16 @@ def _ref(order: Order | None) -> list[str] | None:
 
 async def _replay(context: Context, stored: dict[str, Any]) -> WriteResponse:
     """The first request's result again, with the orders as they are now. Sends nothing."""
-    refs = [stored["order"], *stored["new_orders"]]
-    orders: list[Order | None] = []
-    for ref in refs:
-        orders.append(
-            None if ref is None else await context.loaders.order(OrderSource(ref[0]), ref[1])
-        )
-    delivery = None
+
+    async def read(ref: list[str] | None) -> Order | None:
+        return None if ref is None else await context.loaders.order(OrderSource(ref[0]), ref[1])
+
     errors: list[OrdergateError] = [_stored_error(e) for e in stored["errors"]]
+    try:  # one batch per backend: the loaders gather these
+        orders = await asyncio.gather(*map(read, [stored["order"], *stored["new_orders"]]))
+    except BackendError as unavailable:  # the answer stands; only today's view is missing
+        orders, errors = [None], [*errors, unavailable]
+    delivery = None
     if stored["change_id"] is not None:
         [entry] = await outbox.entries(context.store, [stored["change_id"]])
         assert entry.id is not None

@@ -8,9 +8,9 @@ from datetime import datetime
 import strawberry
 from graphql import GraphQLError
 
+from backends.health import backend_health
 from gateway.context import Context
 from resolvers import orders as resolve
-from resolvers.health import backend_health
 from schema.enums import OrderSource, OrderStatus, PaymentStatus
 from schema.order import Node, Order, OrderConnection, OrderEdge
 from schema.types import Backend, PageInfo

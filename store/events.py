@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from sqlmodel import col, select
 
+from store.clock import utcnow
 from store.engine import Store
 from store.tables import OrderEventRecord
 
@@ -24,7 +24,7 @@ async def record_event(
     """An event that needs no delivery (those of queued changes come with ``outbox.enqueue``)."""
     event = OrderEventRecord(
         order_id=order_id,
-        at=datetime.now(UTC),
+        at=utcnow(),
         kind=kind,
         detail=detail,
         actor=actor,

@@ -11,17 +11,20 @@ import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
 from domain.errors import ConflictError
+from store.clock import as_utc, utcnow
 from store.engine import Store
 from store.tables import IdempotencyRecord
 
 IN_PROGRESS, DONE = "in_progress", "done"
 WAIT_STEP_S = 0.05
+STALE_S = 300.0  # a request holding its key longer than this has died
+KEY_MAX = 200  # longest client key (the store keeps "operation:key")
 
 
 def request_hash(operation: str, payload: Any) -> str:
@@ -39,20 +42,20 @@ class Claim:
 
 
 async def claim(store: Store, key: str, digest: str, *, wait_s: float) -> Claim:
-    try:
-        async with store.session() as session:
-            session.add(
-                IdempotencyRecord(key=key, request_hash=digest, created_at=datetime.now(UTC))
-            )
-            await session.commit()
-        return Claim(key, None)
-    except IntegrityError:
-        pass
-    deadline = asyncio.get_running_loop().time() + wait_s
+    """Win the key, or wait (up to ``wait_s``) for the answer of the request that won it.
+
+    A key still running after ``STALE_S`` belongs to a request that died (a crash between
+    claiming and answering): it is taken over rather than refused for ever.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
     while True:
+        if await _insert(store, key, digest):
+            return Claim(key, None)
         async with store.session() as session:
             record = await session.get(IdempotencyRecord, key)
-        assert record is not None
+        if record is None:
+            continue  # its request gave it back (``release``): try to win it again
         if record.request_hash != digest:
             raise ConflictError(
                 "This idempotency key was used with another input.",
@@ -60,12 +63,25 @@ async def claim(store: Store, key: str, digest: str, *, wait_s: float) -> Claim:
             )
         if record.status == DONE and record.response is not None:
             return Claim(key, json.loads(record.response))
-        if asyncio.get_running_loop().time() > deadline:
+        if utcnow() - as_utc(record.created_at) > timedelta(seconds=STALE_S):
+            await release(store, key)
+            continue
+        if loop.time() > deadline:
             raise ConflictError(
                 "A request with this idempotency key is still running; retry shortly.",
                 field=["input", "idempotencyKey"],
             )
         await asyncio.sleep(WAIT_STEP_S)
+
+
+async def _insert(store: Store, key: str, digest: str) -> bool:
+    try:
+        async with store.session() as session:
+            session.add(IdempotencyRecord(key=key, request_hash=digest, created_at=utcnow()))
+            await session.commit()
+    except IntegrityError:
+        return False
+    return True
 
 
 async def complete(store: Store, key: str, response: dict[str, Any]) -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain import ids
 from domain.models import Order, OrderSource, Shipment
+from store.clock import utcnow
 from store.engine import Store
 from store.tables import OrderRecord, ShipmentRecord
 
@@ -32,25 +33,30 @@ async def touch_order(
     reference: str | None = None,
     status: str | None = None,
     parent_id: str | None = None,
-) -> OrderRecord:
-    """Create or update the record of an order (inside the caller's transaction)."""
-    now = datetime.now(UTC)
-    record = await session.get(OrderRecord, order_id)
-    if record is None:
-        record = OrderRecord(
+) -> None:
+    """Create or update the record of an order (inside the caller's transaction), in one
+    statement: concurrent first writes to one order must not race to insert it twice."""
+    now = utcnow()
+    bind = session.get_bind()
+    insert = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
+    known = {"reference": reference, "last_status": status, "parent_id": parent_id}
+    statement = (
+        insert(OrderRecord)
+        .values(
             id=order_id,
             source=source.value,
             upstream_id=upstream_id,
             order_source=ORDER_SOURCE[source],
             first_seen_at=now,
             updated_at=now,
+            **known,
         )
-    record.updated_at = now
-    record.reference = reference or record.reference
-    record.last_status = status or record.last_status
-    record.parent_id = parent_id or record.parent_id
-    session.add(record)
-    return record
+        .on_conflict_do_update(
+            index_elements=["id"],
+            set_={"updated_at": now, **{k: v for k, v in known.items() if v is not None}},
+        )
+    )
+    await session.exec(statement)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +109,6 @@ async def record_shipment(session: AsyncSession, order: str, shipment: Shipment)
                 consignment_number=shipment.consignment_number or "",
                 carrier=shipment.carrier,
                 tracking_url=shipment.tracking_url,
-                dispatched_at=shipment.dispatched_at or datetime.now(UTC),
+                dispatched_at=shipment.dispatched_at or utcnow(),
             )
         )

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, update
+from sqlalchemy import and_, case, exists, func, update
 from sqlalchemy import select as sql_select
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -26,6 +26,12 @@ from store.orders import Seen, record_shipment, remember, touch_order
 from store.tables import OrderEventRecord, OutboxEntry
 
 PENDING, DELIVERED, REJECTED = "pending", "delivered", "rejected"
+
+
+class LeaseLost(Exception):
+    """The entry's lease expired and another deliverer holds it now; its record stands."""
+
+
 # Event outcomes shown in an order's history.
 QUEUED = "queued"
 
@@ -56,10 +62,15 @@ async def enqueue(
     command: OrderCommand,
     idempotency_key: str,
     actor: str | None,
+    owner: str,
+    lease_s: float,
 ) -> Change:
-    """Record a write and the history event it causes, in one transaction."""
+    """Record a write and the history event it causes, in one transaction. The entry starts
+    leased to ``owner``, who delivers it next: no worker takes it from under them."""
     now = utcnow()
     entry = OutboxEntry(
+        lease_owner=owner,
+        lease_until=now + timedelta(seconds=lease_s),
         order_id=order_id,
         source=source.value,
         upstream_id=upstream_id,
@@ -89,7 +100,9 @@ async def enqueue(
 
 
 async def claim(store: Store, entry_id: int, *, owner: str, lease_s: float) -> Change | None:
-    """Take the lease of an entry if it is pending, unleased, and the oldest of its order."""
+    """Take the lease of an entry if it is pending, free (or already ``owner``'s), and the
+    oldest of its order. Taking over a lease that was never given back (a crash mid-send)
+    marks the outcome of that attempt unknown."""
     now = utcnow()
     earlier = aliased(OutboxEntry)
     statement = (
@@ -98,7 +111,9 @@ async def claim(store: Store, entry_id: int, *, owner: str, lease_s: float) -> C
             and_(
                 col(OutboxEntry.id) == entry_id,
                 col(OutboxEntry.status) == PENDING,
-                (col(OutboxEntry.lease_until).is_(None)) | (col(OutboxEntry.lease_until) < now),
+                (col(OutboxEntry.lease_until).is_(None))
+                | (col(OutboxEntry.lease_until) < now)
+                | (col(OutboxEntry.lease_owner) == owner),
                 ~exists().where(
                     and_(
                         col(earlier.order_id) == col(OutboxEntry.order_id),
@@ -108,7 +123,18 @@ async def claim(store: Store, entry_id: int, *, owner: str, lease_s: float) -> C
                 ),
             )
         )
-        .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_s))
+        .values(
+            lease_owner=owner,
+            lease_until=now + timedelta(seconds=lease_s),
+            outcome_unknown=case(
+                (
+                    col(OutboxEntry.lease_owner).is_not(None)
+                    & (col(OutboxEntry.lease_owner) != owner),
+                    True,
+                ),
+                else_=col(OutboxEntry.outcome_unknown),
+            ),
+        )
     )
     async with store.session() as session:
         result = await session.exec(statement)
@@ -187,9 +213,18 @@ async def _finish(
     outcome: str,
     detail: str | None = None,
 ) -> None:
-    await session.exec(
-        update(OutboxEntry).where(col(OutboxEntry.id) == change.entry.id).values(**values)
+    """Record how an attempt ended, if the lease is still the claimer's (a deliverer whose
+    lease ran out must not overwrite what the one who took over recorded)."""
+    result = await session.exec(
+        update(OutboxEntry)
+        .where(
+            col(OutboxEntry.id) == change.entry.id,
+            col(OutboxEntry.lease_owner) == change.entry.lease_owner,
+        )
+        .values(**values)
     )
+    if result.rowcount != 1:
+        raise LeaseLost(f"change {change.entry.id}: the lease passed to another deliverer")
     event_values: dict[str, object] = {"outcome": outcome}
     if detail is not None:
         event_values["detail"] = detail

@@ -166,7 +166,8 @@ class B2BAdapter:
 
     async def create_order(self, command: CreateWholesaleOrder, *, idempotency_key: str) -> Order:
         """``POST /Order/create`` after checking every rule of the document against the
-        reference data, then the new order read back; ``idempotency_key`` goes out as
+        reference data; the API answers the new order whole, so that answer is mapped (a
+        second read could fail after the order exists). ``idempotency_key`` goes out as
         ``Idempotency-Key``."""
         body = new_order_body(command, await self.reference.read())
         try:
@@ -178,7 +179,7 @@ class B2BAdapter:
             # Our checks passed, so a catalog changed under the cache: read them anew next time.
             self.reference.expire()
             raise refused from exc
-        return await self._read_back(created.id)
+        return to_order(created, currency=self.settings.currency)
 
     async def _update_status(
         self, upstream_id: str, command: UpdateStatus, idempotency_key: str

@@ -115,9 +115,5 @@ class CrmCatalogs:
 
 
 def shipment(command: Dispatch) -> wire.SetShipment:
-    """The shipment update; the CRM refuses a blank ``AWBNumber`` (docs/upstreams/crm.md)."""
-    if not command.consignment_number.strip():
-        raise ValidationError(
-            "A consignment number cannot be blank", field=["input", "consignmentNumber"]
-        )
+    """The shipment update (a blank ``AWBNumber`` never gets here: the command refuses it)."""
     return wire.SetShipment(AWBNumber=command.consignment_number, TrackingURL=command.tracking_url)

@@ -252,7 +252,7 @@ class WebshopAdapter:
 
     async def get_orders(self, upstream_ids: Sequence[str]) -> list[Order | None]:
         """``id__in`` batch reads, one request per page of ids; non-numeric ids are unknown."""
-        numeric = sorted({int(key) for key in upstream_ids if key.isdigit()})
+        numeric = sorted({int(key) for key in upstream_ids if key.isascii() and key.isdigit()})
         chunks = [
             tuple(numeric[i : i + self.page_size]) for i in range(0, len(numeric), self.page_size)
         ]
@@ -296,7 +296,7 @@ class WebshopAdapter:
         self, upstream_id: str, command: OrderCommand, *, idempotency_key: str
     ) -> WriteResult:
         """One command as CloudSuite's own calls (``writes.OrderWrites``), then one read back."""
-        if not upstream_id.isdigit():
+        if not (upstream_id.isascii() and upstream_id.isdigit()):
             raise NotFoundError(f"CloudSuite has no order {upstream_id!r}")
         order_id = int(upstream_id)
         delivery_id: int | None = None

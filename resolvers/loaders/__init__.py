@@ -46,5 +46,10 @@ class DataLoaders:
         for order in orders:
             self.order_by_id[order.source].prime(order.upstream_id, order)
 
+    def forget(self, source: OrderSource, upstream_id: str) -> None:
+        """An order this request changed: its next read (and its history) is fresh."""
+        self.order_by_id[source].clear(upstream_id)
+        self.history_by_order.clear((source, upstream_id))
+
     async def history(self, source: OrderSource, upstream_id: str) -> list[OrderEvent]:
         return await self.history_by_order.load((source, upstream_id))

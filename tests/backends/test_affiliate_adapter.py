@@ -14,7 +14,7 @@ from backends.affiliate.simulator import create_app
 from backends.base import OrderBackend, OrderQuery
 from backends.config import AffiliateSettings
 from backends.simkit.app import SimConfig
-from domain.errors import UpstreamMalformedError, UpstreamRejectedError, UpstreamUnavailableError
+from domain.errors import UpstreamMalformedError, UpstreamUnavailableError
 from domain.models import Order, OrderCapability, OrderSource, OrderStatus, PaymentStatus
 from tests.support import SimControlClient, serving
 
@@ -255,10 +255,12 @@ async def test_malformed_answer_is_malformed(
         await adapter.get_orders(["100001"])
 
 
-async def test_wrong_api_key_is_rejected(sim_url: str, control: SimControlClient) -> None:
+async def test_a_wrong_api_key_makes_the_platform_unavailable_not_a_refusal(
+    sim_url: str, control: SimControlClient
+) -> None:
     adapter = AffiliateAdapter(settings(sim_url, api_key=SecretStr("wrong")))
     try:
-        with pytest.raises(UpstreamRejectedError) as caught:
+        with pytest.raises(UpstreamUnavailableError) as caught:
             await adapter.list_orders(EVERYTHING, offset=0, limit=10)
         assert caught.value.status == 401
         assert "X-Api-Key" in caught.value.message

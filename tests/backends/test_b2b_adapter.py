@@ -17,7 +17,7 @@ from backends.b2b.simulator import create_app
 from backends.base import OrderBackend, OrderQuery
 from backends.config import B2BSettings
 from backends.simkit.app import SimConfig
-from domain.errors import UpstreamMalformedError, UpstreamRejectedError, UpstreamUnavailableError
+from domain.errors import UpstreamMalformedError, UpstreamUnavailableError
 from domain.models import DiscountKind, Order, OrderCapability, OrderStatus, PaymentStatus
 from tests.support import SimControlClient, serving
 
@@ -288,10 +288,12 @@ async def test_garbage_answers_are_malformed(
         await adapter.get_orders(["10001"])
 
 
-async def test_wrong_credentials_are_rejected(url: str, control: SimControlClient) -> None:
+async def test_wrong_credentials_make_the_upstream_unavailable_not_a_refusal(
+    url: str, control: SimControlClient
+) -> None:
     wrong = settings(url, password=SecretStr("wrong"))
     async with aclosing(B2BAdapter(wrong)) as adapter:
-        with pytest.raises(UpstreamRejectedError) as rejection:
+        with pytest.raises(UpstreamUnavailableError) as rejection:
             await adapter.list_orders(EVERYTHING, offset=0, limit=10)
 
     assert rejection.value.status == 401

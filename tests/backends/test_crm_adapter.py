@@ -14,7 +14,6 @@ from backends.crm.simulator import create_app
 from backends.simkit.app import SimConfig
 from domain.errors import (
     UpstreamMalformedError,
-    UpstreamRejectedError,
     UpstreamUnavailableError,
 )
 from domain.models import Order, OrderCapability, OrderSource, OrderStatus, PaymentStatus
@@ -249,10 +248,12 @@ async def test_an_expired_token_is_refreshed_transparently(
     assert adapter.client.auth.tokens_issued == 2
 
 
-async def test_wrong_credentials_are_rejected(url: str, sim: SimControlClient) -> None:
+async def test_wrong_credentials_make_the_upstream_unavailable_not_a_refusal(
+    url: str, sim: SimControlClient
+) -> None:
     crm = CrmAdapter(settings(url, client_secret="guess"))
     try:
-        with pytest.raises(UpstreamRejectedError) as refusal:
+        with pytest.raises(UpstreamUnavailableError) as refusal:
             await crm.list_orders(OrderQuery(), offset=0, limit=5)
     finally:
         await crm.aclose()

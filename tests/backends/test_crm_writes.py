@@ -275,7 +275,6 @@ async def test_bodies_and_idempotency_keys_on_the_wire(
         (SetGiftVoucher(voucher="Gift card 7"), ["input", "voucher"], "'Gift card 7'"),
         (SetShippingOption(option="Drone"), ["input", "option"], "No shipping option 'Drone'"),
         (SetTaxCode(code="VAT99"), ["input", "code"], "No tax code 'VAT99'"),
-        (Dispatch(consignment_number="  "), ["input", "consignmentNumber"], "blank"),
     ],
 )
 async def test_input_the_crm_refuses_is_a_validation_error_and_nothing_is_sent(

@@ -270,10 +270,12 @@ async def test_expired_tokens_are_refreshed_transparently(
     assert control.stats()["requests"][TOKEN] == 2
 
 
-async def test_wrong_credentials_are_rejected(sim_url: str, control: SimControlClient) -> None:
+async def test_wrong_credentials_make_the_upstream_unavailable_not_a_refusal(
+    sim_url: str, control: SimControlClient
+) -> None:
     adapter = WebshopAdapter(settings(sim_url, client_secret="wrong"))
     try:
-        with pytest.raises(UpstreamRejectedError) as refusal:
+        with pytest.raises(UpstreamUnavailableError) as refusal:
             await adapter.list_orders(OrderQuery(), offset=0, limit=5)
         assert refusal.value.status == 401
         assert await adapter.check_health() is False

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from domain.commands import Dispatch, SetDiscountCode, UpdateStatus
 from domain.models import OrderSource, OrderStatus
 from store import outbox
@@ -12,7 +14,10 @@ from store.engine import Store
 from store.events import events_for
 
 
-async def queue(store: Store, order: str, command, n: int) -> outbox.Change:
+async def queue(
+    store: Store, order: str, command, n: int, *, owner: str = "enqueuer", lease_s: float = 0.0
+) -> outbox.Change:
+    """A queued change whose enqueuer gave it up at once (``lease_s=0``) unless told otherwise."""
     return await outbox.enqueue(
         store,
         order_id=order,
@@ -22,6 +27,8 @@ async def queue(store: Store, order: str, command, n: int) -> outbox.Change:
         command=command,
         idempotency_key=f"{order}-{n}",
         actor="tester",
+        owner=owner,
+        lease_s=lease_s,
     )
 
 
@@ -91,3 +98,33 @@ async def test_the_projected_status_is_the_last_queued_status_change(store: Stor
     assert await outbox.projected_status(store, "order-1") is OrderStatus.CONFIRMED
     await queue(store, "order-1", Dispatch(consignment_number="CN1"), 3)
     assert await outbox.projected_status(store, "order-1") is OrderStatus.DISPATCHED
+
+
+async def test_a_new_change_stays_with_its_enqueuer_until_its_lease_ends(store: Store) -> None:
+    change = await queue(store, "order-1", SetDiscountCode(code="VIP15"), 1, owner="a", lease_s=30)
+    assert await outbox.due_heads(store, limit=10) == []  # no worker takes it from under "a"
+    assert await outbox.claim(store, change.entry.id, owner="b", lease_s=30) is None
+    claimed = await outbox.claim(store, change.entry.id, owner="a", lease_s=30)
+    assert claimed is not None and claimed.entry.outcome_unknown is False
+
+
+async def test_taking_over_a_lease_never_given_back_marks_the_outcome_unknown(
+    store: Store,
+) -> None:
+    change = await queue(store, "order-1", Dispatch(consignment_number="CN1"), 1)
+    first = await outbox.claim(store, change.entry.id, owner="a", lease_s=0.0)
+    assert first is not None  # "a" crashes mid-send: its lease runs out
+    second = await outbox.claim(store, change.entry.id, owner="b", lease_s=30)
+    assert second is not None and second.entry.outcome_unknown is True
+
+
+async def test_a_deliverer_whose_lease_passed_on_cannot_record_an_outcome(store: Store) -> None:
+    change = await queue(store, "order-1", UpdateStatus(status=OrderStatus.CONFIRMED), 1)
+    slow = await outbox.claim(store, change.entry.id, owner="slow", lease_s=0.0)
+    fast = await outbox.claim(store, change.entry.id, owner="fast", lease_s=30)
+    assert slow is not None and fast is not None
+    await outbox.mark_delivered(store, fast, seen=[], shipment=None)
+    with pytest.raises(outbox.LeaseLost):
+        await outbox.mark_retry(store, slow, "timeout", retry_at=utcnow(), outcome_unknown=True)
+    [entry] = await outbox.entries(store, [change.entry.id])
+    assert (entry.status, entry.attempts) == ("delivered", 1)
