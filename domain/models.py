@@ -148,6 +148,13 @@ class Payment:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderTotals:
+    """The money side of an order, as its upstream states it.
+
+    ``total`` is what the customer pays. ``tax`` is part of ``total`` already when
+    ``tax_included`` (prices with VAT in them, as CloudSuite's are); otherwise it comes on
+    top: ``total = gross - discount + shipping + tax`` (give or take upstream rounding).
+    """
+
     gross: Money
     discount: Money
     shipping: Money
@@ -155,6 +162,7 @@ class OrderTotals:
     total: Money
     paid: Money | None = None
     pending: Money | None = None
+    tax_included: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -112,7 +112,8 @@ class Order(Node):
         return [OrderLine.from_domain(line) for line in self.order.lines]
 
     @strawberry.field(
-        description="Discounts on the order as a whole (line discounts are on lines)."
+        description="The codes, vouchers and order discounts applied, each with what it takes "
+        "off in all; the share each line bears is in `OrderLine.discounts` (do not add both)."
     )
     def discounts(self) -> list[Discount]:
         return [Discount.from_domain(discount) for discount in self.order.discounts]

@@ -73,8 +73,13 @@ class OrderTotals:
     gross: Money = strawberry.field(description="Sum of the lines before discounts.")
     discount: Money = strawberry.field(description="All discounts together (a positive amount).")
     shipping: Money = strawberry.field(description="Shipping cost.")
-    tax: Money = strawberry.field(description="Tax.")
+    tax: Money = strawberry.field(
+        description="Tax: inside `total` when `taxIncluded`, on top of the rest otherwise."
+    )
     total: Money = strawberry.field(description="What the customer pays in all.")
+    tax_included: bool = strawberry.field(
+        description="Whether prices (and so `total`) include `tax` (VAT-inclusive webshops)."
+    )
     paid: Money | None = strawberry.field(description="Paid so far, where the upstream says.")
     pending: Money | None = strawberry.field(
         description="Still to be paid, where the upstream says."
@@ -90,6 +95,7 @@ class OrderTotals:
             total=_money(totals.total),
             paid=Money.from_domain(totals.paid),
             pending=Money.from_domain(totals.pending),
+            tax_included=totals.tax_included,
         )
 
 

@@ -115,6 +115,7 @@ def to_order(order: wire.Order) -> Order:
             shipping=money(order.shipping_costs),
             tax=money(order.vat_amount),
             total=money(order.total),
+            tax_included=True,  # CloudSuite prices carry VAT; vat_amount is the part of total
         ),
         created_at=_moment(order.created_date),
         updated_at=_moment(order.modified_date),

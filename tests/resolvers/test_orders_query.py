@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -240,3 +241,26 @@ async def test_backends_lists_each_upstream_with_its_capabilities(gateway: Gatew
     assert [b["source"] for b in data["backends"]] == [s.value for s in OrderSource]
     assert all(b["healthy"] for b in data["backends"])
     assert all(b["capabilities"] for b in data["backends"])
+
+
+TOTALS = """
+{ orders(first: 100) { edges { node { source reference totals {
+    gross { amount } discount { amount } shipping { amount } tax { amount } total { amount }
+    taxIncluded } } } } }
+"""
+
+
+async def test_totals_add_up_the_same_way_for_every_backend(gateway: GatewayClient) -> None:
+    edges = (await gateway.data(TOTALS))["orders"]["edges"]
+    off = []
+    for edge in edges:
+        t = {
+            k: v if k == "taxIncluded" else Decimal(v["amount"])
+            for k, v in edge["node"]["totals"].items()
+        }
+        expected = (
+            t["gross"] - t["discount"] + t["shipping"] + (0 if t["taxIncluded"] else t["tax"])
+        )
+        if abs(expected - t["total"]) > Decimal("0.02"):
+            off.append((edge["node"]["source"], edge["node"]["reference"], t))
+    assert off == []
