@@ -10,7 +10,7 @@ platform's own write call(s) and read the result back.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from enum import Enum
 from typing import TypeVar
@@ -24,6 +24,7 @@ from backends.affiliate.writes import edit_request, split_request, status_steps
 from backends.base import OrderPage, OrderQuery, WriteResult
 from backends.batching import gather_bounded
 from backends.config import AffiliateSettings
+from backends.values import numeric_id, utc_timestamp
 from domain.commands import Dispatch, EditOrderLines, OrderCommand, SplitOrder, UpdateStatus
 from domain.errors import (
     BackendError,
@@ -95,11 +96,7 @@ def malformed(order: wire.Order, message: str) -> UpstreamMalformedError:
 
 def parse_timestamp(order: wire.Order, name: str, value: str) -> datetime:
     """ISO 8601 with offset; a naive one is UTC, as the platform writes every timestamp."""
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise malformed(order, f"{name} is not a timestamp: {value!r}") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return utc_timestamp(OrderSource.AFFILIATE, value, what=f"order {order.id}: {name}")
 
 
 def to_address(address: wire.Address | None) -> Address | None:
@@ -252,7 +249,7 @@ class AffiliateAdapter:
     async def get_orders(self, upstream_ids: Sequence[str]) -> list[Order | None]:
         # Platform ids are integers; anything else cannot be one of its orders.
         wanted = [
-            int(key) for key in dict.fromkeys(upstream_ids) if key.isascii() and key.isdigit()
+            number for key in dict.fromkeys(upstream_ids) if (number := numeric_id(key)) is not None
         ]
         batches = [
             tuple(wanted[start : start + self.page_size])
@@ -367,11 +364,8 @@ class AffiliateAdapter:
     async def _current(self, upstream_id: str) -> wire.Order:
         """The order as the platform has it now; ``NotFoundError`` when it has none."""
         # Platform ids are integers; anything else cannot be one of its orders.
-        found = (
-            await self.client.get_order(int(upstream_id))
-            if upstream_id.isascii() and upstream_id.isdigit()
-            else None
-        )
+        number = numeric_id(upstream_id)
+        found = None if number is None else await self.client.get_order(number)
         if found is None:
             raise NotFoundError(f"No affiliate order has the id {upstream_id!r}")
         return found

@@ -16,6 +16,7 @@ from backends.b2b.writes import new_order_body, refused_input
 from backends.base import OrderPage, OrderQuery, WriteResult
 from backends.batching import gather_bounded
 from backends.config import B2BSettings
+from backends.values import utc_timestamp
 from domain.commands import CreateWholesaleOrder, OrderCommand, UpdateStatus
 from domain.errors import (
     BackendError,
@@ -295,10 +296,4 @@ def to_order(order: wire.Order, *, currency: str) -> Order:
 
 def parse_timestamp(value: str, order_id: str) -> datetime:
     """``2026-05-01 10:00:00`` (naive: UTC) or ISO 8601 with an offset."""
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise UpstreamMalformedError(
-            OrderSource.B2B, f"order {order_id}: bad timestamp {value!r}"
-        ) from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return utc_timestamp(OrderSource.B2B, value, what=f"order {order_id}")

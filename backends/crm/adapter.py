@@ -8,7 +8,7 @@ is the order read back after it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 import httpx
@@ -18,6 +18,7 @@ from backends.batching import gather_bounded
 from backends.config import CrmSettings
 from backends.crm import wire, writes
 from backends.crm.client import CrmClient
+from backends.values import numeric_id, utc_timestamp
 from domain.commands import (
     Dispatch,
     OrderCommand,
@@ -123,9 +124,10 @@ class CrmAdapter:
 
     async def get_orders(self, upstream_ids: Sequence[str]) -> list[Order | None]:
         async def read(upstream_id: str) -> Order | None:
-            if not (upstream_id.isascii() and upstream_id.isdigit()):
+            number = numeric_id(upstream_id)
+            if number is None:
                 return None  # CRM order ids are integers: no other id can exist
-            order = await self.client.get_order(int(upstream_id))
+            order = await self.client.get_order(number)
             return None if order is None else to_order(order)
 
         return await gather_bounded(upstream_ids, read, concurrency=self.settings.read_concurrency)
@@ -337,9 +339,10 @@ def to_order(order: wire.Order) -> Order:
 
 def _order_id(upstream_id: str) -> int:
     """CRM order ids are integers: any other id is unknown without asking."""
-    if not (upstream_id.isascii() and upstream_id.isdigit()):
+    number = numeric_id(upstream_id)
+    if number is None:
         raise _unknown_order(upstream_id)
-    return int(upstream_id)
+    return number
 
 
 def _unknown_order(upstream_id: str) -> NotFoundError:
@@ -356,11 +359,7 @@ def _customer(order: wire.Order) -> Party | None:
 
 def _timestamp(order: wire.Order, value: str) -> datetime:
     """An ISO 8601 timestamp; one without an offset is UTC (the document prints ``Z``)."""
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise _malformed(order, f"bad timestamp {value!r}") from exc
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return utc_timestamp(OrderSource.CRM, value, what=f"order {order.Id}")
 
 
 def _malformed(order: wire.Order, problem: str) -> UpstreamMalformedError:

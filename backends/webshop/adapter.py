@@ -18,6 +18,7 @@ import httpx
 from backends.base import OrderPage, OrderQuery, WriteResult
 from backends.batching import gather_bounded
 from backends.config import WebshopSettings
+from backends.values import numeric_id, utc_timestamp
 from backends.webshop import wire
 from backends.webshop.client import CloudSuiteClient
 from backends.webshop.writes import OrderWrites
@@ -167,11 +168,7 @@ def _lookup(table: Mapping[str, V], value: str, field: str) -> V:
 
 def _moment(value: str) -> datetime:
     """A DRF timestamp; a naive one is UTC (the simulator's and our documented choice)."""
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise UpstreamMalformedError(SOURCE, f"not a timestamp: {value!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return utc_timestamp(SOURCE, value, what="order")
 
 
 def _customer(order: wire.Order) -> Party | None:
@@ -253,7 +250,7 @@ class WebshopAdapter:
 
     async def get_orders(self, upstream_ids: Sequence[str]) -> list[Order | None]:
         """``id__in`` batch reads, one request per page of ids; non-numeric ids are unknown."""
-        numeric = sorted({int(key) for key in upstream_ids if key.isascii() and key.isdigit()})
+        numeric = sorted({n for key in upstream_ids if (n := numeric_id(key)) is not None})
         chunks = [
             tuple(numeric[i : i + self.page_size]) for i in range(0, len(numeric), self.page_size)
         ]
@@ -297,9 +294,9 @@ class WebshopAdapter:
         self, upstream_id: str, command: OrderCommand, *, idempotency_key: str
     ) -> WriteResult:
         """One command as CloudSuite's own calls (``writes.OrderWrites``), then one read back."""
-        if not (upstream_id.isascii() and upstream_id.isdigit()):
+        order_id = numeric_id(upstream_id)
+        if order_id is None:
             raise NotFoundError(f"CloudSuite has no order {upstream_id!r}")
-        order_id = int(upstream_id)
         delivery_id: int | None = None
         match command:
             case UpdateStatus(status=status):

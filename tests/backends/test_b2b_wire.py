@@ -63,7 +63,7 @@ def test_sample_order_placeholders_do_not_map() -> None:
 
     with pytest.raises(UpstreamMalformedError, match="unknown status 'string'"):
         to_order(order, currency="EUR")
-    with pytest.raises(UpstreamMalformedError, match="bad timestamp 'string'"):
+    with pytest.raises(UpstreamMalformedError, match="not a timestamp: 'string'"):
         to_order(order.model_copy(update={"status": "CONFIRMED"}), currency="EUR")
 
 

@@ -132,7 +132,7 @@ def test_amounts_stay_exact_and_the_tax_is_what_the_total_charges_beyond_the_res
     [
         ({"StatusShort": None}, "unknown status"),
         ({"PaymentState": "Lost"}, "unknown PaymentState 'Lost'"),
-        ({"CreatedDateTime": "yesterday"}, "bad timestamp 'yesterday'"),
+        ({"CreatedDateTime": "yesterday"}, "not a timestamp: 'yesterday'"),
     ],
 )
 def test_garbage_is_a_malformed_answer(changes: dict[str, Any], problem: str) -> None:
