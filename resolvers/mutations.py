@@ -212,18 +212,22 @@ async def _check_queue_deliver(
         return WriteResponse(errors=[error])
     if not to_send:
         return WriteResponse(order=current)
-    change = await outbox.enqueue(
-        store,
-        order_id=global_id,
-        source=gid.source,
-        upstream_id=gid.upstream_id,
-        reference=current.reference if current else None,
-        command=command,
-        idempotency_key=f"og-{uuid.uuid4().hex}",
-        actor=context.actor,
-        owner=deliverer.owner,
-        lease_s=deliverer.settings.lease_s,
-    )
+    try:
+        change = await outbox.enqueue(
+            store,
+            order_id=global_id,
+            source=gid.source,
+            upstream_id=gid.upstream_id,
+            reference=current.reference if current else None,
+            command=command,
+            idempotency_key=f"og-{uuid.uuid4().hex}",
+            actor=context.actor,
+            owner=deliverer.owner,
+            lease_s=deliverer.settings.lease_s,
+            recheck=lambda projected: recheck_status(command, projected),
+        )
+    except OrdergateError as error:  # another replica queued a change of this order first
+        return WriteResponse(order=current, errors=[error])
     assert change.entry.id is not None
     outcome = await deliverer.deliver_pending(global_id, through=change.entry.id)
     delivery = await _delivery_state(context, change.entry.id, outcome)
@@ -267,6 +271,16 @@ def _known(status: str | None) -> OrderStatus | None:
 
 def _delivery_status(entry_status: str) -> str:
     return {outbox.PENDING: "queued"}.get(entry_status, entry_status)
+
+
+def recheck_status(command: OrderCommand, projected: OrderStatus | None) -> None:
+    """The state machine once more, against changes queued since the first check."""
+    if projected is None:
+        return
+    if isinstance(command, UpdateStatus):
+        check_status_update(projected, command.status)
+    elif isinstance(command, Dispatch):
+        check_transition(projected, OrderStatus.DISPATCHED)
 
 
 def check_lines(command: OrderCommand, order: Order) -> None:

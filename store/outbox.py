@@ -8,7 +8,7 @@ were made, whichever replica or worker delivers them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -64,9 +64,15 @@ async def enqueue(
     actor: str | None,
     owner: str,
     lease_s: float,
+    recheck: Callable[[OrderStatus | None], None] | None = None,
 ) -> Change:
     """Record a write and the history event it causes, in one transaction. The entry starts
-    leased to ``owner``, who delivers it next: no worker takes it from under them."""
+    leased to ``owner``, who delivers it next: no worker takes it from under them.
+
+    ``recheck`` sees the status the order's pending changes will leave it in, read inside
+    the transaction after every other replica's queueing for this order (a PostgreSQL
+    advisory lock per order): raising there queues nothing.
+    """
     now = utcnow()
     entry = OutboxEntry(
         lease_owner=owner,
@@ -81,6 +87,11 @@ async def enqueue(
         created_at=now,
     )
     async with store.session() as session:
+        if recheck is not None:
+            if session.get_bind().dialect.name == "postgresql":
+                lock = func.pg_advisory_xact_lock(func.hashtextextended(order_id, 0))
+                await session.exec(select(lock))
+            recheck(_projected(await _pending(session, order_id)))
         session.add(entry)
         await session.flush()
         session.add(
@@ -147,12 +158,16 @@ async def claim(store: Store, entry_id: int, *, owner: str, lease_s: float) -> C
 
 async def pending_for_order(store: Store, order_id: str) -> list[OutboxEntry]:
     async with store.session() as session:
-        rows = await session.exec(
-            select(OutboxEntry)
-            .where(col(OutboxEntry.order_id) == order_id, col(OutboxEntry.status) == PENDING)
-            .order_by(col(OutboxEntry.id))
-        )
-        return list(rows)
+        return await _pending(session, order_id)
+
+
+async def _pending(session: AsyncSession, order_id: str) -> list[OutboxEntry]:
+    rows = await session.exec(
+        select(OutboxEntry)
+        .where(col(OutboxEntry.order_id) == order_id, col(OutboxEntry.status) == PENDING)
+        .order_by(col(OutboxEntry.id))
+    )
+    return list(rows)
 
 
 async def due_heads(store: Store, *, limit: int) -> list[OutboxEntry]:
@@ -195,8 +210,12 @@ async def make_due(store: Store, source: OrderSource) -> int:
 
 async def projected_status(store: Store, order_id: str) -> OrderStatus | None:
     """The status the order will have once its pending writes are delivered, if they set one."""
+    return _projected(await pending_for_order(store, order_id))
+
+
+def _projected(pending: Sequence[OutboxEntry]) -> OrderStatus | None:
     status: OrderStatus | None = None
-    for entry in await pending_for_order(store, order_id):
+    for entry in pending:
         command = COMMAND.validate_json(entry.command)
         if isinstance(command, UpdateStatus):
             status = command.status
