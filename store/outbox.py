@@ -232,15 +232,16 @@ async def _finish(
     outcome: str,
     detail: str | None = None,
 ) -> None:
-    """Record how an attempt ended, if the lease is still the claimer's (a deliverer whose
-    lease ran out must not overwrite what the one who took over recorded)."""
+    """Record how an attempt ended: one more attempt, the lease given back, and ``values``;
+    only if the lease is still the claimer's (a deliverer whose lease ran out must not
+    overwrite what the one who took over recorded)."""
     result = await session.exec(
         update(OutboxEntry)
         .where(
             col(OutboxEntry.id) == change.entry.id,
             col(OutboxEntry.lease_owner) == change.entry.lease_owner,
         )
-        .values(**values)
+        .values(attempts=change.entry.attempts + 1, lease_owner=None, lease_until=None, **values)
     )
     if result.rowcount != 1:
         raise LeaseLost(f"change {change.entry.id}: the lease passed to another deliverer")
@@ -262,14 +263,7 @@ async def mark_delivered(
         await _finish(
             session,
             change,
-            values={
-                "status": DELIVERED,
-                "delivered_at": utcnow(),
-                "attempts": change.entry.attempts + 1,
-                "lease_owner": None,
-                "lease_until": None,
-                "last_error": None,
-            },
+            values={"status": DELIVERED, "delivered_at": utcnow(), "last_error": None},
             outcome=DELIVERED,
         )
         await remember(session, seen)
@@ -283,13 +277,7 @@ async def mark_rejected(store: Store, change: Change, error: str) -> None:
         await _finish(
             session,
             change,
-            values={
-                "status": REJECTED,
-                "attempts": change.entry.attempts + 1,
-                "lease_owner": None,
-                "lease_until": None,
-                "last_error": error,
-            },
+            values={"status": REJECTED, "last_error": error},
             outcome=REJECTED,
             detail=f"{change.command.describe()} — rejected: {error}",
         )
@@ -304,10 +292,7 @@ async def mark_retry(
             session,
             change,
             values={
-                "attempts": change.entry.attempts + 1,
                 "next_attempt_at": retry_at,
-                "lease_owner": None,
-                "lease_until": None,
                 "last_error": error,
                 "outcome_unknown": outcome_unknown,
             },
