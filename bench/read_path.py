@@ -11,16 +11,11 @@ thread and prints a Markdown table: upstream requests per query (from the simula
 from __future__ import annotations
 
 import argparse
-import contextlib
-import multiprocessing
-import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +23,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from backends.registry import create_simulator
-from backends.simkit.app import SimConfig
-from backends.simkit.server import ServerThread
+from bench.harness import gateway_client, measured_on, simulators_process
 from domain.models import OrderSource
-from gateway.app import create_app
-from gateway.settings import Settings
 
 AUTH_ROUTES = ("/realms/", "/oauth/token", "/api/login")
 
@@ -90,76 +81,41 @@ def measure(
     return per_query, statistics.median(timings), quantiles[18]
 
 
-def serve_simulators(urls: multiprocessing.Queue, stop: Any, orders: int) -> None:
-    sims = {s.value: create_simulator(s, SimConfig(seed=42, orders=orders)) for s in OrderSource}
-    with ServerThread(sims) as servers:
-        urls.put({s: servers.urls[s.value] for s in OrderSource})
-        stop.wait()
-
-
-@contextlib.contextmanager
-def simulators_process(orders: int = 120) -> Iterator[dict[OrderSource, str]]:
-    """The simulators in a process of their own, so they do not share the gateway's GIL."""
-    urls: multiprocessing.Queue = multiprocessing.Queue()
-    stop = multiprocessing.Event()
-    process = multiprocessing.Process(
-        target=serve_simulators, args=(urls, stop, orders), daemon=True
-    )
-    process.start()
-    try:
-        yield urls.get(timeout=30)
-    finally:
-        stop.set()
-        process.join(timeout=10)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40)
     args = parser.parse_args()
 
-    with simulators_process() as urls, tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            simulators=False,
-            database_url=f"sqlite+aiosqlite:///{tmp}/bench.db",
-            log_level="warning",
-            **{s.value.lower(): {"base_url": url} for s, url in urls.items()},
+    with (
+        simulators_process() as urls,
+        tempfile.TemporaryDirectory() as tmp,
+        gateway_client(urls, Path(tmp) / "bench.db", timeout_s=30) as client,
+    ):
+
+        def post(query: str, variables: dict[str, Any]) -> dict[str, Any]:
+            response = client.post("/graphql", json={"query": query, "variables": variables})
+            body: dict[str, Any] = response.json()
+            if response.status_code != 200 or body.get("errors"):
+                raise SystemExit(f"benchmark query failed: {response.text[:500]}")
+            return body
+
+        first = post(ORDERS_NESTED, {"first": 1})
+        order_id = first["data"]["orders"]["edges"][0]["node"]["id"]
+        rows = [
+            ("order(id)", lambda: post(ORDER_BY_ID, {"id": order_id})),
+            ("orders(first: 100), nested", lambda: post(ORDERS_NESTED, {"first": 100})),
+        ]
+        results = [(name, *measure(client, urls, args.runs, send)) for name, send in rows]
+        set_latency(urls, 20)
+        results.append(
+            (
+                "orders(first: 100), nested, 20 ms upstream latency",
+                *measure(client, urls, args.runs, rows[1][1]),
+            )
         )
-        with ServerThread({"gateway": create_app(settings)}) as gateway_server:
-            gateway = gateway_server.urls["gateway"]
-            with httpx.Client(base_url=gateway, timeout=30) as client:
+        set_latency(urls, 0)
 
-                def post(query: str, variables: dict[str, Any]) -> dict[str, Any]:
-                    response = client.post(
-                        "/graphql", json={"query": query, "variables": variables}
-                    )
-                    body: dict[str, Any] = response.json()
-                    if response.status_code != 200 or body.get("errors"):
-                        raise SystemExit(f"benchmark query failed: {response.text[:500]}")
-                    return body
-
-                first = post(ORDERS_NESTED, {"first": 1})
-                order_id = first["data"]["orders"]["edges"][0]["node"]["id"]
-                rows = [
-                    ("order(id)", lambda: post(ORDER_BY_ID, {"id": order_id})),
-                    ("orders(first: 100), nested", lambda: post(ORDERS_NESTED, {"first": 100})),
-                ]
-                results = [(name, *measure(client, urls, args.runs, send)) for name, send in rows]
-                set_latency(urls, 20)
-                results.append(
-                    (
-                        "orders(first: 100), nested, 20 ms upstream latency",
-                        *measure(client, urls, args.runs, rows[1][1]),
-                    )
-                )
-                set_latency(urls, 0)
-
-    print(
-        f"read path, {datetime.now(UTC):%Y-%m-%d}, {platform.machine()} {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, {args.runs} runs per scenario, "
-        "4 simulators x 120 orders"
-    )
+    print(f"{measured_on('read path')}, {args.runs} runs per scenario, 4 simulators x 120 orders")
     print()
     print("| scenario | upstream requests per query | p50 ms | p95 ms |")
     print("|---|---:|---:|---:|")

@@ -12,17 +12,13 @@ times until the outbox is empty.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import platform
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +26,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from backends.simkit.server import ServerThread
-from bench.read_path import simulators_process
+from bench.harness import gateway_client, measured_on, simulators_process
 from domain.models import OrderSource
-from gateway.app import create_app
-from gateway.settings import Settings
 
 FIND = """
 query($after: String, $s: [OrderSource!], $st: [OrderStatus!]) {
@@ -214,20 +207,6 @@ def drain(
     return queued_s, time.perf_counter() - start
 
 
-@contextlib.contextmanager
-def gateway_serving(urls: dict[OrderSource, str], database: Path) -> Iterator[Gateway]:
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        simulators=False,
-        database_url=f"sqlite+aiosqlite:///{database}",
-        log_level="warning",
-        **{s.value.lower(): {"base_url": url} for s, url in urls.items()},
-    )
-    with ServerThread({"gateway": create_app(settings)}) as server:
-        with httpx.Client(base_url=server.urls["gateway"], timeout=60) as client:
-            yield Gateway(client)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
@@ -236,16 +215,14 @@ def main() -> None:
     with (
         simulators_process(orders=2000) as urls,
         tempfile.TemporaryDirectory() as tmp,
-        gateway_serving(urls, Path(tmp) / "bench.db") as gateway,
+        gateway_client(urls, Path(tmp) / "bench.db") as client,
     ):
+        gateway = Gateway(client)
         rows = latency_rows(gateway, args.runs)
         queued_s, drained_s = drain(
             gateway, urls[OrderSource.AFFILIATE], Path(tmp) / "bench.db", args.backlog
         )
-    print(
-        f"write path, {datetime.now(UTC):%Y-%m-%d}, {platform.machine()} {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, {args.runs} runs per mutation, SQLite store"
-    )
+    print(f"{measured_on('write path')}, {args.runs} runs per mutation, SQLite store")
     print()
     print("| mutation (delivered upstream) | p50 ms | p95 ms |")
     print("|---|---:|---:|")

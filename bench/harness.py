@@ -1,0 +1,71 @@
+"""What the benchmarks share: simulators in a process of their own, a gateway on a free port,
+and the line that says where the figures were measured."""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import platform
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from backends.registry import create_simulator
+from backends.simkit.app import SimConfig
+from backends.simkit.server import ServerThread
+from domain.models import OrderSource
+from gateway.app import create_app
+from gateway.settings import Settings
+
+
+def _serve_simulators(urls: multiprocessing.Queue, stop: Any, orders: int) -> None:
+    sims = {s.value: create_simulator(s, SimConfig(seed=42, orders=orders)) for s in OrderSource}
+    with ServerThread(sims) as servers:
+        urls.put({s: servers.urls[s.value] for s in OrderSource})
+        stop.wait()
+
+
+@contextlib.contextmanager
+def simulators_process(orders: int = 120) -> Iterator[dict[OrderSource, str]]:
+    """The simulators in a process of their own, so they do not share the gateway's GIL."""
+    urls: multiprocessing.Queue = multiprocessing.Queue()
+    stop = multiprocessing.Event()
+    process = multiprocessing.Process(
+        target=_serve_simulators, args=(urls, stop, orders), daemon=True
+    )
+    process.start()
+    try:
+        yield urls.get(timeout=30)
+    finally:
+        stop.set()
+        process.join(timeout=10)
+
+
+@contextlib.contextmanager
+def gateway_client(
+    urls: dict[OrderSource, str], database: Path, *, timeout_s: float = 60
+) -> Iterator[httpx.Client]:
+    """The gateway (default settings, a SQLite store at ``database``) aimed at the simulators,
+    serving on a free port, and a client of it."""
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        simulators=False,
+        database_url=f"sqlite+aiosqlite:///{database}",
+        log_level="warning",
+        **{s.value.lower(): {"base_url": url} for s, url in urls.items()},
+    )
+    with ServerThread({"gateway": create_app(settings)}) as server:
+        with httpx.Client(base_url=server.urls["gateway"], timeout=timeout_s) as client:
+            yield client
+
+
+def measured_on(what: str) -> str:
+    """The first line of a benchmark's output: what, when, and on which machine."""
+    return (
+        f"{what}, {datetime.now(UTC):%Y-%m-%d}, {platform.machine()} {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
