@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint bench bench-write install clean
+.PHONY: run test lint bench bench-write mutation install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy gateway schema resolvers backends domain store
+	$(BIN)/mypy gateway schema resolvers backends domain store tools
 
 bench: $(STAMP)
 	$(BIN)/python bench/read_path.py
@@ -34,5 +34,9 @@ bench: $(STAMP)
 bench-write: $(STAMP)
 	$(BIN)/python bench/write_path.py
 
+# Mutation testing of the core rules (not in CI: about an hour on 2 cores). README: "Mutation testing".
+mutation: $(STAMP)
+	$(BIN)/python tools/mutation.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache ordergate.db
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .mutation ordergate.db
