@@ -7,6 +7,7 @@
     ├── UnsupportedByBackendError       UNSUPPORTED_BY_BACKEND
     ├── ConflictError                   CONFLICT
     ├── ForbiddenError                  FORBIDDEN
+    ├── UnauthenticatedError            UNAUTHENTICATED   (HTTP 401)
     └── BackendError                    (carries the failing source)
         ├── UpstreamUnavailableError    UPSTREAM_UNAVAILABLE  -- retryable
         │   ├── UpstreamTimeoutError        the upstream did not answer in time
@@ -34,6 +35,9 @@ class ErrorCode(StrEnum):
     UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
     CONFLICT = "CONFLICT"
     FORBIDDEN = "FORBIDDEN"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    RATE_LIMITED = "RATE_LIMITED"
+    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 
 
 class OrdergateError(Exception):
@@ -73,6 +77,12 @@ class ConflictError(OrdergateError):
 
 class ForbiddenError(OrdergateError):
     code = ErrorCode.FORBIDDEN
+
+
+class UnauthenticatedError(OrdergateError):
+    """No credential, or one that is not valid (unknown, revoked, expired, badly signed)."""
+
+    code = ErrorCode.UNAUTHENTICATED
 
 
 class ReplayedError(OrdergateError):

@@ -18,16 +18,29 @@ from starlette.routing import Route
 
 from backends.health import backend_health
 from backends.registry import create_adapter
+from domain.access import ALL_SCOPES
+from gateway.authentication import Authenticator, RequireCredential
 from gateway.context import AppState
 from gateway.delivery import Deliverer
 from gateway.graphql_view import GraphQLView
 from gateway.settings import Settings
+from gateway.throttle import create_buckets
+from gateway.tokens import TokenVerifier
+from store import api_keys
 from store.engine import Store
+
+DEMO_KEY_NAME = "demo"
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
-    view = GraphQLView(graphql_ide="graphiql" if settings.graphiql else None)
+    demo_key = settings.auth.demo_key if settings.simulators else None
+    view = GraphQLView(
+        graphql_ide="graphiql" if settings.graphiql else None,
+        ide_headers=None
+        if demo_key is None
+        else {"Authorization": f"Bearer {demo_key.get_secret_value()}"},
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -38,7 +51,25 @@ def create_app(settings: Settings | None = None) -> Starlette:
             for source in settings.enabled_sources
         }
         deliverer = Deliverer(store, backends, settings.outbox)
-        state = AppState(settings=settings, backends=backends, store=store, deliverer=deliverer)
+        tokens = TokenVerifier(settings.auth)
+        buckets = create_buckets(settings.redis_url)
+        if demo_key is not None:
+            await api_keys.ensure(
+                store,
+                name=DEMO_KEY_NAME,
+                secret=demo_key.get_secret_value(),
+                scopes=ALL_SCOPES,
+            )
+        elif settings.auth.demo_key is not None:
+            await api_keys.retire(store, settings.auth.demo_key.get_secret_value())
+        state = AppState(
+            settings=settings,
+            backends=backends,
+            store=store,
+            deliverer=deliverer,
+            authenticator=Authenticator(settings.auth, store, tokens),
+            buckets=buckets,
+        )
         app.state.ordergate = view.state = state
         worker = asyncio.create_task(deliverer.run_worker()) if settings.outbox.worker else None
         try:
@@ -49,6 +80,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
             await asyncio.gather(*(backend.aclose() for backend in backends.values()))
+            await tokens.aclose()
+            await buckets.aclose()
             await store.aclose()
 
     async def health(request: Request) -> JSONResponse:
@@ -71,7 +104,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     return Starlette(
         routes=[
-            Route("/graphql", view, methods=["GET", "POST"]),
+            Route("/graphql", RequireCredential(view), methods=["GET", "POST"]),
             Route("/health", health, methods=["GET"]),
             Route("/ready", ready, methods=["GET"]),
         ],

@@ -12,11 +12,16 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from backends.base import OrderBackend
+from domain.access import Principal, Scope
 from domain.models import OrderSource
+from gateway.authentication import PRINCIPAL
 from gateway.settings import Settings
 
 if TYPE_CHECKING:
+    from gateway.authentication import Authenticator
     from gateway.delivery import Deliverer
+    from gateway.throttle import Buckets
+    from schema.limits import CostReport
 from resolvers.loaders import DataLoaders
 from store.engine import Store
 
@@ -32,7 +37,10 @@ class Context:
     store: Store
     loaders: DataLoaders
     deliverer: Deliverer
+    principal: Principal
+    buckets: Buckets
     actor: str | None = None
+    cost: CostReport | None = None  # set by ``schema.limits.QueryLimits`` once measured
     # Errors for the response's `errors` that do not fail a field (e.g. a backend missing
     # from a page of `orders`); ``schema.errors.TypedErrors`` adds them to the result.
     partial_errors: list[GraphQLError] = field(default_factory=list)
@@ -41,10 +49,19 @@ class Context:
 ACTOR_MAX = 200  # the store's column
 
 
-def actor_of(request: Request | WebSocket) -> str | None:
-    """Who makes the change: the ``X-Actor`` header until real authentication exists."""
-    actor = request.headers.get("x-actor", "").strip()
-    return actor[:ACTOR_MAX] or None
+def actor_of(principal: Principal, request: Request | WebSocket) -> str:
+    """Who makes a change: the authenticated principal; a key allowed to act for people
+    adds the person ``X-Actor`` names ("on behalf of"), anyone else's ``X-Actor`` is ignored."""
+    on_behalf = request.headers.get("x-actor", "").strip()
+    if on_behalf and principal.may(Scope.ACT_ON_BEHALF):
+        return f"{principal.name} (on behalf of {on_behalf})"[:ACTOR_MAX]
+    return principal.name[:ACTOR_MAX]
+
+
+def principal_of(request: Request | WebSocket) -> Principal:
+    principal = request.scope.get("state", {}).get(PRINCIPAL)
+    assert isinstance(principal, Principal), "/graphql is served behind RequireCredential"
+    return principal
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,17 +72,24 @@ class AppState:
     backends: Mapping[OrderSource, OrderBackend]
     store: Store
     deliverer: Deliverer
+    authenticator: Authenticator
+    buckets: Buckets
 
     def context_for(self, request: Request | WebSocket, response: Response | None) -> Context:
+        principal = principal_of(request)
+        # A caller limited to some sources sees the others as if they did not exist.
+        backends = {s: b for s, b in self.backends.items() if principal.sees(s)}
         return Context(
             request=request,
             response=response,
             settings=self.settings,
-            backends=self.backends,
+            backends=backends,
             store=self.store,
             loaders=DataLoaders.create(
-                self.backends, self.store, max_batch_size=self.settings.max_page_size
+                backends, self.store, max_batch_size=self.settings.max_page_size
             ),
             deliverer=self.deliverer,
-            actor=actor_of(request),
+            principal=principal,
+            buckets=self.buckets,
+            actor=actor_of(principal, request),
         )

@@ -3,6 +3,7 @@ GraphQL-over-HTTP status codes for requests that could not be executed at all.""
 
 from __future__ import annotations
 
+import json
 import re
 from functools import cached_property
 from pathlib import Path
@@ -23,9 +24,11 @@ EXAMPLES = Path(__file__).with_name("examples.graphql")
 
 
 class GraphQLView(GraphQL[Context, None]):
-    def __init__(self, **options: object) -> None:
+    def __init__(self, *, ide_headers: dict[str, str] | None = None, **options: object) -> None:
+        """``ide_headers``: what GraphiQL's headers editor starts with (the demo key)."""
         super().__init__(build_schema(), **options)  # type: ignore[arg-type]
         self.state: AppState | None = None  # set by the app's lifespan
+        self.ide_headers = ide_headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,13 +53,22 @@ class GraphQLView(GraphQL[Context, None]):
     @cached_property
     def graphql_ide_html(self) -> str:
         examples = EXAMPLES.read_text().replace("\\", "\\\\").replace("`", "\\`")
-        return re.sub(
+        html = re.sub(
             r"const EXAMPLE_QUERY = `.*?`;",
             lambda _: f"const EXAMPLE_QUERY = `{examples}`;",
             super().graphql_ide_html,
             count=1,
             flags=re.DOTALL,
         )
+        if self.ide_headers:
+            # A JSON string inside a script: "</" must not end the script element.
+            editor = json.dumps(json.dumps(self.ide_headers, indent=2)).replace("</", "<\\/")
+            html = html.replace(
+                "React.useState(parameters.headers)",
+                f"React.useState(parameters.headers || {editor})",
+                1,
+            )
+        return html
 
     def create_response(
         self,
@@ -67,7 +79,11 @@ class GraphQLView(GraphQL[Context, None]):
         # A request that could not be executed at all (syntax, unknown field, bad variables)
         # has errors, none of them at a path, and no data: GraphQL over HTTP answers 400.
         # Errors raised while executing carry a path and keep 200.
-        if isinstance(response_data, dict) and response_data.get("data") is None:
+        if (
+            response.status_code == 200
+            and isinstance(response_data, dict)
+            and response_data.get("data") is None
+        ):
             errors = cast(list[dict[str, object]], response_data.get("errors") or [])
             if errors and not any("path" in error for error in errors):
                 response.status_code = 400

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from backends.config import (
@@ -31,6 +31,54 @@ class OutboxSettings(BaseModel):
     concurrency: int = Field(default=8, ge=1, description="orders delivered at once by the worker")
     batch_size: int = Field(default=200, ge=1, description="entries the worker takes per round")
     worker: bool = Field(default=True, description="run the delivery worker in this process")
+
+
+class AuthSettings(BaseModel):
+    """Who may call ``/graphql`` (``gateway/authentication.py``): API keys always; OAuth2/OIDC
+    access tokens when issuer, audience and JWKS URL are set."""
+
+    anonymous: bool = Field(
+        default=False, description="serve requests without a credential (as `anonymous`)"
+    )
+    anonymous_scopes: list[str] = Field(
+        default_factory=lambda: ["orders:read"], description="what anonymous callers may do"
+    )
+    demo_key: SecretStr | None = Field(
+        default=SecretStr("og_demo_key_for_local_use_only"),
+        description="with the simulators on: a key with every scope, made on start and printed",
+    )
+    jwt_issuer: str | None = Field(default=None, description="`iss` every token must carry")
+    jwt_audience: str | None = Field(default=None, description="`aud` every token must carry")
+    jwks_url: str | None = Field(default=None, description="the identity provider's JWKS")
+    jwt_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+    jwt_leeway_s: float = Field(default=30.0, ge=0, description="clock skew allowed on exp/nbf")
+    jwks_refresh_min_s: float = Field(
+        default=60.0, ge=0, description="unknown key ids refetch the JWKS at most this often"
+    )
+
+
+class LimitSettings(BaseModel):
+    """What one request may ask for (``gateway/limits.py``), and each caller's budget of cost
+    points (``gateway/throttle.py``). Over a limit: ``QUERY_TOO_COMPLEX`` naming it."""
+
+    max_body_bytes: int = Field(default=1_000_000, ge=1, description="bigger bodies: HTTP 413")
+    max_tokens: int = Field(default=2_000, ge=1, description="lexical tokens in a document")
+    max_depth: int = Field(default=12, ge=1, description="nesting of selections")
+    max_aliases: int = Field(default=15, ge=0, description="aliased fields in an operation")
+    max_root_fields: int = Field(default=10, ge=1, description="fields at the operation's root")
+    max_directives: int = Field(default=10, ge=0, description="directives on one field")
+    max_cost: int = Field(default=1_000, ge=1, description="estimated cost of one query")
+    bucket_size: float = Field(
+        default=2_000, gt=0, description="cost points a caller may spend at once"
+    )
+    restore_rate: float = Field(
+        default=100,
+        gt=0,
+        description="points a bucket regains per second (a key may set its own)",
+    )
+    max_scan_pages: int = Field(
+        default=5, ge=1, description="upstream pages one source reads per `orders` page (search)"
+    )
 
 
 class Settings(BaseSettings):
@@ -61,6 +109,11 @@ class Settings(BaseSettings):
     )
 
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    redis_url: str | None = Field(
+        default=None, description="Redis for state every replica shares (rate-limit buckets)"
+    )
 
     affiliate: AffiliateSettings = Field(default_factory=AffiliateSettings)
     webshop: WebshopSettings = Field(default_factory=WebshopSettings)

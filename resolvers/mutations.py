@@ -38,6 +38,7 @@ from domain.commands import (
 from domain.errors import (
     BackendError,
     ErrorCode,
+    ForbiddenError,
     NotFoundError,
     OrdergateError,
     ReplayedError,
@@ -88,6 +89,13 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
+def require_source(context: Context, source: OrderSource, *, field: list[str]) -> None:
+    """A caller limited to some sources may not write to the others (``FORBIDDEN``; reads of
+    them answer ``NOT_FOUND`` instead, as if they did not exist)."""
+    if not context.principal.sees(source):
+        raise ForbiddenError(f"This credential may not change {source.value} orders.", field=field)
+
+
 async def change_order(
     context: Context,
     *,
@@ -99,6 +107,7 @@ async def change_order(
 ) -> WriteResponse:
     try:
         gid = decode_order_id(raw_order_id)
+        require_source(context, gid.source, field=["input", "orderId"])
         backend = context.backends.get(gid.source)
         if backend is None:
             raise NotFoundError(f"{gid.source.value} is not enabled on this gateway")
@@ -382,6 +391,10 @@ async def create_order(
     raw_input: dict[str, Any],
 ) -> WriteResponse:
     """A new order upstream (B2B), validated against the upstream's reference data first."""
+    try:
+        require_source(context, source, field=["input", "source"])
+    except ForbiddenError as error:
+        return WriteResponse(errors=[error])
     backend = context.backends.get(source)
     if backend is None or not isinstance(backend, OrderCreator):
         return WriteResponse(

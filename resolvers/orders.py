@@ -15,9 +15,10 @@ from resolvers.pagination import OrdersPage, page_orders
 async def order_by_id(context: Context, order_id: str) -> Order:
     """The order with this global id; ``NotFoundError`` for malformed or unknown ids."""
     gid = decode_order_id(order_id)
-    if gid.source not in context.backends:
-        raise NotFoundError(f"{gid.source.value} is not enabled on this gateway", field=["id"])
-    order = await context.loaders.order(gid.source, gid.upstream_id)
+    # A source that is disabled, or hidden from this caller, has no orders to show.
+    order = None
+    if gid.source in context.backends:
+        order = await context.loaders.order(gid.source, gid.upstream_id)
     if order is None:
         raise NotFoundError(f"No order has the id {order_id!r}", field=["id"])
     return order

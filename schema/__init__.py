@@ -6,6 +6,7 @@ import strawberry
 from graphql import GraphQLError
 
 from schema.errors import TypedErrors
+from schema.limits import QueryLimits
 from schema.mutation import Mutation
 from schema.order import Order
 from schema.query import Query
@@ -17,4 +18,6 @@ class Schema(strawberry.Schema):
 
 
 def build_schema() -> strawberry.Schema:
-    return Schema(query=Query, mutation=Mutation, types=[Order], extensions=[TypedErrors])
+    return Schema(
+        query=Query, mutation=Mutation, types=[Order], extensions=[QueryLimits, TypedErrors]
+    )

@@ -34,6 +34,7 @@ from schema.payloads import (
     UserError,
     order_payload,
 )
+from schema.permissions import Requires
 from schema.types import Shipment
 
 Info = strawberry.Info[Context, None]
@@ -67,7 +68,10 @@ async def change(info: Info, operation: str, input: Any, build: Any) -> resolve.
 
 @strawberry.type(description="Changes to orders, each sent to the upstream that owns the order.")
 class Mutation:
-    @strawberry.mutation(description="Move an order to another canonical status.")
+    @strawberry.mutation(
+        description="Move an order to another canonical status.",
+        permission_classes=[Requires.ORDERS_WRITE],
+    )
     async def update_status(self, info: Info, input: UpdateStatusInput) -> OrderPayload:
         response = await change(
             info,
@@ -77,7 +81,10 @@ class Mutation:
         )
         return order_payload(response)
 
-    @strawberry.mutation(description="Split lines off an order into one new order.")
+    @strawberry.mutation(
+        description="Split lines off an order into one new order.",
+        permission_classes=[Requires.ORDERS_WRITE],
+    )
     async def split_order(self, info: Info, input: SplitOrderInput) -> SplitOrderPayload:
         response = await change(
             info,
@@ -100,7 +107,8 @@ class Mutation:
         )
 
     @strawberry.mutation(
-        description="Dispatch an order: its upstream records the consignment number."
+        description="Dispatch an order: its upstream records the consignment number.",
+        permission_classes=[Requires.ORDERS_WRITE],
     )
     async def dispatch(self, info: Info, input: DispatchInput) -> DispatchPayload:
         response = await change(
@@ -120,21 +128,30 @@ class Mutation:
             delivery=Delivery.from_state(response.delivery),
         )
 
-    @strawberry.mutation(description="Apply a discount code (the code a shopper types).")
+    @strawberry.mutation(
+        description="Apply a discount code (the code a shopper types).",
+        permission_classes=[Requires.ORDERS_WRITE],
+    )
     async def set_discount_code(self, info: Info, input: SetDiscountCodeInput) -> OrderPayload:
         response = await change(
             info, "setDiscountCode", input, lambda: commands.SetDiscountCode(code=input.code)
         )
         return order_payload(response)
 
-    @strawberry.mutation(description="Apply a gift voucher.")
+    @strawberry.mutation(
+        description="Apply a gift voucher.",
+        permission_classes=[Requires.ORDERS_WRITE],
+    )
     async def set_gift_voucher(self, info: Info, input: SetGiftVoucherInput) -> OrderPayload:
         response = await change(
             info, "setGiftVoucher", input, lambda: commands.SetGiftVoucher(voucher=input.voucher)
         )
         return order_payload(response)
 
-    @strawberry.mutation(description="Choose the shipping option.")
+    @strawberry.mutation(
+        description="Choose the shipping option.",
+        permission_classes=[Requires.ORDERS_WRITE],
+    )
     async def set_shipping_option(self, info: Info, input: SetShippingOptionInput) -> OrderPayload:
         response = await change(
             info,
@@ -144,14 +161,20 @@ class Mutation:
         )
         return order_payload(response)
 
-    @strawberry.mutation(description="Set the tax code.")
+    @strawberry.mutation(
+        description="Set the tax code.",
+        permission_classes=[Requires.ORDERS_WRITE],
+    )
     async def set_tax_code(self, info: Info, input: SetTaxCodeInput) -> OrderPayload:
         response = await change(
             info, "setTaxCode", input, lambda: commands.SetTaxCode(code=input.code)
         )
         return order_payload(response)
 
-    @strawberry.mutation(description="Record the ERP order number and ERP line numbers.")
+    @strawberry.mutation(
+        description="Record the ERP order number and ERP line numbers.",
+        permission_classes=[Requires.ORDERS_WRITE],
+    )
     async def set_erp_order_number(self, info: Info, input: SetErpOrderNumberInput) -> OrderPayload:
         response = await change(
             info,
@@ -169,7 +192,10 @@ class Mutation:
         )
         return order_payload(response)
 
-    @strawberry.mutation(description="Replace an order's lines (lines left out are removed).")
+    @strawberry.mutation(
+        description="Replace an order's lines (lines left out are removed).",
+        permission_classes=[Requires.ORDERS_WRITE],
+    )
     async def edit_order_lines(self, info: Info, input: EditOrderLinesInput) -> OrderPayload:
         response = await change(
             info,
@@ -190,7 +216,10 @@ class Mutation:
         )
         return order_payload(response)
 
-    @strawberry.mutation(description="Create an order upstream (B2B), checked against its rules.")
+    @strawberry.mutation(
+        description="Create an order upstream (B2B), checked against its rules.",
+        permission_classes=[Requires.ORDERS_CREATE],
+    )
     async def create_order(self, info: Info, input: CreateOrderInput) -> OrderPayload:
         raw = plain(input)
         raw.pop("idempotency_key", None)

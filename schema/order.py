@@ -9,6 +9,7 @@ import strawberry
 
 from domain import ids, models
 from schema.enums import OrderCapability, OrderSource, OrderStatus, PaymentStatus
+from schema.permissions import Requires
 from schema.types import (
     Address,
     Discount,
@@ -79,11 +80,17 @@ class Order(Node):
     def totals(self) -> OrderTotals:
         return OrderTotals.from_domain(self.order.totals)
 
-    @strawberry.field(description="The customer who ordered.")
+    @strawberry.field(
+        description="The customer who ordered. Needs customers:read.",
+        permission_classes=[Requires.CUSTOMERS_READ],
+    )
     def customer(self) -> Party | None:
         return Party.from_domain(self.order.customer)
 
-    @strawberry.field(description="The company that receives the order (B2B).")
+    @strawberry.field(
+        description="The company that receives the order (B2B). Needs customers:read.",
+        permission_classes=[Requires.CUSTOMERS_READ],
+    )
     def company(self) -> Party | None:
         return Party.from_domain(self.order.company)
 
@@ -99,11 +106,17 @@ class Order(Node):
     def commission(self) -> Money | None:
         return Money.from_domain(self.order.commission)
 
-    @strawberry.field(description="Where the order is shipped.")
+    @strawberry.field(
+        description="Where the order is shipped. Needs customers:read.",
+        permission_classes=[Requires.CUSTOMERS_READ],
+    )
     def shipping_address(self) -> Address | None:
         return Address.from_domain(self.order.shipping_address)
 
-    @strawberry.field(description="Where the order is invoiced.")
+    @strawberry.field(
+        description="Where the order is invoiced. Needs customers:read.",
+        permission_classes=[Requires.CUSTOMERS_READ],
+    )
     def billing_address(self) -> Address | None:
         return Address.from_domain(self.order.billing_address)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError
@@ -13,7 +14,9 @@ from gateway.context import Context
 from resolvers import orders as resolve
 from schema.enums import OrderSource, OrderStatus, PaymentStatus
 from schema.order import Node, Order, OrderConnection, OrderEdge
+from schema.permissions import Requires
 from schema.types import Backend, PageInfo
+from schema.viewer import Viewer
 
 
 @strawberry.input(description="Which orders `orders` returns; every filter given must match.")
@@ -41,21 +44,41 @@ Info = strawberry.Info[Context, None]
 
 @strawberry.type(description="Reading orders from every backend through one API.")
 class Query:
-    @strawberry.field(description="Any object by its global id; null (and NOT_FOUND) if unknown.")
+    @strawberry.field(description="Who is calling: principal, scopes, sources, budget.")
+    async def viewer(self, info: Info) -> Viewer:
+        return await Viewer.of(info.context)
+
+    @strawberry.field(
+        description="Any object by its global id; null (and NOT_FOUND) if unknown.",
+        permission_classes=[Requires.ORDERS_READ],
+    )
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         return Order.from_domain(await resolve.order_by_id(info.context, id))
 
-    @strawberry.field(description="An order by its global id; null (and NOT_FOUND) if unknown.")
+    @strawberry.field(
+        description="An order by its global id; null (and NOT_FOUND) if unknown.",
+        permission_classes=[Requires.ORDERS_READ],
+    )
     async def order(self, info: Info, id: strawberry.ID) -> Order | None:
         return Order.from_domain(await resolve.order_by_id(info.context, id))
 
-    @strawberry.field(description="An order by the reference its backend gives it.")
+    @strawberry.field(
+        description="An order by the reference its backend gives it.",
+        permission_classes=[Requires.ORDERS_READ],
+    )
     async def order_by_reference(
-        self, info: Info, source: OrderSource, reference: str
+        self,
+        info: Info,
+        # Not `source` in Python: permission extensions take the parent object by that name.
+        of: Annotated[OrderSource, strawberry.argument(name="source")],
+        reference: str,
     ) -> Order | None:
-        return Order.from_domain(await resolve.order_by_reference(info.context, source, reference))
+        return Order.from_domain(await resolve.order_by_reference(info.context, of, reference))
 
-    @strawberry.field(description="Newest first by updatedAt.")
+    @strawberry.field(
+        description="Newest first by updatedAt.",
+        permission_classes=[Requires.ORDERS_READ],
+    )
     async def orders(
         self,
         info: Info,
@@ -91,7 +114,10 @@ class Query:
             unavailable_sources=[error.source for error in page.unavailable],
         )
 
-    @strawberry.field(description="The upstream systems behind the gateway, with their health.")
+    @strawberry.field(
+        description="The upstream systems behind the gateway, with their health.",
+        permission_classes=[Requires.ORDERS_READ],
+    )
     async def backends(self, info: Info) -> list[Backend]:
         backends = info.context.backends
         healthy = await asyncio.gather(*(backend_health(b) for b in backends.values()))

@@ -5,6 +5,7 @@ shipments         dispatches the gateway sent, with their consignment numbers
 order_events      the audit trail: every change, who made it, and its delivery outcome
 outbox            upstream writes still to deliver, in order per order
 idempotency_keys  client idempotency keys with the result they produced
+api_keys          partners' API keys: a hash of each secret (never the secret), scopes, sources
 """
 
 from __future__ import annotations
@@ -91,3 +92,19 @@ class IdempotencyRecord(SQLModel, table=True):
     status: str = Field(default="in_progress", max_length=20)
     response: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(sa_column=utc_column())
+
+
+class ApiKeyRecord(SQLModel, table=True):
+    """A partner's API key. Only the SHA-256 of the secret is kept: a leaked table gives no
+    working key, and the secret is shown once, when the key is made."""
+
+    __tablename__ = "api_keys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, description="who holds it; the actor in order histories")
+    secret_hash: str = Field(max_length=64, unique=True)
+    scopes: str = Field(max_length=500, description="space-separated scopes")
+    sources: str | None = Field(default=None, max_length=200, description="space-separated")
+    rate: float | None = Field(default=None, description="cost points per second")
+    created_at: datetime = Field(sa_column=utc_column())
+    revoked_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))

@@ -8,20 +8,24 @@ own lifespan in the test's event loop and is spoken to through ``httpx.ASGITrans
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import text
+from starlette.applications import Starlette
 
 from backends.registry import create_simulator
 from backends.simkit.app import SimConfig
 from backends.simkit.server import ServerThread
+from domain.access import ALL_SCOPES, Scope
 from domain.models import OrderSource
 from gateway.app import create_app
 from gateway.settings import Settings
+from store import api_keys
 from store.engine import Store
 from tests.support import SimControlClient
 
@@ -61,6 +65,8 @@ def settings(simulator_urls: dict[OrderSource, str], tmp_path: Path) -> Settings
         database_url=database_url(tmp_path),
         simulators=False,
         outbox={"poll_interval_s": 0.1, "backoff_base_s": 0.1, "backoff_max_s": 1.0},
+        # A budget no test exhausts by accident; tests/gateway/test_limits.py sets its own.
+        limits={"bucket_size": 1_000_000, "restore_rate": 1_000_000},
         **{
             source.value.lower(): {"base_url": url, **backend_options}
             for source, url in simulator_urls.items()
@@ -96,7 +102,7 @@ class GatewayClient:
         return data
 
 
-WRITE_TABLES = ("outbox", "order_events", "idempotency_keys", "shipments", "orders")
+WRITE_TABLES = ("outbox", "order_events", "idempotency_keys", "shipments", "orders", "api_keys")
 
 
 async def empty_store(url: str) -> None:
@@ -111,12 +117,46 @@ async def empty_store(url: str) -> None:
         await store.aclose()
 
 
-@pytest.fixture
-async def gateway(settings: Settings) -> AsyncIterator[GatewayClient]:
+TESTER = "tester"  # the name of the key the `gateway` fixture sends: the actor in histories
+
+
+async def bearer(
+    app: Starlette,
+    *,
+    name: str = TESTER,
+    scopes: Iterable[Scope] = ALL_SCOPES,
+    sources: Iterable[OrderSource] = (),
+) -> dict[str, str]:
+    """The header of a new API key made in the running app's store."""
+    key = await api_keys.create(
+        app.state.ordergate.store, name=name, scopes=scopes, sources=sources
+    )
+    return {"Authorization": f"Bearer {key.secret}"}
+
+
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Starlette]:
+    """The app under its lifespan (a shared PostgreSQL store emptied first)."""
     if os.environ.get("ORDERGATE_TEST_DATABASE_URL"):
         await empty_store(settings.database_url)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
-            yield GatewayClient(http)
+        yield app
+
+
+def client_of(app: Starlette, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app)
+    return httpx.AsyncClient(transport=transport, base_url="http://gateway", headers=headers)
+
+
+@pytest.fixture
+async def gateway_app(settings: Settings) -> AsyncIterator[Starlette]:
+    async with running(settings) as app:
+        yield app
+
+
+@pytest.fixture
+async def gateway(gateway_app: Starlette) -> AsyncIterator[GatewayClient]:
+    """A client of the running app holding a key with every scope on every source."""
+    async with client_of(gateway_app, await bearer(gateway_app)) as http:
+        yield GatewayClient(http)

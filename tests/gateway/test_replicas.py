@@ -10,13 +10,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
-import httpx
 import pytest
 
 from domain.models import OrderSource
 from gateway.app import create_app
 from gateway.settings import Settings
-from tests.conftest import GatewayClient, empty_store
+from tests.conftest import GatewayClient, bearer, client_of, empty_store
 from tests.support import SimControlClient, upstream_get
 
 A = OrderSource.AFFILIATE
@@ -34,14 +33,15 @@ async def two_replicas(settings: Settings) -> AsyncIterator[tuple[GatewayClient,
         pytest.skip("replicas share a PostgreSQL store (set ORDERGATE_TEST_DATABASE_URL)")
     await empty_store(settings.database_url)
     async with AsyncExitStack() as stack:
-        clients = []
+        apps = []
         for _ in range(2):
             app = create_app(settings)
             await stack.enter_async_context(app.router.lifespan_context(app))
-            http = await stack.enter_async_context(
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw")
-            )
-            clients.append(GatewayClient(http))
+            apps.append(app)
+        headers = await bearer(apps[0])  # one store: the key works on both
+        clients = [
+            GatewayClient(await stack.enter_async_context(client_of(app, headers))) for app in apps
+        ]
         yield clients[0], clients[1]
 
 

@@ -82,6 +82,9 @@ def gateway_process(
         "ORDERGATE_PORT": str(port),
         "ORDERGATE_DATABASE_URL": database,
         "ORDERGATE_LOG_LEVEL": "warning",
+        # This test is about restarts, not credentials: its gateway serves anonymous callers.
+        "ORDERGATE_AUTH__ANONYMOUS": "true",
+        "ORDERGATE_AUTH__ANONYMOUS_SCOPES": '["orders:read", "orders:write"]',
         "ORDERGATE_OUTBOX__POLL_INTERVAL_S": "0.2",
         "ORDERGATE_OUTBOX__BACKOFF_BASE_S": "0.2",
         "ORDERGATE_OUTBOX__BACKOFF_MAX_S": "1",

@@ -139,7 +139,7 @@ async def test_update_status_lands_upstream_and_in_the_history(
         assert event == {
             "kind": "STATUS_CHANGED",
             "outcome": "delivered",
-            "actor": "ops@example.com",
+            "actor": "tester (on behalf of ops@example.com)",
             "detail": f"status={target}, note=ok",
         }
 

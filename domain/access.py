@@ -1,0 +1,62 @@
+"""Who is calling: the principal a request was authenticated as, and what it may do.
+
+A principal is decided once per request, at the edge (``gateway.authentication``), from an
+API key or an OAuth2/OIDC access token; resolvers and permission classes read it from the
+context and never look at headers themselves.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from domain.models import OrderSource
+
+
+class Scope(enum.StrEnum):
+    """What a credential allows. A token's ``scope``/``scp`` claim uses the same strings."""
+
+    ORDERS_READ = "orders:read"
+    ORDERS_WRITE = "orders:write"  # change existing orders (status, dispatch, split, assets...)
+    ORDERS_CREATE = "orders:create"
+    CUSTOMERS_READ = "customers:read"  # customer, company and addresses of an order
+    KEYS_MANAGE = "keys:manage"
+    # History records `X-Actor` as the person this caller acts for ("on behalf of").
+    ACT_ON_BEHALF = "actors:on-behalf"
+
+
+ALL_SCOPES = frozenset(Scope)
+
+
+class PrincipalKind(enum.StrEnum):
+    API_KEY = "API_KEY"
+    ACCESS_TOKEN = "ACCESS_TOKEN"
+    ANONYMOUS = "ANONYMOUS"
+
+
+def parse_scopes(values: Iterable[str]) -> frozenset[Scope]:
+    """The known scopes among ``values``; unknown strings (another API's scopes) are ignored."""
+    known = {scope.value for scope in Scope}
+    return frozenset(Scope(value) for value in values if value in known)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller. ``sources`` is ``None`` when it may see every source."""
+
+    name: str  # the key's name or the token's subject: the actor in an order's history
+    kind: PrincipalKind
+    scopes: frozenset[Scope]
+    sources: frozenset[OrderSource] | None = None
+    rate: float | None = None  # cost points per second; None: the gateway's default
+    key_id: int | None = None
+
+    def may(self, scope: Scope) -> bool:
+        return scope in self.scopes
+
+    def sees(self, source: OrderSource) -> bool:
+        return self.sources is None or source in self.sources
+
+
+ANONYMOUS_NAME = "anonymous"

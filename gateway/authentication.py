@@ -1,0 +1,124 @@
+"""Who is calling, decided once at the edge, before the request body is read or parsed.
+
+``RequireCredential`` wraps the ``/graphql`` endpoint (HTTP and WebSocket): a request without
+a valid ``Authorization: Bearer <credential>`` gets HTTP 401 with ``WWW-Authenticate: Bearer``
+and a GraphQL error ``extensions.code = UNAUTHENTICATED`` (a WebSocket is closed with 4401),
+unless the settings allow anonymous access. The credential is an API key (``store.api_keys``)
+or an access token (``gateway.tokens``); the principal goes into the ASGI scope's state,
+where the GraphQL context picks it up. The GraphiQL page itself (a browser's GET for HTML)
+needs no credential: it holds no data, and every request it sends carries one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from domain.access import ANONYMOUS_NAME, Principal, PrincipalKind, parse_scopes
+from domain.errors import UnauthenticatedError
+from gateway.settings import AuthSettings
+from gateway.tokens import TokenVerifier, looks_like_jwt
+from store import api_keys
+from store.engine import Store
+
+log = logging.getLogger(__name__)
+
+PRINCIPAL = "principal"  # key of the principal in the ASGI scope's "state"
+WS_UNAUTHORIZED = 4401  # graphql-transport-ws: "Unauthorized"
+NOBODY = Principal(name=ANONYMOUS_NAME, kind=PrincipalKind.ANONYMOUS, scopes=frozenset())
+
+
+class Authenticator:
+    """Turns a request's headers into a principal, or says why it cannot."""
+
+    def __init__(self, settings: AuthSettings, store: Store, tokens: TokenVerifier) -> None:
+        self.settings = settings
+        self.store = store
+        self.tokens = tokens
+        self.anonymous = Principal(
+            name=ANONYMOUS_NAME,
+            kind=PrincipalKind.ANONYMOUS,
+            scopes=parse_scopes(settings.anonymous_scopes),
+        )
+
+    async def authenticate(self, headers: Headers) -> Principal:
+        value = headers.get("authorization")
+        if value is None:
+            if self.settings.anonymous:
+                return self.anonymous
+            raise UnauthenticatedError(
+                "This API needs a credential: send `Authorization: Bearer <API key or token>`."
+            )
+        scheme, _, credential = value.partition(" ")
+        credential = credential.strip()
+        if scheme.lower() != "bearer" or not credential:
+            raise UnauthenticatedError("Send the credential as `Authorization: Bearer <...>`.")
+        if api_keys.looks_like_key(credential):
+            principal = await api_keys.authenticate(self.store, credential)
+            if principal is None:
+                raise UnauthenticatedError("The API key is not valid (unknown or revoked).")
+            return principal
+        if looks_like_jwt(credential):
+            return await self.tokens.verify(credential)
+        raise UnauthenticatedError("The credential is neither an API key nor an access token.")
+
+
+def wants_ide(scope: Scope, headers: Headers) -> bool:
+    """A browser asking for the GraphiQL page (GET, HTML, no query to run)."""
+    return (
+        scope["method"] == "GET"
+        and "text/html" in headers.get("accept", "")
+        and b"query=" not in scope.get("query_string", b"")
+    )
+
+
+class RequireCredential:
+    """ASGI middleware in front of the GraphQL endpoint (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if scope["type"] == "http" and wants_ide(scope, headers):
+            scope.setdefault("state", {})[PRINCIPAL] = NOBODY  # the page runs nothing itself
+            await self.app(scope, receive, send)
+            return
+        authenticator: Authenticator = scope["app"].state.ordergate.authenticator
+        try:
+            principal = await authenticator.authenticate(headers)
+        except UnauthenticatedError as error:
+            await refuse(scope, send, error, credential_given="authorization" in headers)
+            return
+        scope.setdefault("state", {})[PRINCIPAL] = principal
+        await self.app(scope, receive, send)
+
+
+async def refuse(
+    scope: Scope, send: Send, error: UnauthenticatedError, *, credential_given: bool
+) -> None:
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": WS_UNAUTHORIZED, "reason": error.message})
+        return
+    challenge = 'Bearer realm="ordergate"'
+    if credential_given:
+        challenge += ', error="invalid_token"'  # RFC 6750 §3
+    body = json.dumps({"errors": [{"message": error.message, "extensions": error.extensions}]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 401,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"www-authenticate", challenge.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body.encode()})

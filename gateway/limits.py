@@ -1,0 +1,232 @@
+"""What one GraphQL request may ask for, measured on the parsed document before anything runs.
+
+``measure`` walks the chosen operation once (fragments expanded, each at most once per path)
+and returns its depth, aliases, root fields, the most directives on one field, and its
+**cost**: an estimate of the upstream work it causes, in points.
+
+Cost model (documented in the README, "Partner access"):
+- ``orders(first: n)``: ``n`` per source it reads (each source's listing is read to depth n),
+  plus, per returned order, what its selection costs;
+- ``order``, ``node``, ``orderByReference``: 1, plus what the order's selection costs;
+- an order's ``parentOrder`` and ``splitOrders``: 1 each (a read of their own), plus theirs;
+- ``backends``: 1 per visible backend when ``healthy`` is asked (one health call each);
+- every mutation: 10 (an upstream read, a write, a read back);
+- every other field: 0 (it comes in the same upstream answer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    ValueNode,
+    value_from_ast_untyped,
+)
+
+from domain.errors import ErrorCode
+
+MUTATION_COST = 10
+ORDER_COST = 1
+DEFAULT_FIRST = 20
+ORDER_FIELDS = {"parentOrder", "splitOrders"}  # each a read of its own, per order
+SINGLE_ORDER = {"order", "node", "orderByReference"}
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    depth: int
+    aliases: int
+    root_fields: int
+    directives: int  # the most on one field
+    cost: int
+
+
+def too_complex(limit: str, value: int, maximum: int) -> GraphQLError:
+    return GraphQLError(
+        f"The query's {limit} is {value}; this gateway allows at most {maximum}.",
+        extensions={
+            "code": ErrorCode.QUERY_TOO_COMPLEX.value,
+            "limit": limit,
+            "value": value,
+            "max": maximum,
+        },
+    )
+
+
+def operation_of(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if name is None:
+        return operations[0] if len(operations) == 1 else None
+    return next((op for op in operations if op.name and op.name.value == name), None)
+
+
+def measure(
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    *,
+    variables: Mapping[str, Any] | None,
+    sources: int,
+    returned: Mapping[str, int] | None = None,
+) -> Measure:
+    """The figures of ``operation``; ``sources``: how many backends the caller may read.
+    ``returned``: after execution, how many orders each root ``orders`` field (by response
+    key) came back with, so that the cost counts what was read rather than asked for."""
+    walker = _Walker(document, variables or {}, sources, returned or {})
+    root = operation.selection_set
+    cost = walker.cost(root)
+    if operation.operation is OperationType.MUTATION:
+        cost += MUTATION_COST * walker.count(root)
+    return Measure(
+        depth=walker.depth(root),
+        aliases=walker.aliases(root),
+        root_fields=walker.count(root),
+        directives=walker.directives(root),
+        cost=cost,
+    )
+
+
+class _Walker:
+    """Folds a metric over a selection set. A fragment's figure is computed once (a document
+    spreading fragments into fragments costs linear time, not exponential) and a fragment
+    spread inside itself counts nothing (validation refuses such a cycle anyway)."""
+
+    def __init__(
+        self,
+        document: DocumentNode,
+        variables: Mapping[str, Any],
+        sources: int,
+        returned: Mapping[str, int],
+    ) -> None:
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        self.variables = dict(variables)
+        self.sources = sources
+        self.returned = returned
+        self.memo: dict[tuple[str, str], int] = {}
+
+    def _fold(
+        self,
+        selections: SelectionSetNode | None,
+        metric: str,
+        on_field: Callable[[FieldNode], int],
+        combine: Callable[[list[int]], int],
+    ) -> int:
+        parts: list[int] = []
+        for node in selections.selections if selections else ():
+            if isinstance(node, FieldNode):
+                parts.append(on_field(node))
+            elif isinstance(node, InlineFragmentNode):
+                parts.append(self._fold(node.selection_set, metric, on_field, combine))
+            elif isinstance(node, FragmentSpreadNode):
+                key = (node.name.value, metric)
+                if key not in self.memo:
+                    self.memo[key] = 0  # while it is being computed: a cycle adds nothing
+                    fragment = self.fragments.get(node.name.value)
+                    if fragment is not None:
+                        folded = self._fold(fragment.selection_set, metric, on_field, combine)
+                        self.memo[key] = folded
+                parts.append(self.memo[key])
+        return combine(parts)
+
+    def depth(self, selections: SelectionSetNode | None) -> int:
+        return self._fold(selections, "depth", lambda f: 1 + self.depth(f.selection_set), _max)
+
+    def aliases(self, selections: SelectionSetNode | None) -> int:
+        return self._fold(
+            selections,
+            "aliases",
+            lambda f: (f.alias is not None) + self.aliases(f.selection_set),
+            sum,
+        )
+
+    def directives(self, selections: SelectionSetNode | None) -> int:
+        return self._fold(
+            selections,
+            "directives",
+            lambda f: max(len(f.directives or ()), self.directives(f.selection_set)),
+            _max,
+        )
+
+    def count(self, selections: SelectionSetNode | None) -> int:
+        return self._fold(selections, "count", lambda f: 1, sum)
+
+    def cost(self, selections: SelectionSetNode | None) -> int:
+        return self._fold(selections, "cost", self._field_cost, sum)
+
+    def _field_cost(self, field: FieldNode) -> int:
+        name = field.name.value
+        if name == "orders":
+            first = self._int_argument(field, "first", DEFAULT_FIRST)
+            key = (field.alias or field.name).value
+            if key in self.returned:
+                first = min(first, self.returned[key])
+            return first * self._sources_of(field) + first * self._per_order(field)
+        if name in SINGLE_ORDER:
+            return ORDER_COST + self.order_cost(field.selection_set)
+        if name == "backends":
+            health = self._fold(field.selection_set, "health", _is("healthy"), sum)
+            return self.sources if health else 0
+        return self.cost(field.selection_set)
+
+    def order_cost(self, selections: SelectionSetNode | None) -> int:
+        """What one order's selection costs beyond the order itself."""
+        return self._fold(selections, "order", self._order_field_cost, sum)
+
+    def _order_field_cost(self, field: FieldNode) -> int:
+        if field.name.value in ORDER_FIELDS:
+            return ORDER_COST + self.order_cost(field.selection_set)
+        return 0
+
+    def _per_order(self, connection: FieldNode) -> int:
+        """What each order of a connection costs: its ``edges { node { ... } }`` selection."""
+
+        def node(field: FieldNode) -> int:
+            return self.order_cost(field.selection_set) if field.name.value == "node" else 0
+
+        def edges(field: FieldNode) -> int:
+            if field.name.value != "edges":
+                return 0
+            return self._fold(field.selection_set, "per-order:node", node, _max)
+
+        return self._fold(connection.selection_set, "per-order:edges", edges, _max)
+
+    def _sources_of(self, connection: FieldNode) -> int:
+        for argument in connection.arguments or ():
+            if argument.name.value == "filter":
+                value = self._value(argument.value)
+                if isinstance(value, dict) and isinstance(value.get("sources"), list):
+                    return max(1, min(self.sources, len(value["sources"])))
+        return max(1, self.sources)
+
+    def _int_argument(self, field: FieldNode, name: str, default: int) -> int:
+        for argument in field.arguments or ():
+            if argument.name.value == name:
+                value = self._value(argument.value)
+                return value if isinstance(value, int) and value >= 0 else default
+        return default
+
+    def _value(self, node: ValueNode) -> Any:
+        try:
+            return value_from_ast_untyped(node, self.variables)
+        except (TypeError, ValueError):
+            return None
+
+
+def _max(parts: list[int]) -> int:
+    return max(parts, default=0)
+
+
+def _is(name: str) -> Callable[[FieldNode], int]:
+    return lambda field: int(field.name.value == name)

@@ -1,0 +1,187 @@
+"""Query limits and cost budgets, enforced after parsing and before any resolver runs.
+
+``QueryLimits`` is the one place they live:
+- parsing stops at ``max_tokens`` (and a document nested too deep to parse is refused);
+- before validation, ``gateway.limits.measure`` gives the operation's depth, aliases, root
+  fields, directives per field and cost: over any limit, ``QUERY_TOO_COMPLEX`` naming the
+  limit and the value, and the document is neither validated nor run;
+- before execution, the caller's bucket (``gateway.throttle``) pays the cost: short of it,
+  ``RATE_LIMITED`` with HTTP 429 and ``Retry-After``; after execution the unused part of
+  the estimate (orders a connection did not fill) goes back;
+- every answer says what it cost, under ``extensions.cost`` (Shopify's shape).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from graphql import ExecutionResult, GraphQLError, parse
+from strawberry.extensions import SchemaExtension
+
+from domain.errors import ErrorCode
+from gateway.limits import Measure, measure, operation_of, too_complex
+from gateway.throttle import Take, ThrottleStatus, bucket_key
+
+if TYPE_CHECKING:
+    from gateway.context import Context
+
+
+@dataclass(slots=True)
+class CostReport:
+    requested: int
+    actual: int | None = None
+    status: ThrottleStatus | None = None
+
+    def as_extension(self) -> dict[str, Any]:
+        report: dict[str, Any] = {
+            "requestedQueryCost": self.requested,
+            "actualQueryCost": self.actual,
+        }
+        if self.status is not None:
+            report["throttleStatus"] = {
+                "maximumAvailable": self.status.maximum_available,
+                "currentlyAvailable": round(self.status.currently_available, 1),
+                "restoreRate": self.status.restore_rate,
+            }
+        return report
+
+
+class QueryLimits(SchemaExtension):
+    def _context(self) -> Context:
+        context: Context = self.execution_context.context
+        return context
+
+    def on_parse(self) -> Iterator[None]:
+        ctx = self.execution_context
+        limits = self._context().settings.limits
+        if ctx.graphql_document is None and ctx.query:
+            try:
+                ctx.graphql_document = parse(ctx.query, max_tokens=limits.max_tokens)
+            except RecursionError:
+                raise too_complex("depth", limits.max_depth + 1, limits.max_depth) from None
+            except GraphQLError as error:
+                if "tokens" in error.message:  # "Document contains more than N tokens..."
+                    raise _token_limit(limits.max_tokens) from None
+                # Any other syntax error: strawberry parses again and reports it as usual.
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        ctx = self.execution_context
+        context = self._context()
+        assert ctx.graphql_document is not None
+        operation = operation_of(ctx.graphql_document, ctx.operation_name)
+        if operation is not None:
+            try:
+                figures = measure(
+                    ctx.graphql_document,
+                    operation,
+                    variables=ctx.variables,
+                    sources=len(context.backends),
+                )
+            except RecursionError:
+                figures = None
+            error = self._refusal(figures)
+            if error is not None:
+                ctx.pre_execution_errors = [error]
+            else:
+                assert figures is not None
+                context.cost = CostReport(requested=figures.cost)
+        yield
+
+    def _refusal(self, figures: Measure | None) -> GraphQLError | None:
+        limits = self._context().settings.limits
+        if figures is None:
+            return too_complex("depth", limits.max_depth + 1, limits.max_depth)
+        for limit, value, maximum in (
+            ("depth", figures.depth, limits.max_depth),
+            ("aliases", figures.aliases, limits.max_aliases),
+            ("root fields", figures.root_fields, limits.max_root_fields),
+            ("directives on one field", figures.directives, limits.max_directives),
+            ("cost", figures.cost, min(limits.max_cost, int(limits.bucket_size))),
+        ):
+            if value > maximum:
+                return too_complex(limit, value, maximum)
+        return None
+
+    async def on_execute(self) -> Any:
+        context = self._context()
+        report = context.cost
+        if report is None:  # no operation to measure: graphql-core will say why
+            yield
+            return
+        limits = context.settings.limits
+        rate = context.principal.rate or limits.restore_rate
+        key = bucket_key(context.principal, _client(context))
+        take: Take = await context.buckets.take(
+            key, report.requested, size=limits.bucket_size, rate=rate
+        )
+        report.status = take.status
+        if not take.granted:
+            retry_after = take.retry_after_s(report.requested)
+            if context.response is not None:
+                context.response.status_code = 429
+                context.response.headers["Retry-After"] = str(retry_after)
+            self.execution_context.result = ExecutionResult(
+                data=None,
+                errors=[
+                    GraphQLError(
+                        f"This query costs {report.requested} points and the caller's bucket "
+                        f"holds {int(take.status.currently_available)}; retry in {retry_after} s.",
+                        extensions={
+                            "code": ErrorCode.RATE_LIMITED.value,
+                            "retryAfter": retry_after,
+                        },
+                    )
+                ],
+            )
+            yield
+            return
+        yield
+        ctx = self.execution_context
+        operation = operation_of(ctx.graphql_document, ctx.operation_name)  # type: ignore[arg-type]
+        assert operation is not None
+        actual = measure(
+            ctx.graphql_document,  # type: ignore[arg-type]
+            operation,
+            variables=ctx.variables,
+            sources=len(context.backends),
+            returned=_returned(ctx.result),
+        ).cost
+        report.actual = min(actual, report.requested)
+        unused = report.requested - report.actual
+        if unused:
+            await context.buckets.give_back(key, unused, size=limits.bucket_size, rate=rate)
+            report.status = ThrottleStatus(
+                take.status.maximum_available,
+                min(take.status.maximum_available, take.status.currently_available + unused),
+                take.status.restore_rate,
+            )
+
+    def get_results(self) -> dict[str, Any]:
+        report = self._context().cost
+        return {} if report is None else {"cost": report.as_extension()}
+
+
+def _token_limit(maximum: int) -> GraphQLError:
+    refusal = too_complex("tokens", maximum + 1, maximum)
+    refusal.message = f"The query has more than {maximum} tokens; this gateway allows {maximum}."
+    return refusal
+
+
+def _client(context: Context) -> str | None:
+    client = context.request.client
+    return client.host if client else None
+
+
+def _returned(result: Any) -> dict[str, int]:
+    """How many orders each root connection came back with, by response key."""
+    data = result.data if result is not None else None
+    if not isinstance(data, dict):
+        return {}
+    return {
+        key: len(value["edges"])
+        for key, value in data.items()
+        if isinstance(value, dict) and isinstance(value.get("edges"), list)
+    }

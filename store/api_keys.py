@@ -1,0 +1,144 @@
+"""Partners' API keys: made, listed, revoked, and found again by their secret.
+
+A secret is ``og_`` + 32 random bytes (URL-safe base64); the store keeps its SHA-256 only, so
+the secret exists once, in what ``create`` returns. With that much entropy a plain hash is
+enough (no password-style stretching): nobody can guess a secret from its hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlmodel import col, select
+
+from domain.access import Principal, PrincipalKind, Scope, parse_scopes
+from domain.errors import NotFoundError, ValidationError
+from domain.models import OrderSource
+from store.clock import utcnow
+from store.engine import Store
+from store.tables import ApiKeyRecord
+
+PREFIX = "og_"
+NAME_MAX = 200
+
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def looks_like_key(credential: str) -> bool:
+    return credential.startswith(PREFIX)
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    record: ApiKeyRecord
+    secret: str  # shown once; not kept anywhere
+
+
+async def create(
+    store: Store,
+    *,
+    name: str,
+    scopes: Iterable[Scope],
+    sources: Iterable[OrderSource] = (),
+    rate: float | None = None,
+    secret: str | None = None,
+) -> NewKey:
+    """A new key. ``secret`` is for the demo key only (a known value); otherwise random."""
+    name = name.strip()
+    if not name or len(name) > NAME_MAX:
+        raise ValidationError(f"A key's name has 1 to {NAME_MAX} characters.", field=["name"])
+    if rate is not None and rate <= 0:
+        raise ValidationError("A key's rate is a positive number of points per second.")
+    secret = secret or PREFIX + secrets.token_urlsafe(32)
+    record = ApiKeyRecord(
+        name=name,
+        secret_hash=secret_hash(secret),
+        scopes=" ".join(sorted(set(scopes))),
+        sources=" ".join(sorted({s.value for s in sources})) or None,
+        rate=rate,
+        created_at=utcnow(),
+    )
+    async with store.session() as session:
+        session.add(record)
+        await session.commit()
+        await session.refresh(record)
+    return NewKey(record, secret)
+
+
+async def ensure(store: Store, *, name: str, secret: str, scopes: Iterable[Scope]) -> ApiKeyRecord:
+    """The key with this secret, made if it does not exist (or was revoked): the demo key."""
+    found = await _by_hash(store, secret_hash(secret))
+    if found is not None and found.revoked_at is None:
+        return found
+    if found is not None:
+        async with store.session() as session:
+            found.revoked_at = None
+            session.add(found)
+            await session.commit()
+            await session.refresh(found)
+        return found
+    return (await create(store, name=name, scopes=scopes, secret=secret)).record
+
+
+async def retire(store: Store, secret: str) -> None:
+    """Revoke the key with this secret if there is one: the demo key, once the gateway runs
+    without its simulators (a store first used for the demo must not keep a known key)."""
+    found = await _by_hash(store, secret_hash(secret))
+    if found is not None and found.id is not None and found.revoked_at is None:
+        await revoke(store, found.id)
+
+
+async def list_keys(store: Store) -> Sequence[ApiKeyRecord]:
+    async with store.session() as session:
+        return list(await session.exec(select(ApiKeyRecord).order_by(col(ApiKeyRecord.id))))
+
+
+async def revoke(store: Store, key_id: int) -> ApiKeyRecord:
+    async with store.session() as session:
+        record = await session.get(ApiKeyRecord, key_id)
+        if record is None:
+            raise NotFoundError(f"No API key has the id {key_id}.", field=["id"])
+        if record.revoked_at is None:
+            record.revoked_at = utcnow()
+            session.add(record)
+            await session.commit()
+            await session.refresh(record)
+        return record
+
+
+async def authenticate(store: Store, secret: str) -> Principal | None:
+    """The principal of a live key with this secret; ``None`` for unknown or revoked keys."""
+    digest = secret_hash(secret)
+    record = await _by_hash(store, digest)
+    # The lookup is by hash, so comparing again costs nothing and keeps timing uniform.
+    if record is None or record.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(record.secret_hash, digest):
+        return None
+    return principal_of(record)
+
+
+def principal_of(record: ApiKeyRecord) -> Principal:
+    sources = frozenset(OrderSource(s) for s in (record.sources or "").split())
+    return Principal(
+        name=record.name,
+        kind=PrincipalKind.API_KEY,
+        scopes=parse_scopes(record.scopes.split()),
+        sources=sources or None,
+        rate=record.rate,
+        key_id=record.id,
+    )
+
+
+async def _by_hash(store: Store, digest: str) -> ApiKeyRecord | None:
+    async with store.session() as session:
+        rows = await session.exec(
+            select(ApiKeyRecord).where(col(ApiKeyRecord.secret_hash) == digest)
+        )
+        return rows.first()

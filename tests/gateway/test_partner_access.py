@@ -1,0 +1,373 @@
+"""Partner access: who may call `/graphql`, and what each credential may see and change.
+
+Every attack is tried against the real app and simulators: no credential, a made-up or
+revoked key, tokens signed by another key, expired or meant for another audience, a key
+limited to one source reaching for another's orders, a key without `customers:read` asking
+for customers. Refusals are checked to reach no upstream (`/_sim/stats`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from domain.access import ALL_SCOPES, Scope
+from domain.models import OrderSource
+from gateway.settings import AuthSettings, Settings
+from store import api_keys
+from tests.conftest import GatewayClient, bearer, client_of, running
+from tests.support import SimControlClient, serving
+
+A, W = OrderSource.AFFILIATE, OrderSource.WEBSHOP
+ISSUER, AUDIENCE = "https://id.example.test/", "ordergate"
+
+ORDERS = "{ orders(first: 50) { edges { node { id source } } } }"
+ONE = "query($id: ID!) { order(id: $id) { id source } }"
+CUSTOMER = """query($id: ID!) { order(id: $id) {
+  id status customer { name email } company { name } shippingAddress { city }
+  billingAddress { city } lines { sku } } }"""
+FIRST_OF = """query($s: [OrderSource!]) {
+  orders(first: 1, filter: {sources: $s}) { edges { node { id upstreamId } } } }"""
+TWO_PENDING = """{ orders(first: 2, filter: {sources: [AFFILIATE], statuses: [PENDING]}) {
+  edges { node { id } } } }"""
+UPDATE = """mutation($id: ID!, $status: OrderStatus!) {
+  updateStatus(input: {orderId: $id, status: $status}) {
+    order { history { actor } } userErrors { code message field } } }"""
+
+
+def total_requests(sims: dict[OrderSource, SimControlClient]) -> int:
+    return sum(sim.stats()["total"] for sim in sims.values())
+
+
+def refused(response: httpx.Response) -> str:
+    """The message of a 401 refusal, after checking its shape."""
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "UNAUTHENTICATED"}
+    return str(error["message"])
+
+
+# --- authentication ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer og_made_up_key"},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+        {"Authorization": "Bearer "},
+        {"Authorization": "Bearer not-a-key-nor-a-token"},
+        {"Authorization": "Bearer a.b.c"},  # looks like a JWT; no issuer is configured
+    ],
+    ids=["none", "unknown-key", "basic", "empty", "garbage", "jwt-not-configured"],
+)
+async def test_a_request_without_a_valid_credential_is_refused_before_any_upstream_call(
+    gateway_app: Starlette, sims: dict[OrderSource, SimControlClient], headers: dict[str, str]
+) -> None:
+    for sim in sims.values():
+        sim.reset_stats()
+    async with client_of(gateway_app, headers) as http:
+        message = refused(await http.post("/graphql", json={"query": ORDERS}))
+        refused(await http.get("/graphql", params={"query": ORDERS}))
+    assert total_requests(sims) == 0
+    credential = headers.get("Authorization", "").partition(" ")[2]
+    assert not credential or credential not in message  # never echoed back
+
+
+async def test_a_revoked_key_is_refused(gateway_app: Starlette) -> None:
+    store = gateway_app.state.ordergate.store
+    key = await api_keys.create(store, name="partner-x", scopes=[Scope.ORDERS_READ])
+    async with client_of(gateway_app, {"Authorization": f"Bearer {key.secret}"}) as http:
+        assert (await http.post("/graphql", json={"query": ORDERS})).status_code == 200
+        assert key.record.id is not None
+        await api_keys.revoke(store, key.record.id)
+        assert "revoked" in refused(await http.post("/graphql", json={"query": ORDERS}))
+
+
+async def test_only_a_hash_of_the_secret_is_stored(gateway_app: Starlette) -> None:
+    store = gateway_app.state.ordergate.store
+    key = await api_keys.create(store, name="partner-x", scopes=[Scope.ORDERS_READ])
+    [record] = [r for r in await api_keys.list_keys(store) if r.id == key.record.id]
+    stored = " ".join(str(value) for value in record.model_dump().values())
+    assert key.secret not in stored
+    assert record.secret_hash == api_keys.secret_hash(key.secret)
+
+
+async def test_the_graphiql_page_opens_without_a_credential(gateway_app: Starlette) -> None:
+    async with client_of(gateway_app) as http:
+        response = await http.get("/graphql", headers={"Accept": "text/html"})
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()
+
+
+async def test_anonymous_callers_are_served_only_where_a_setting_allows_it(
+    settings: Settings,
+) -> None:
+    allowed = settings.model_copy(update={"auth": AuthSettings(anonymous=True)})
+    async with running(allowed) as app, client_of(app) as http:
+        body = (await http.post("/graphql", json={"query": "{ viewer { principal } }"})).json()
+        assert "errors" not in body or body["errors"][0]["extensions"]["code"] != "UNAUTHENTICATED"
+        answer = (await http.post("/graphql", json={"query": ORDERS})).json()
+        assert answer["data"]["orders"]["edges"]  # anonymous has orders:read by default
+        write = await http.post(
+            "/graphql", json={"query": UPDATE, "variables": {"id": "x", "status": "CONFIRMED"}}
+        )
+        assert write.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+# --- access tokens (JWT) ----------------------------------------------------------------
+
+
+class IdentityProvider:
+    """A test's own identity provider: RSA keys it makes, a JWKS it serves, tokens it signs."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, rsa.RSAPrivateKey] = {"k1": self.new_key()}
+        self.jwks_reads = 0
+
+    @staticmethod
+    def new_key() -> rsa.RSAPrivateKey:
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def jwks(self) -> dict[str, Any]:
+        keys = []
+        for kid, key in self.keys.items():
+            jwk = RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+            keys.append({**jwk, "kid": kid, "use": "sig", "alg": "RS256"})
+        return {"keys": keys}
+
+    def app(self) -> Starlette:
+        async def jwks(request: Request) -> JSONResponse:
+            self.jwks_reads += 1
+            return JSONResponse(self.jwks())
+
+        return Starlette(routes=[Route("/jwks.json", jwks)])
+
+    def token(
+        self,
+        *,
+        kid: str = "k1",
+        key: rsa.RSAPrivateKey | None = None,
+        scope: str | list[str] = "orders:read",
+        **claims: Any,
+    ) -> str:
+        now = int(time.time())
+        body: dict[str, Any] = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": "app-42",
+            "iat": now,
+            "exp": now + 300,
+            **({"scope": scope} if isinstance(scope, str) else {"scp": scope}),
+            **claims,
+        }
+        signing = key or self.keys[kid]
+        return jwt.encode(body, signing, algorithm="RS256", headers={"kid": kid})
+
+
+@pytest.fixture(scope="module")
+def idp() -> Iterator[tuple[IdentityProvider, str]]:
+    provider = IdentityProvider()
+    with serving(provider.app()) as url:
+        yield provider, f"{url}/jwks.json"
+
+
+@pytest.fixture
+async def token_gateway(
+    settings: Settings, idp: tuple[IdentityProvider, str]
+) -> AsyncIterator[Starlette]:
+    _, jwks_url = idp
+    auth = AuthSettings(
+        jwt_issuer=ISSUER, jwt_audience=AUDIENCE, jwks_url=jwks_url, jwks_refresh_min_s=0
+    )
+    async with running(settings.model_copy(update={"auth": auth})) as app:
+        yield app
+
+
+async def ask(app: Starlette, token: str, query: str = ORDERS) -> httpx.Response:
+    async with client_of(app, {"Authorization": f"Bearer {token}"}) as http:
+        return await http.post("/graphql", json={"query": query})
+
+
+async def test_a_valid_access_token_with_orders_read_reads(
+    token_gateway: Starlette, idp: tuple[IdentityProvider, str]
+) -> None:
+    provider, _ = idp
+    response = await ask(token_gateway, provider.token())
+    assert response.status_code == 200
+    assert response.json()["data"]["orders"]["edges"]
+    viewer = (await ask(token_gateway, provider.token(), "{ viewer { principal kind } }")).json()
+    assert viewer["data"]["viewer"] == {"principal": "app-42", "kind": "ACCESS_TOKEN"}
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"key": IdentityProvider.new_key()}, "not valid"),  # same kid, another key
+        ({"kid": "unknown"}, "unknown key"),
+        ({"exp": int(time.time()) - 3600}, "expired"),
+        ({"aud": "another-api"}, "not valid"),
+        ({"iss": "https://evil.example.test/"}, "not valid"),
+        ({"nbf": int(time.time()) + 3600}, "not valid"),
+    ],
+    ids=["another-signing-key", "unknown-kid", "expired", "other-audience", "other-issuer", "nbf"],
+)
+async def test_a_token_that_does_not_verify_is_refused(
+    token_gateway: Starlette, idp: tuple[IdentityProvider, str], change: dict[str, Any], words: str
+) -> None:
+    provider, _ = idp
+    kid = change.pop("kid", "k1")
+    key = change.pop("key", None)
+    if kid not in provider.keys and key is None:
+        key = IdentityProvider.new_key()
+    token = provider.token(kid=kid, key=key, **change)
+    assert words in refused(await ask(token_gateway, token))
+
+
+async def test_scopes_come_from_the_scp_claim_too(
+    token_gateway: Starlette, idp: tuple[IdentityProvider, str]
+) -> None:
+    provider, _ = idp
+    body = (await ask(token_gateway, provider.token(scope=["orders:read", "x:y"]))).json()
+    assert body["data"]["orders"]["edges"]
+    no_read = (await ask(token_gateway, provider.token(scope="profile email"))).json()
+    assert no_read["data"] is None
+    assert no_read["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_rotated_signing_key_is_fetched_once_when_a_token_names_it(
+    token_gateway: Starlette, idp: tuple[IdentityProvider, str]
+) -> None:
+    provider, _ = idp
+    assert (await ask(token_gateway, provider.token())).status_code == 200
+    reads = provider.jwks_reads
+    assert (await ask(token_gateway, provider.token())).status_code == 200
+    assert provider.jwks_reads == reads  # cached
+    provider.keys["k2"] = IdentityProvider.new_key()
+    try:
+        assert (await ask(token_gateway, provider.token(kid="k2"))).status_code == 200
+        assert provider.jwks_reads == reads + 1
+    finally:
+        del provider.keys["k2"]
+
+
+# --- authorization ----------------------------------------------------------------------
+
+
+async def keyed(app: Starlette, **options: Any) -> GatewayClient:
+    return GatewayClient(client_of(app, await bearer(app, **options)))
+
+
+async def some_order(gateway: GatewayClient, source: OrderSource) -> dict[str, Any]:
+    data = await gateway.data(FIRST_OF, {"s": [source.value]})
+    node: dict[str, Any] = data["orders"]["edges"][0]["node"]
+    return node
+
+
+async def test_a_key_limited_to_one_source_sees_and_changes_only_that_source(
+    gateway_app: Starlette, gateway: GatewayClient, sims: dict[OrderSource, SimControlClient]
+) -> None:
+    webshop_order = await some_order(gateway, W)
+    partner = await keyed(gateway_app, name="affiliate-partner", sources=[A])
+    async with partner.http:
+        listed = await partner.data(ORDERS)
+        assert {edge["node"]["source"] for edge in listed["orders"]["edges"]} == {"AFFILIATE"}
+        sims[W].reset_stats()
+        hidden = await partner.query(ONE, {"id": webshop_order["id"]})
+        assert hidden["data"]["order"] is None
+        assert hidden["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+        assert "WEBSHOP" not in hidden["errors"][0]["message"]  # no hint that it exists
+        write = await partner.data(UPDATE, {"id": webshop_order["id"], "status": "CANCELLED"})
+        [error] = write["updateStatus"]["userErrors"]
+        assert error["code"] == "FORBIDDEN"
+        assert sims[W].stats()["total"] == 0
+
+
+async def test_without_customers_read_the_customer_fields_are_null_and_forbidden(
+    gateway_app: Starlette, gateway: GatewayClient
+) -> None:
+    order = await some_order(gateway, W)
+    partner = await keyed(gateway_app, name="no-pii", scopes=[Scope.ORDERS_READ])
+    async with partner.http:
+        body = await partner.query(CUSTOMER, {"id": order["id"]})
+    served = body["data"]["order"]
+    assert served["id"] == order["id"] and served["status"] and served["lines"]
+    hidden = ["customer", "company", "shippingAddress", "billingAddress"]
+    assert all(served[name] is None for name in hidden)
+    forbidden = sorted(e["path"][-1] for e in body["errors"])
+    assert forbidden == sorted(hidden)
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"FORBIDDEN"}
+    full = await gateway.data(CUSTOMER, {"id": order["id"]})
+    assert full["order"]["customer"] is not None
+
+
+@pytest.mark.parametrize(
+    ("scopes", "operation", "allowed"),
+    [
+        ([Scope.ORDERS_READ], ORDERS, True),
+        ([Scope.ORDERS_WRITE], ORDERS, False),
+        ([Scope.ORDERS_READ], UPDATE, False),
+        ([Scope.ORDERS_WRITE], UPDATE, True),
+    ],
+    ids=["read-reads", "write-only-cannot-read", "read-only-cannot-write", "write-writes"],
+)
+async def test_each_root_field_needs_its_scope(
+    gateway_app: Starlette,
+    gateway: GatewayClient,
+    sims: dict[OrderSource, SimControlClient],
+    scopes: list[Scope],
+    operation: str,
+    allowed: bool,
+) -> None:
+    order = await some_order(gateway, A)
+    caller = await keyed(gateway_app, name="scoped", scopes=scopes)
+    for sim in sims.values():
+        sim.reset_stats()
+    async with caller.http:
+        # Nothing may become PENDING: where the write is allowed at all, the state machine
+        # refuses it, so no upstream changes either way.
+        body = await caller.query(operation, {"id": order["id"], "status": "PENDING"})
+    codes = {e["extensions"]["code"] for e in body.get("errors", [])}
+    assert ("FORBIDDEN" not in codes) is allowed, body
+    if not allowed:
+        assert total_requests(sims) == 0
+
+
+async def test_the_history_names_the_key_whatever_x_actor_says(
+    gateway_app: Starlette, gateway: GatewayClient, sims: dict[OrderSource, SimControlClient]
+) -> None:
+    sims[A].reset()
+    try:
+        pending = await gateway.data(TWO_PENDING)
+        first, second = [e["node"] for e in pending["orders"]["edges"]]
+        scopes = [Scope.ORDERS_READ, Scope.ORDERS_WRITE]
+        partner = await keyed(gateway_app, name="partner-x", scopes=scopes)
+        async with partner.http:
+            response = await partner.post(
+                UPDATE, {"id": first["id"], "status": "CONFIRMED"}, headers={"X-Actor": "ceo"}
+            )
+        [event] = response.json()["data"]["updateStatus"]["order"]["history"]
+        assert event == {"actor": "partner-x"}
+        # A key allowed to act for people records them "on behalf of".
+        delegate = await keyed(gateway_app, name="back-office", scopes=ALL_SCOPES)
+        async with delegate.http:
+            response = await delegate.post(
+                UPDATE, {"id": second["id"], "status": "CONFIRMED"}, headers={"X-Actor": "ann"}
+            )
+        [event] = response.json()["data"]["updateStatus"]["order"]["history"]
+        assert event == {"actor": "back-office (on behalf of ann)"}
+    finally:
+        sims[A].reset()
