@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -22,6 +24,7 @@ from domain.access import ALL_SCOPES
 from gateway.authentication import Authenticator, RequireCredential
 from gateway.context import AppState
 from gateway.delivery import Deliverer
+from gateway.edge import BoundedBody, CsrfGuard
 from gateway.graphql_view import GraphQLView
 from gateway.settings import Settings
 from gateway.throttle import create_buckets
@@ -30,13 +33,16 @@ from store import api_keys
 from store.engine import Store
 
 DEMO_KEY_NAME = "demo"
+# What a browser app may send cross-origin (the preflight answers these).
+CORS_HEADERS = ["Authorization", "Content-Type", "Accept", "X-Actor", "Apollo-Require-Preflight"]
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     demo_key = settings.auth.demo_key if settings.simulators else None
     view = GraphQLView(
-        graphql_ide="graphiql" if settings.graphiql else None,
+        introspection=settings.introspection_enabled,
+        graphql_ide="graphiql" if settings.graphiql_enabled else None,
         ide_headers=None
         if demo_key is None
         else {"Authorization": f"Bearer {demo_key.get_secret_value()}"},
@@ -104,9 +110,28 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     return Starlette(
         routes=[
-            Route("/graphql", RequireCredential(view), methods=["GET", "POST"]),
+            Route(
+                "/graphql",
+                # Who is calling, then whether a browser could have been tricked into it,
+                # then the body (bounded): all before any GraphQL parsing.
+                RequireCredential(
+                    CsrfGuard(BoundedBody(view, max_bytes=settings.limits.max_body_bytes))
+                ),
+                methods=["GET", "POST"],
+            ),
             Route("/health", health, methods=["GET"]),
             Route("/ready", ready, methods=["GET"]),
         ],
         lifespan=lifespan,
+        middleware=[
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=CORS_HEADERS,
+                max_age=600,
+            )
+        ]
+        if settings.cors_origins
+        else [],
     )

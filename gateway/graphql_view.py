@@ -1,17 +1,27 @@
-"""The ``/graphql`` endpoint: strawberry's ASGI view with our context, GraphiQL examples and
-GraphQL-over-HTTP status codes for requests that could not be executed at all."""
+"""The ``/graphql`` endpoint: strawberry's ASGI view with our context, GraphiQL examples, and
+GraphQL over HTTP as its specification says:
+
+- the response's media type is negotiated by ``Accept``: ``application/graphql-response+json``
+  when the client asks for it (then a request that could not be executed at all, such as a
+  syntax error, an unknown field, bad variables or a query limit, is HTTP 4xx with no
+  ``data``), ``application/json`` otherwise (then such a request is HTTP 200 with errors);
+- a body that is not a GraphQL request (invalid UTF-8, not JSON, nested too deep, not an
+  object) is HTTP 400 with a typed error, never a 500.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -21,12 +31,40 @@ from gateway.context import AppState, Context
 from schema import build_schema
 
 EXAMPLES = Path(__file__).with_name("examples.graphql")
+JSON = "application/json"
+IDE_ASSETS = "https://unpkg.com"  # where strawberry's GraphiQL page loads its files from
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+def negotiate(accept: str | None) -> str:
+    """``application/graphql-response+json`` if ``Accept`` prefers it (ties go to it, as the
+    spec's newer type), else ``application/json``: for ``*/*``, none, or only JSON."""
+    weights: dict[str, float] = {}
+    for part in (accept or "").split(","):
+        media, *params = (piece.strip() for piece in part.split(";"))
+        weight = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        weights[media.lower()] = max(weight, weights.get(media.lower(), 0.0))
+    preferred = weights.get(GRAPHQL_RESPONSE, 0.0)
+    return GRAPHQL_RESPONSE if preferred > 0 and preferred >= weights.get(JSON, 0.0) else JSON
 
 
 class GraphQLView(GraphQL[Context, None]):
-    def __init__(self, *, ide_headers: dict[str, str] | None = None, **options: object) -> None:
+    def __init__(
+        self,
+        *,
+        introspection: bool = True,
+        ide_headers: dict[str, str] | None = None,
+        **options: object,
+    ) -> None:
         """``ide_headers``: what GraphiQL's headers editor starts with (the demo key)."""
-        super().__init__(build_schema(), **options)  # type: ignore[arg-type]
+        super().__init__(build_schema(introspection=introspection), **options)  # type: ignore[arg-type]
         self.state: AppState | None = None  # set by the app's lifespan
         self.ide_headers = ide_headers
 
@@ -34,15 +72,39 @@ class GraphQLView(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope=scope, receive=receive)
+        media_type = negotiate(request.headers.get("accept"))
         try:
-            response = await self.run(Request(scope=scope, receive=receive))
+            response = await self.run(request)
         except HTTPException as exc:
             # Requests that are not GraphQL at all (bad JSON, no query) get JSON errors too.
             response = JSONResponse(
                 {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_REQUEST"}}]},
                 status_code=exc.status_code,
+                media_type=media_type,
             )
+        else:
+            if response.media_type == JSON:
+                response.headers["content-type"] = media_type
+                if response.status_code == 400 and media_type == JSON:
+                    response.status_code = 200  # a request error, told in `errors`
         await response(scope, receive, send)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """A request body: a JSON object (or a list, for batches); anything else is a 400."""
+        try:
+            text = data.decode() if isinstance(data, bytes) else data
+        except UnicodeDecodeError as exc:
+            raise HTTPException(400, "The body is not valid UTF-8.") from exc
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise HTTPException(400, "Unable to parse request body as JSON") from exc
+        except RecursionError as exc:
+            raise HTTPException(400, "The JSON body is nested too deeply.") from exc
+        if not isinstance(value, dict | list):
+            raise HTTPException(400, "The body must be a JSON object with a `query`.")
+        return value
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -70,6 +132,39 @@ class GraphQLView(GraphQL[Context, None]):
             )
         return html
 
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(self.graphql_ide_html, headers=self.ide_security_headers)
+
+    @cached_property
+    def ide_security_headers(self) -> dict[str, str]:
+        """The page runs only its own inline scripts (by hash) and GraphiQL's files, talks
+        only to this origin, and cannot be framed by another site."""
+        inline = re.findall(r"<script>(.*?)</script>", self.graphql_ide_html, flags=re.DOTALL)
+        hashes = " ".join(
+            f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'"
+            for s in inline
+        )
+        policy = "; ".join(
+            [
+                "default-src 'none'",
+                f"script-src {IDE_ASSETS} {hashes}",
+                f"style-src {IDE_ASSETS} 'unsafe-inline'",
+                f"font-src {IDE_ASSETS} data:",
+                "img-src 'self' data:",
+                "connect-src 'self'",
+                "base-uri 'none'",
+                "form-action 'none'",
+                "frame-ancestors 'none'",
+            ]
+        )
+        return {
+            "Content-Security-Policy": policy,
+            "X-Content-Type-Options": "nosniff",
+            "X-Frame-Options": "DENY",
+            "Referrer-Policy": "no-referrer",
+            "Cache-Control": "no-store",
+        }
+
     def create_response(
         self,
         response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
@@ -77,8 +172,8 @@ class GraphQLView(GraphQL[Context, None]):
     ) -> Response:
         response = super().create_response(response_data, sub_response)
         # A request that could not be executed at all (syntax, unknown field, bad variables)
-        # has errors, none of them at a path, and no data: GraphQL over HTTP answers 400.
-        # Errors raised while executing carry a path and keep 200.
+        # has errors, none of them at a path, and no data: 400 (``__call__`` makes it 200
+        # under application/json). Errors raised while executing carry a path and keep 200.
         if (
             response.status_code == 200
             and isinstance(response_data, dict)

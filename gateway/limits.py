@@ -9,7 +9,7 @@ Cost model (documented in the README, "Partner access"):
   plus, per returned order, what its selection costs;
 - ``order``, ``node``, ``orderByReference``: 1, plus what the order's selection costs;
 - an order's ``parentOrder`` and ``splitOrders``: 1 each (a read of their own), plus theirs;
-- ``backends``: 1 per visible backend when ``healthy`` is asked (one health call each);
+- ``backends``: 1 per visible backend (one health call each, asked for or not);
 - every mutation: 10 (an upstream read, a write, a read back);
 - every other field: 0 (it comes in the same upstream answer).
 """
@@ -82,7 +82,13 @@ def measure(
     """The figures of ``operation``; ``sources``: how many backends the caller may read.
     ``returned``: after execution, how many orders each root ``orders`` field (by response
     key) came back with, so that the cost counts what was read rather than asked for."""
-    walker = _Walker(document, variables or {}, sources, returned or {})
+    # A variable the request leaves out takes its default: the value the resolver will see.
+    defaults = {
+        definition.variable.name.value: value_from_ast_untyped(definition.default_value)
+        for definition in operation.variable_definitions or ()
+        if definition.default_value is not None
+    }
+    walker = _Walker(document, {**defaults, **(variables or {})}, sources, returned or {})
     root = operation.selection_set
     cost = walker.cost(root)
     if operation.operation is OperationType.MUTATION:
@@ -176,8 +182,8 @@ class _Walker:
         if name in SINGLE_ORDER:
             return ORDER_COST + self.order_cost(field.selection_set)
         if name == "backends":
-            health = self._fold(field.selection_set, "health", _is("healthy"), sum)
-            return self.sources if health else 0
+            # The resolver reads every backend's health whether or not `healthy` is asked.
+            return self.sources
         return self.cost(field.selection_set)
 
     def order_cost(self, selections: SelectionSetNode | None) -> int:
@@ -214,6 +220,8 @@ class _Walker:
         for argument in field.arguments or ():
             if argument.name.value == name:
                 value = self._value(argument.value)
+                if isinstance(value, float) and value.is_integer():
+                    value = int(value)  # a JSON variable `100.0` is the Int 100 to GraphQL
                 return value if isinstance(value, int) and value >= 0 else default
         return default
 
@@ -226,7 +234,3 @@ class _Walker:
 
 def _max(parts: list[int]) -> int:
     return max(parts, default=0)
-
-
-def _is(name: str) -> Callable[[FieldNode], int]:
-    return lambda field: int(field.name.value == name)

@@ -7,6 +7,7 @@ Every setting is listed in the README's configuration table.
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -102,7 +103,19 @@ class Settings(BaseSettings):
     sim_seed: int = Field(default=42, description="seed of the simulators' data")
     sim_orders: int = Field(default=120, ge=1, description="orders each simulator seeds")
     max_page_size: int = Field(default=100, ge=1, description="largest `first` of `orders`")
-    graphiql: bool = Field(default=True, description="serve GraphiQL at GET /graphql")
+    profile: Literal["demo", "production"] = Field(
+        default="demo",
+        description="`production` flips the safe defaults: no GraphiQL, no introspection, no "
+        "field suggestions in errors (each can still be set on its own)",
+    )
+    graphiql: bool | None = Field(default=None, description="serve GraphiQL at GET /graphql")
+    introspection: bool | None = Field(default=None, description="answer __schema/__type")
+    suggestions: bool | None = Field(
+        default=None, description='"Did you mean ...?" in validation errors'
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="origins a browser app may call /graphql from"
+    )
     log_level: str = Field(default="info")
     idempotency_wait_s: float = Field(
         default=10.0, gt=0, description="how long a repeated key waits for the first request"
@@ -119,6 +132,21 @@ class Settings(BaseSettings):
     webshop: WebshopSettings = Field(default_factory=WebshopSettings)
     crm: CrmSettings = Field(default_factory=CrmSettings)
     b2b: B2BSettings = Field(default_factory=B2BSettings)
+
+    def _by_profile(self, value: bool | None) -> bool:
+        return value if value is not None else self.profile == "demo"
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self._by_profile(self.graphiql)
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return self._by_profile(self.introspection)
+
+    @property
+    def suggestions_enabled(self) -> bool:
+        return self._by_profile(self.suggestions)
 
     def backend(self, source: OrderSource) -> BackendSettings:
         section: BackendSettings = getattr(self, source.value.lower())

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions import DisableIntrospection
 
 from schema.errors import TypedErrors
 from schema.limits import QueryLimits
@@ -17,7 +20,9 @@ class Schema(strawberry.Schema):
         """Logging is ``TypedErrors``' job: it logs the unexpected errors, with tracebacks."""
 
 
-def build_schema() -> strawberry.Schema:
-    return Schema(
-        query=Query, mutation=Mutation, types=[Order], extensions=[QueryLimits, TypedErrors]
-    )
+def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+    """The schema; without ``introspection``, ``__schema`` and ``__type`` are refused."""
+    extensions: list[Any] = [QueryLimits, TypedErrors]
+    if not introspection:
+        extensions.append(DisableIntrospection)
+    return Schema(query=Query, mutation=Mutation, types=[Order], extensions=extensions)

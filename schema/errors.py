@@ -2,7 +2,8 @@
 
 - ``domain.errors.OrdergateError``: its own message and ``extensions`` (``code``, ``source``).
 - parse/validation errors of the request: left as graphql-core words them, with
-  ``extensions.code = GRAPHQL_VALIDATION_FAILED``.
+  ``extensions.code = GRAPHQL_VALIDATION_FAILED``; without ``suggestions`` (the production
+  profile) its "Did you mean ...?" hints are cut, so errors do not reveal the schema.
 - anything else: logged with its traceback, shown as "Internal error" with code INTERNAL
   (strawberry's ``MaskErrors`` idea, letting our own typed errors through).
 Errors a resolver recorded without failing its field (``Context.partial_errors``) are added.
@@ -11,6 +12,7 @@ Errors a resolver recorded without failing its field (``Context.partial_errors``
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 
 from graphql import GraphQLError
@@ -21,11 +23,14 @@ from domain.errors import OrdergateError
 log = logging.getLogger(__name__)
 
 
-def typed(error: GraphQLError) -> GraphQLError:
+SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+def typed(error: GraphQLError, *, suggestions: bool = True) -> GraphQLError:
     original = error.original_error
     if original is None or isinstance(original, GraphQLError):  # e.g. variable coercion
         return GraphQLError(
-            error.message,
+            error.message if suggestions else SUGGESTION.sub("", error.message),
             nodes=error.nodes,
             source=error.source,
             positions=error.positions,
@@ -58,7 +63,9 @@ class TypedErrors(SchemaExtension):
         result = self.execution_context.result
         if result is None:
             return
-        errors = [typed(error) for error in result.errors or []]
         context = self.execution_context.context
+        settings = getattr(context, "settings", None)
+        suggestions = settings is None or settings.suggestions_enabled
+        errors = [typed(error, suggestions=suggestions) for error in result.errors or []]
         errors.extend(getattr(context, "partial_errors", []))
         result.errors = errors or None

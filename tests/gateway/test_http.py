@@ -59,11 +59,14 @@ async def test_a_query_can_be_sent_with_get(gateway: GatewayClient) -> None:
     ],
     ids=["syntax", "unknown-field", "bad-variable", "missing-variable"],
 )
-async def test_requests_that_cannot_run_get_400_with_errors(
+async def test_requests_that_cannot_run_get_errors_and_no_data(
     gateway: GatewayClient, query: str, variables, words: str
 ) -> None:
-    response = await gateway.post(query, variables)
-    assert response.status_code == 400
+    # GraphQL over HTTP: 4xx under its own media type, 200 under application/json.
+    for accept, status in [("application/graphql-response+json", 400), ("application/json", 200)]:
+        response = await gateway.post(query, variables, headers={"Accept": accept})
+        assert response.status_code == status, accept
+        assert response.headers["content-type"].startswith(accept)
     body = response.json()
     assert "data" not in body or body["data"] is None
     assert words in body["errors"][0]["message"]
@@ -76,3 +79,54 @@ async def test_a_body_that_is_not_json_gets_400_with_errors(gateway: GatewayClie
     )
     assert response.status_code == 400
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b'{"query": "{ viewer { principal } }", "x": "\xff\xfe"}', "UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b"42", "JSON object"),
+        (b'"{ viewer { principal } }"', "JSON object"),
+        (b'{"query": 42}', "must be a string"),
+        (b'{"query": "{ viewer { principal } }", "variables": [1]}', "must be an object"),
+    ],
+    ids=["invalid-utf8", "deep-json", "number", "string", "query-not-string", "variables-list"],
+)
+async def test_a_body_that_is_not_a_graphql_request_gets_400_never_500(
+    gateway: GatewayClient, body: bytes, words: str
+) -> None:
+    response = await gateway.http.post(
+        "/graphql", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert words in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("accept", "media_type"),
+    [
+        (None, "application/json"),
+        ("*/*", "application/json"),
+        ("application/json", "application/json"),
+        ("application/graphql-response+json", "application/graphql-response+json"),
+        (
+            "application/json;q=0.9, application/graphql-response+json",
+            "application/graphql-response+json",
+        ),
+        (
+            "application/json, application/graphql-response+json;q=0.5",
+            "application/json",
+        ),
+    ],
+    ids=["none", "any", "json", "graphql-response", "prefers-graphql", "prefers-json"],
+)
+async def test_the_response_media_type_follows_accept(
+    gateway: GatewayClient, accept: str | None, media_type: str
+) -> None:
+    headers = {"Accept": accept} if accept else {}
+    response = await gateway.post("{ viewer { principal } }", headers=headers)
+    assert response.status_code == 200
+    assert response.headers["content-type"].split(";")[0] == media_type
