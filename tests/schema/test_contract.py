@@ -1,4 +1,5 @@
-"""The served schema keeps the public contract (``shared/contract/schema.graphql``)."""
+"""The served schema keeps the public contract (``shared/contract/schema.graphql``) and the
+names of every feature of ``shared/contract/next/`` that is served (``SERVED_NEXT``)."""
 
 from __future__ import annotations
 
@@ -24,11 +25,18 @@ CONTRACT_PATH = (
 )
 # A copy travels with the repository so the check also runs where shared/ is absent.
 CONTRACT_COPY = Path(__file__).with_name("contract.graphql")
+# The features of contract/next/ that are served, folded into the contract (copies in next/).
+SERVED_NEXT = ["partner-access.graphql"]
+NEXT_PATH = CONTRACT_PATH.parent / "next"
+NEXT_COPY = Path(__file__).with_name("next")
 BUILTIN_SCALARS = {"String", "Int", "Float", "Boolean", "ID"}
 
 
 def contract_sdl() -> str:
-    return (CONTRACT_PATH if CONTRACT_PATH.exists() else CONTRACT_COPY).read_text()
+    shared = CONTRACT_PATH.exists()
+    parts = [(CONTRACT_PATH if shared else CONTRACT_COPY).read_text()]
+    parts += [((NEXT_PATH if shared else NEXT_COPY) / name).read_text() for name in SERVED_NEXT]
+    return "\n".join(parts)
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +76,8 @@ def test_the_copy_of_the_contract_is_current() -> None:
     if not CONTRACT_PATH.exists():
         pytest.skip("shared/contract is not beside this checkout")
     assert CONTRACT_COPY.read_text() == CONTRACT_PATH.read_text()
+    for name in SERVED_NEXT:
+        assert (NEXT_COPY / name).read_text() == (NEXT_PATH / name).read_text(), name
 
 
 def test_every_name_of_the_contract_is_served_as_written(
