@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError
 
-from backends.health import backend_health
 from gateway.context import Context
 from resolvers import orders as resolve
 from schema.enums import OrderSource, OrderStatus, PaymentStatus
@@ -120,7 +118,7 @@ class Query:
     )
     async def backends(self, info: Info) -> list[Backend]:
         backends = info.context.backends
-        healthy = await asyncio.gather(*(backend_health(b) for b in backends.values()))
+        healthy = await info.context.loaders.health_by_source.load_many(list(backends))
         return [
             Backend(
                 source=backend.source,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from backends.base import OrderBackend
 from domain.models import Order, OrderEvent, OrderSource
+from resolvers.loaders.health_by_source import HealthBySourceLoader
 from resolvers.loaders.history_by_order import HistoryByOrderLoader
 from resolvers.loaders.order_by_id import OrderByIdLoader
 from store.engine import Store
@@ -20,6 +21,7 @@ from store.engine import Store
 class DataLoaders:
     order_by_id: Mapping[OrderSource, OrderByIdLoader]
     history_by_order: HistoryByOrderLoader
+    health_by_source: HealthBySourceLoader
 
     @classmethod
     def create(
@@ -31,6 +33,7 @@ class DataLoaders:
                 for source, backend in backends.items()
             },
             history_by_order=HistoryByOrderLoader(store),
+            health_by_source=HealthBySourceLoader(backends),
         )
 
     async def order(self, source: OrderSource, upstream_id: str) -> Order | None:
