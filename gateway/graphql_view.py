@@ -170,16 +170,19 @@ class GraphQLView(GraphQL[Context, None]):
         response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
         sub_response: Response,
     ) -> Response:
-        response = super().create_response(response_data, sub_response)
         # A request that could not be executed at all (syntax, unknown field, bad variables)
-        # has errors, none of them at a path, and no data: 400 (``__call__`` makes it 200
-        # under application/json). Errors raised while executing carry a path and keep 200.
-        if (
-            response.status_code == 200
-            and isinstance(response_data, dict)
-            and response_data.get("data") is None
-        ):
+        # has errors, none of them at a path, and no data: it is answered without a ``data``
+        # entry (the GraphQL spec: none when an error is raised before execution begins) and
+        # with 400 (``__call__`` makes it 200 under application/json). Errors raised while
+        # executing carry a path, and keep ``data`` and 200.
+        request_error = False
+        if isinstance(response_data, dict) and response_data.get("data") is None:
             errors = cast(list[dict[str, object]], response_data.get("errors") or [])
-            if errors and not any("path" in error for error in errors):
-                response.status_code = 400
+            request_error = bool(errors) and not any("path" in error for error in errors)
+            if request_error:
+                response_data = response_data.copy()
+                response_data.pop("data", None)
+        response = super().create_response(response_data, sub_response)
+        if request_error and response.status_code == 200:
+            response.status_code = 400
         return response
