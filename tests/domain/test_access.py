@@ -1,0 +1,44 @@
+"""What a principal may do: its scopes, and the sources it sees."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.access import ALL_SCOPES, Principal, PrincipalKind, Scope, parse_scopes
+from domain.models import OrderSource
+
+
+def test_scopes_are_the_strings_tokens_and_keys_carry() -> None:
+    assert {scope.value for scope in Scope} == {
+        "orders:read",
+        "orders:write",
+        "orders:create",
+        "customers:read",
+        "keys:manage",
+        "actors:on-behalf",
+    }
+    assert frozenset(Scope) == ALL_SCOPES
+
+
+def test_unknown_scopes_are_ignored_not_refused() -> None:
+    assert parse_scopes(["openid", "orders:read", "profile", "ORDERS:WRITE"]) == {
+        Scope.ORDERS_READ
+    }
+    assert parse_scopes([]) == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("sources", "seen"),
+    [
+        (None, set(OrderSource)),
+        (frozenset({OrderSource.AFFILIATE}), {OrderSource.AFFILIATE}),
+        (frozenset({OrderSource.CRM, OrderSource.B2B}), {OrderSource.CRM, OrderSource.B2B}),
+    ],
+    ids=["unrestricted", "one", "two"],
+)
+def test_a_principal_sees_only_its_sources(
+    sources: frozenset[OrderSource] | None, seen: set[OrderSource]
+) -> None:
+    principal = Principal("p", PrincipalKind.API_KEY, frozenset({Scope.ORDERS_READ}), sources)
+    assert {s for s in OrderSource if principal.sees(s)} == seen
+    assert principal.may(Scope.ORDERS_READ) and not principal.may(Scope.ORDERS_WRITE)
