@@ -64,6 +64,8 @@ class QueryLimits(SchemaExtension):
             except GraphQLError as error:
                 if "tokens" in error.message:  # "Document contains more than N tokens..."
                     raise _token_limit(limits.max_tokens) from None
+                if "nested too deeply" in error.message:  # graphql-core's own RecursionError
+                    raise too_complex("depth", limits.max_depth + 1, limits.max_depth) from None
                 # Any other syntax error: strawberry parses again and reports it as usual.
         yield
 

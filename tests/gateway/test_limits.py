@@ -1,0 +1,293 @@
+"""Query limits and the cost budget, tried as attacks against the real app and simulators.
+
+Every query bomb of issue 7 ("Why") is refused with ``QUERY_TOO_COMPLEX`` naming the limit it
+breaks, its value and the maximum, before any resolver runs: the four simulators count zero
+requests (``/_sim/stats``). A query within the limits is served and says what it cost
+(``extensions.cost``, Shopify's shape). A caller that spends its bucket is refused with HTTP 429,
+``Retry-After`` and ``RATE_LIMITED``, again without an upstream call; a bucket belongs to one
+key, and two app instances on one Redis draw on the same bucket.
+
+The test ``settings`` give every caller a budget no test exhausts; the rate-limit tests here
+run apps with small buckets of their own (``with_limits``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from starlette.applications import Starlette
+
+from domain.models import OrderSource
+from gateway.settings import Settings
+from gateway.throttle import RedisBuckets
+from tests.conftest import GatewayClient, bearer, client_of, running
+from tests.support import SimControlClient
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+Sims = dict[OrderSource, SimControlClient]
+
+
+def upstream_requests(sims: Sims) -> int:
+    return sum(sim.stats()["total"] for sim in sims.values())
+
+
+def reset(sims: Sims) -> None:
+    for sim in sims.values():
+        sim.reset_stats()
+
+
+def aliased(count: int, field: str) -> str:
+    return "{ " + " ".join(f"a{i}: {field}" for i in range(count)) + " }"
+
+
+def doubling(levels: int, on: str, leaf: str) -> str:
+    """Fragments F1..F<levels>, each spreading the next twice: ``leaf`` 2**(levels-1) times."""
+    fragments = [f"fragment F{i} on {on} {{ ...F{i + 1} ...F{i + 1} }}" for i in range(1, levels)]
+    return "\n".join([*fragments, f"fragment F{levels} on {on} {{ {leaf} }}"])
+
+
+ORDERS_100 = "orders(first: 100) { edges { node { id reference status } } }"
+# Per order: 4 parentOrder + 4 splitOrders reads; 100 orders from each of 4 sources:
+# 100 * 4 + 100 * 8 = 1200 points, over the 1000 allowed, with no alias at all.
+FAMILY = """edges { node { id
+  parentOrder { parentOrder { parentOrder { parentOrder { id } } } }
+  splitOrders { splitOrders { splitOrders { splitOrders { id } } } } } }"""
+DEEP_ORDER = "orders(first: 1) { edges { node { " + "parentOrder { " * 9 + "id" + " }" * 12
+
+
+@dataclass(frozen=True)
+class Bomb:
+    query: str
+    limit: str  # the limit it breaks, as the refusal names it
+    value: int
+    maximum: int
+    variables: dict[str, Any] | None = None
+
+
+BOMBS: dict[str, Bomb] = {
+    "20-aliases-of-orders-first-100": Bomb(aliased(20, ORDERS_100), "aliases", 20, 15),
+    # Its 500 aliases need ~8,500 tokens: the parser stops at 2,000.
+    "500-aliases-of-orders-first-100": Bomb(aliased(500, ORDERS_100), "tokens", 2001, 2000),
+    "100-aliases-of-backends-healthy": Bomb(
+        aliased(100, "backends { healthy }"), "aliases", 100, 15
+    ),
+    "a-10000-field-document": Bomb(
+        "{ viewer { " + "principal " * 10_000 + "} }", "tokens", 2001, 2000
+    ),
+    "depth-13": Bomb("{ " + DEEP_ORDER + " }", "depth", 13, 12),
+    "nested-5000-levels": Bomb("{ viewer " * 5000 + "}" * 5000, "depth", 13, 12),
+    "50-directives-on-one-field": Bomb(
+        "{ orders(first: 1) { edges { node { id" + " @include(if: true)" * 50 + " } } } }",
+        "directives on one field",
+        50,
+        10,
+    ),
+    "11-root-fields": Bomb(aliased(11, "viewer { principal }"), "root fields", 11, 10),
+    "cost-without-aliases": Bomb("{ orders(first: 100) { " + FAMILY + " } }", "cost", 1200, 1000),
+    "cost-with-first-through-a-variable": Bomb(
+        "query($n: Int!) { orders(first: $n) { " + FAMILY + " } }",
+        "cost",
+        1200,
+        1000,
+        variables={"n": 100},
+    ),
+    "cost-with-first-left-to-the-variable-default": Bomb(
+        "query($n: Int = 100) { orders(first: $n) { " + FAMILY + " } }", "cost", 1200, 1000
+    ),
+    "cost-with-first-sent-as-100.0": Bomb(
+        "query($n: Int) { orders(first: $n) { " + FAMILY + " } }",
+        "cost",
+        1200,
+        1000,
+        variables={"n": 100.0},
+    ),
+    "fragment-doubling-25-levels-aliased": Bomb(
+        "{ ...F1 }\n" + doubling(25, "Query", "a: " + ORDERS_100), "aliases", 2**24, 15
+    ),
+    "fragment-doubling-25-levels-at-the-root": Bomb(
+        "{ ...F1 }\n" + doubling(25, "Query", ORDERS_100), "root fields", 2**24, 10
+    ),
+    "fragment-doubling-25-levels-on-orders": Bomb(
+        "{ orders(first: 1) { edges { node { ...F1 } } } }\n"
+        + doubling(25, "Order", "parentOrder { id }"),
+        "cost",
+        1 * 4 + 2**24,
+        1000,
+    ),
+}
+
+
+@pytest.mark.parametrize("bomb", BOMBS.values(), ids=BOMBS.keys())
+async def test_a_query_bomb_is_refused_naming_the_limit_before_any_upstream_call(
+    gateway: GatewayClient, sims: Sims, bomb: Bomb
+) -> None:
+    reset(sims)
+    body = await gateway.query(bomb.query, bomb.variables)
+    assert body.get("data") is None
+    [error] = body["errors"]
+    assert error["extensions"] == {
+        "code": "QUERY_TOO_COMPLEX",
+        "limit": bomb.limit,
+        "value": bomb.value,
+        "max": bomb.maximum,
+    }
+    assert bomb.limit in error["message"]
+    assert upstream_requests(sims) == 0
+
+
+async def test_a_query_within_the_limits_is_served_and_says_what_it_cost(
+    gateway: GatewayClient,
+) -> None:
+    body = await gateway.query(
+        "{ orders(first: 5) { edges { node { id parentOrder { id } } } } viewer { principal } }"
+    )
+    assert "errors" not in body, body["errors"]
+    assert len(body["data"]["orders"]["edges"]) == 5
+    cost = body["extensions"]["cost"]
+    assert cost["requestedQueryCost"] == 5 * 4 + 5 * 1
+    assert 0 <= cost["actualQueryCost"] <= cost["requestedQueryCost"]
+    assert set(cost["throttleStatus"]) == {
+        "maximumAvailable",
+        "currentlyAvailable",
+        "restoreRate",
+    }
+
+
+async def test_a_listing_that_returns_fewer_orders_than_asked_costs_what_it_returned(
+    gateway: GatewayClient,
+) -> None:
+    body = await gateway.query(
+        "{ orders(first: 100, filter: {sources: [CRM], statuses: [CANCELLED]}) {"
+        " edges { node { id } } } }"
+    )
+    assert "errors" not in body, body["errors"]
+    returned = len(body["data"]["orders"]["edges"])
+    assert returned < 100
+    cost = body["extensions"]["cost"]
+    assert cost["requestedQueryCost"] == 100  # one source, read to depth 100
+    assert cost["actualQueryCost"] == returned
+
+
+# --- the budget --------------------------------------------------------------------------
+
+SPEND_40 = "{ orders(first: 10) { edges { node { id } } } }"  # 10 orders x 4 sources
+VIEWER = "{ viewer { throttleStatus { maximumAvailable currentlyAvailable restoreRate } } }"
+SLOW = 0.001  # points per second: a bucket that does not refill while a test runs
+
+
+def with_limits(settings: Settings, **limits: Any) -> Settings:
+    return settings.model_copy(update={"limits": settings.limits.model_copy(update=limits)})
+
+
+async def available(client: GatewayClient) -> float:
+    data = await client.data(VIEWER)
+    points: float = data["viewer"]["throttleStatus"]["currentlyAvailable"]
+    return points
+
+
+def rate_limited(response: httpx.Response) -> int:
+    """The ``Retry-After`` of a 429 refusal, after checking its shape."""
+    assert response.status_code == 429, response.text
+    retry_after = response.headers["retry-after"]
+    assert retry_after.isdigit() and int(retry_after) >= 1
+    body = response.json()
+    assert body.get("data") is None
+    [error] = body["errors"]
+    assert error["extensions"] == {"code": "RATE_LIMITED", "retryAfter": int(retry_after)}
+    return int(retry_after)
+
+
+@pytest.fixture
+async def small_bucket(settings: Settings) -> AsyncIterator[Starlette]:
+    """An app where each caller holds 100 points, refilled at 1 point a second."""
+    async with running(with_limits(settings, bucket_size=100, restore_rate=1)) as app:
+        yield app
+
+
+async def test_a_caller_that_spent_its_bucket_is_refused_with_429_and_retry_after(
+    small_bucket: Starlette, sims: Sims
+) -> None:
+    async with client_of(small_bucket, await bearer(small_bucket)) as http:
+        client = GatewayClient(http)
+        for _ in range(4):  # 100 points pay for two queries of 40, not for three
+            reset(sims)
+            response = await client.post(SPEND_40)
+            if response.status_code != 200:
+                break
+            assert "errors" not in response.json()
+        rate_limited(response)
+        assert upstream_requests(sims) == 0
+
+
+async def test_viewer_shows_the_bucket_drop_by_what_a_query_spent(settings: Settings) -> None:
+    async with (
+        running(with_limits(settings, bucket_size=1000, restore_rate=SLOW)) as app,
+        client_of(app, await bearer(app)) as http,
+    ):
+        client = GatewayClient(http)
+        before = await available(client)
+        assert before == pytest.approx(1000, abs=0.2)
+        spent = await client.query(SPEND_40)
+        assert spent["extensions"]["cost"]["actualQueryCost"] == 40
+        after = await available(client)
+        assert before - after == pytest.approx(40, abs=0.2)
+        status = spent["extensions"]["cost"]["throttleStatus"]
+        assert status["currentlyAvailable"] == pytest.approx(after, abs=0.2)
+
+
+async def test_each_key_has_its_own_bucket(settings: Settings) -> None:
+    async with running(with_limits(settings, bucket_size=100, restore_rate=SLOW)) as app:
+        async with (
+            client_of(app, await bearer(app, name="spender")) as spender_http,
+            client_of(app, await bearer(app, name="bystander")) as bystander_http,
+        ):
+            spender, bystander = GatewayClient(spender_http), GatewayClient(bystander_http)
+            await spender.data(SPEND_40)
+            await spender.data(SPEND_40)
+            rate_limited(await spender.post(SPEND_40))
+            assert await available(bystander) == pytest.approx(100, abs=0.2)
+            assert (await bystander.post(SPEND_40)).status_code == 200
+
+
+@pytest.fixture
+def shared_redis() -> str:
+    """Database 15 of the local Redis, without buckets of earlier runs."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        pytest.skip(f"Redis at {REDIS_URL} does not answer ({error}); the shared budget needs it")
+    try:
+        stale = list(client.scan_iter(f"{RedisBuckets.PREFIX}*"))
+        if stale:
+            client.delete(*stale)
+    finally:
+        client.close()
+    return REDIS_URL
+
+
+async def test_two_instances_on_one_redis_share_one_budget(
+    settings: Settings, shared_redis: str, sims: Sims
+) -> None:
+    shared = with_limits(settings, bucket_size=100, restore_rate=SLOW).model_copy(
+        update={"redis_url": shared_redis}
+    )
+    async with AsyncExitStack() as stack:
+        first = await stack.enter_async_context(running(shared))
+        second = await stack.enter_async_context(running(shared))  # same store, same keys
+        headers = await bearer(first)
+        one = GatewayClient(await stack.enter_async_context(client_of(first, headers)))
+        two = GatewayClient(await stack.enter_async_context(client_of(second, headers)))
+        await one.data(SPEND_40)
+        await one.data(SPEND_40)
+        assert await available(two) == pytest.approx(100 - 80, abs=0.2)
+        reset(sims)
+        rate_limited(await two.post(SPEND_40))
+        assert upstream_requests(sims) == 0
