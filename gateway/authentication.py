@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections.abc import Callable
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -28,7 +30,34 @@ log = logging.getLogger(__name__)
 
 PRINCIPAL = "principal"  # key of the principal in the ASGI scope's "state"
 WS_UNAUTHORIZED = 4401  # graphql-transport-ws: "Unauthorized"
+KEY_CACHE_MAX = 10_000
 NOBODY = Principal(name=ANONYMOUS_NAME, kind=PrincipalKind.ANONYMOUS, scopes=frozenset())
+
+
+class KeyCache:
+    """API keys recently looked up, by the hash of their secret, for ``ttl_s`` seconds: a
+    request does not pay a store query for its key. A key revoked (by the CLI, by another
+    replica) stops working within ``ttl_s``; unknown secrets are never cached."""
+
+    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self._entries: dict[str, tuple[Principal, float]] = {}
+
+    def get(self, digest: str) -> Principal | None:
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        if self.clock() >= entry[1]:
+            del self._entries[digest]
+            return None
+        return entry[0]
+
+    def put(self, digest: str, principal: Principal) -> None:
+        if self.ttl_s > 0:
+            if len(self._entries) >= KEY_CACHE_MAX:
+                self._entries.clear()  # bounded: a flood of distinct keys cannot grow it
+            self._entries[digest] = (principal, self.clock() + self.ttl_s)
 
 
 class Authenticator:
@@ -38,6 +67,7 @@ class Authenticator:
         self.settings = settings
         self.store = store
         self.tokens = tokens
+        self.keys = KeyCache(settings.key_cache_s)
         self.anonymous = Principal(
             name=ANONYMOUS_NAME,
             kind=PrincipalKind.ANONYMOUS,
@@ -57,13 +87,21 @@ class Authenticator:
         if scheme.lower() != "bearer" or not credential:
             raise UnauthenticatedError("Send the credential as `Authorization: Bearer <...>`.")
         if api_keys.looks_like_key(credential):
-            principal = await api_keys.authenticate(self.store, credential)
-            if principal is None:
-                raise UnauthenticatedError("The API key is not valid (unknown or revoked).")
-            return principal
+            return await self._key(credential)
         if looks_like_jwt(credential):
             return await self.tokens.verify(credential)
         raise UnauthenticatedError("The credential is neither an API key nor an access token.")
+
+
+    async def _key(self, secret: str) -> Principal:
+        digest = api_keys.secret_hash(secret)
+        principal = self.keys.get(digest)
+        if principal is None:
+            principal = await api_keys.authenticate(self.store, secret)
+            if principal is None:
+                raise UnauthenticatedError("The API key is not valid (unknown or revoked).")
+            self.keys.put(digest, principal)
+        return principal
 
 
 def wants_ide(scope: Scope, headers: Headers) -> bool:

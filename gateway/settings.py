@@ -48,6 +48,9 @@ class AuthSettings(BaseModel):
         default=SecretStr("og_demo_key_for_local_use_only"),
         description="with the simulators on: a key with every scope, made on start and printed",
     )
+    key_cache_s: float = Field(
+        default=5.0, ge=0, description="how long a looked-up API key is trusted (revocation lag)"
+    )
     jwt_issuer: str | None = Field(default=None, description="`iss` every token must carry")
     jwt_audience: str | None = Field(default=None, description="`aud` every token must carry")
     jwks_url: str | None = Field(default=None, description="the identity provider's JWKS")
@@ -63,7 +66,7 @@ class LimitSettings(BaseModel):
     points (``gateway/throttle.py``). Over a limit: ``QUERY_TOO_COMPLEX`` naming it."""
 
     max_body_bytes: int = Field(default=1_000_000, ge=1, description="bigger bodies: HTTP 413")
-    max_tokens: int = Field(default=2_000, ge=1, description="lexical tokens in a document")
+    max_tokens: int = Field(default=1_000, ge=1, description="lexical tokens in a document")
     max_depth: int = Field(default=12, ge=1, description="nesting of selections")
     max_aliases: int = Field(default=15, ge=0, description="aliased fields in an operation")
     max_root_fields: int = Field(default=10, ge=1, description="fields at the operation's root")

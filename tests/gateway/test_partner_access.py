@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from domain.access import ALL_SCOPES, Scope
 from domain.models import OrderSource
+from gateway.authentication import KeyCache
 from gateway.settings import AuthSettings, Settings
 from store import api_keys
 from tests.conftest import GatewayClient, bearer, client_of, running
@@ -87,13 +88,32 @@ async def test_a_request_without_a_valid_credential_is_refused_before_any_upstre
     assert not credential or credential not in message  # never echoed back
 
 
-async def test_a_revoked_key_is_refused(gateway_app: Starlette) -> None:
+async def test_a_revoked_key_is_refused(settings: Settings) -> None:
+    uncached = settings.model_copy(update={"auth": AuthSettings(key_cache_s=0)})
+    async with running(uncached) as app:
+        store = app.state.ordergate.store
+        key = await api_keys.create(store, name="partner-x", scopes=[Scope.ORDERS_READ])
+        async with client_of(app, {"Authorization": f"Bearer {key.secret}"}) as http:
+            assert (await http.post("/graphql", json={"query": ORDERS})).status_code == 200
+            assert key.record.id is not None
+            await api_keys.revoke(store, key.record.id)
+            assert "revoked" in refused(await http.post("/graphql", json={"query": ORDERS}))
+
+
+async def test_a_looked_up_key_is_trusted_only_for_the_cache_time(gateway_app: Starlette) -> None:
+    """A revocation elsewhere (the CLI, another replica) takes effect within `key_cache_s`."""
+    now = [0.0]
+    authenticator = gateway_app.state.ordergate.authenticator
+    authenticator.keys = KeyCache(5.0, clock=lambda: now[0])
     store = gateway_app.state.ordergate.store
-    key = await api_keys.create(store, name="partner-x", scopes=[Scope.ORDERS_READ])
+    key = await api_keys.create(store, name="partner-y", scopes=[Scope.ORDERS_READ])
+    assert key.record.id is not None
     async with client_of(gateway_app, {"Authorization": f"Bearer {key.secret}"}) as http:
         assert (await http.post("/graphql", json={"query": ORDERS})).status_code == 200
-        assert key.record.id is not None
         await api_keys.revoke(store, key.record.id)
+        now[0] = 4.9  # still trusted: no store query
+        assert (await http.post("/graphql", json={"query": ORDERS})).status_code == 200
+        now[0] = 5.0
         assert "revoked" in refused(await http.post("/graphql", json={"query": ORDERS}))
 
 
