@@ -12,24 +12,7 @@ from store import outbox
 from store.clock import utcnow
 from store.engine import Store
 from store.events import events_for
-
-
-async def queue(
-    store: Store, order: str, command, n: int, *, owner: str = "enqueuer", lease_s: float = 0.0
-) -> outbox.Change:
-    """A queued change whose enqueuer gave it up at once (``lease_s=0``) unless told otherwise."""
-    return await outbox.enqueue(
-        store,
-        order_id=order,
-        source=OrderSource.CRM,
-        upstream_id=order.removeprefix("order-"),
-        reference=None,
-        command=command,
-        idempotency_key=f"{order}-{n}",
-        actor="tester",
-        owner=owner,
-        lease_s=lease_s,
-    )
+from tests.store.outbox_support import Row, prepare, queue
 
 
 async def test_a_change_and_its_event_are_recorded_together(store: Store) -> None:
@@ -128,3 +111,20 @@ async def test_a_deliverer_whose_lease_passed_on_cannot_record_an_outcome(store:
         await outbox.mark_retry(store, slow, "timeout", retry_at=utcnow(), outcome_unknown=True)
     [entry] = await outbox.entries(store, [change.entry.id])
     assert (entry.status, entry.attempts) == ("delivered", 1)
+
+
+async def test_entries_come_back_in_queue_order_whichever_order_they_are_asked_in(
+    store: Store,
+) -> None:
+    ids = await prepare(
+        store,
+        [
+            Row("first", "order-1", UpdateStatus(status=OrderStatus.CONFIRMED)),
+            Row("second", "order-2", SetDiscountCode(code="VIP15")),
+            Row("third", "order-1", Dispatch(consignment_number="CN1")),
+        ],
+    )
+    asked = [ids["third"], ids["first"], ids["second"]]
+    found = await outbox.entries(store, asked)
+    assert [e.id for e in found] == [ids["first"], ids["second"], ids["third"]]
+    assert await outbox.entries(store, [ids["third"] + 1]) == []
