@@ -41,6 +41,9 @@ class Context:
     buckets: Buckets
     actor: str | None = None
     cost: CostReport | None = None  # set by ``schema.limits.QueryLimits`` once measured
+    # Root `orders` fields whose listing ended, by response key: how many orders they read
+    # (what the cost counts instead of `first`).
+    returned: dict[str, int] = field(default_factory=dict)
     # Errors for the response's `errors` that do not fail a field (e.g. a backend missing
     # from a page of `orders`); ``schema.errors.TypedErrors`` adds them to the result.
     partial_errors: list[GraphQLError] = field(default_factory=list)

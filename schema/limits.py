@@ -7,7 +7,8 @@
   limit and the value, and the document is neither validated nor run;
 - before execution, the caller's bucket (``gateway.throttle``) pays the cost: short of it,
   ``RATE_LIMITED`` with HTTP 429 and ``Retry-After``; after execution the unused part of
-  the estimate (orders a connection did not fill) goes back;
+  the estimate goes back: a root ``orders`` whose listing ended before ``first`` orders
+  (``Context.returned``; a listing cut short by its scan bound keeps its full cost);
 - every answer says what it cost, under ``extensions.cost`` (Shopify's shape).
 """
 
@@ -149,7 +150,7 @@ class QueryLimits(SchemaExtension):
             operation,
             variables=ctx.variables,
             sources=len(context.backends),
-            returned=_returned(ctx.result),
+            returned=context.returned,
         ).cost
         report.actual = min(actual, report.requested)
         unused = report.requested - report.actual
@@ -175,15 +176,3 @@ def _token_limit(maximum: int) -> GraphQLError:
 def _client(context: Context) -> str | None:
     client = context.request.client
     return client.host if client else None
-
-
-def _returned(result: Any) -> dict[str, int]:
-    """How many orders each root connection came back with, by response key."""
-    data = result.data if result is not None else None
-    if not isinstance(data, dict):
-        return {}
-    return {
-        key: len(value["edges"])
-        for key, value in data.items()
-        if isinstance(value, dict) and isinstance(value.get("edges"), list)
-    }

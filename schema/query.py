@@ -101,6 +101,8 @@ class Query:
                 GraphQLError(error.message, path=info.path.as_list(), extensions=error.extensions)
             )
         edges = [OrderEdge(cursor=e.cursor, node=Order.from_domain(e.order)) for e in page.edges]
+        if not page.has_next_page and len(info.path.as_list()) == 1:
+            info.context.returned[str(info.path.key)] = len(edges)
         return OrderConnection(
             edges=edges,
             page_info=PageInfo(
