@@ -53,7 +53,11 @@ class Table:
     replace: str = "next"  # "next": each entry changed to the next value; "all": to every other
 
 
-BACKEND_TESTS = "tests/backends/test_{}_adapter.py", "tests/backends/test_{}_writes.py"
+BACKEND_TESTS = (
+    "tests/backends/test_{}_adapter.py",
+    "tests/backends/test_{}_writes.py",
+    "tests/backends/test_{}_mapping.py",
+)
 
 
 def _backend(name: str) -> tuple[str, ...]:
