@@ -92,7 +92,6 @@ class Authenticator:
             return await self.tokens.verify(credential)
         raise UnauthenticatedError("The credential is neither an API key nor an access token.")
 
-
     async def _key(self, secret: str) -> Principal:
         digest = api_keys.secret_hash(secret)
         principal = self.keys.get(digest)

@@ -21,9 +21,7 @@ def test_scopes_are_the_strings_tokens_and_keys_carry() -> None:
 
 
 def test_unknown_scopes_are_ignored_not_refused() -> None:
-    assert parse_scopes(["openid", "orders:read", "profile", "ORDERS:WRITE"]) == {
-        Scope.ORDERS_READ
-    }
+    assert parse_scopes(["openid", "orders:read", "profile", "ORDERS:WRITE"]) == {Scope.ORDERS_READ}
     assert parse_scopes([]) == frozenset()
 
 
