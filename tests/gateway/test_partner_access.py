@@ -8,8 +8,12 @@ for customers. Refusals are checked to reach no upstream (`/_sim/stats`).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,7 +28,7 @@ from starlette.routing import Route
 
 from domain.access import ALL_SCOPES, Scope
 from domain.models import OrderSource
-from gateway.authentication import KeyCache
+from gateway.authentication import KeyCache, RequireCredential
 from gateway.settings import AuthSettings, Settings
 from store import api_keys
 from tests.conftest import GatewayClient, bearer, client_of, running
@@ -391,3 +395,59 @@ async def test_the_history_names_the_key_whatever_x_actor_says(
         assert event == {"actor": "back-office (on behalf of ann)"}
     finally:
         sims[A].reset()
+
+
+# --- the key commands and the WebSocket door --------------------------------------------
+
+
+def cli(database: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "keys", *args],
+        env={**os.environ, "ORDERGATE_DATABASE_URL": database},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_keys_are_made_listed_and_revoked_from_the_command_line(tmp_path: Path) -> None:
+    database = f"sqlite+aiosqlite:///{tmp_path}/keys.db"
+    made = cli(database, "create", "--name", "acme", "--scope", "orders:read",
+               "--source", "AFFILIATE", "--rate", "5")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    secret = made.stdout.rstrip("\n").splitlines()[-1]
+    assert secret.startswith("og_") and " " not in secret  # alone on the last line
+    listed = cli(database, "list")
+    assert "acme" in listed.stdout and "AFFILIATE" in listed.stdout and "active" in listed.stdout
+    assert secret not in listed.stdout + listed.stderr
+    key_id = listed.stdout.split()[0]
+    revoked = cli(database, "revoke", key_id)
+    assert revoked.returncode == 0 and "revoked" in revoked.stdout
+    assert "revoked" in cli(database, "list").stdout
+    unknown = cli(database, "revoke", "999")
+    assert unknown.returncode != 0 and "No API key has the id 999" in unknown.stderr
+
+
+async def test_a_websocket_without_a_credential_is_closed_unauthorized(
+    gateway_app: Starlette,
+) -> None:
+    reached: list[object] = []
+
+    async def graphql(scope: Any, receive: Any, send: Any) -> None:
+        reached.append(scope)
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    scope = {"type": "websocket", "path": "/graphql", "headers": [], "app": gateway_app}
+    await RequireCredential(graphql)(scope, receive, send)
+    assert reached == []
+    assert sent == [
+        {"type": "websocket.close", "code": 4401, "reason": sent[0]["reason"]},
+    ]
+    assert "credential" in sent[0]["reason"]
