@@ -62,12 +62,13 @@ class Cursor:
         try:
             body = json.loads(base64.urlsafe_b64decode(value.encode("ascii")))
             offsets = {OrderSource(s): int(n) for s, n in body["o"].items()}
+            cursor_key = body["k"]
             valid = body["v"] == CURSOR_VERSION and all(n >= 0 for n in offsets.values())
         except (ValueError, KeyError, TypeError, AttributeError, UnicodeError, binascii.Error):
             valid = False
         if not valid:
             raise ValidationError(f"{value!r} is not a cursor of this API", field=["after"])
-        if body["k"] != key:
+        if cursor_key != key:
             raise ValidationError(
                 "The cursor belongs to a listing with other filters; start again without `after`.",
                 field=["after"],

@@ -1,7 +1,18 @@
-"""Merged paging across backends, on in-memory listings with known shapes."""
+"""Merged paging across backends, on in-memory listings with known shapes.
+
+Pins the paging rules of ``resolvers/pagination.py``: every order once, newest first, ties
+in source order; a cursor continues only the listing it came from (its fingerprint covers
+every filter) and only if it is one of ours (version, key, offsets); a failing backend keeps
+its position and keeps ``hasNextPage`` true; each upstream is asked for no more than a page
+needs.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -19,7 +30,7 @@ from domain.models import (
     PaymentStatus,
     UpstreamStatus,
 )
-from resolvers.pagination import page_orders
+from resolvers.pagination import Cursor, filter_key, page_orders
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -53,10 +64,16 @@ class ListBackend:
         self.orders = sorted(orders, key=lambda o: o.updated_at, reverse=True)
         self.upstream_page = upstream_page
         self.calls = 0
+        self.asked: list[tuple[int, int]] = []  # (offset, limit) of each read
+        self.queries: list[OrderQuery] = []  # the filters handed to each read
         self.failing = False
 
     async def list_orders(self, query: OrderQuery, *, offset: int, limit: int) -> OrderPage:
         self.calls += 1
+        # A broken stream reads forever; fail instead of hanging the suite.
+        assert self.calls <= 1000, "the same listing is read over and over"
+        self.asked.append((offset, limit))
+        self.queries.append(query)
         if self.failing:
             raise UpstreamUnavailableError(self.source, "down")
         # Like a page-based upstream: never more than one upstream page per call.
@@ -100,7 +117,7 @@ def three_backends() -> dict[OrderSource, ListBackend]:
 async def walk(backends, query: OrderQuery, first: int) -> list[Order]:
     seen: list[Order] = []
     after = None
-    while True:
+    for _ in range(500):  # far more pages than any listing here has
         page = await page_orders(
             backends, query, first=first, after=after, page_size={s: 10 for s in backends}
         )
@@ -109,6 +126,7 @@ async def walk(backends, query: OrderQuery, first: int) -> list[Order]:
             return seen
         assert page.edges, "a page that says more follows must not be empty"
         after = page.edges[-1].cursor
+    raise AssertionError("paging never ends")
 
 
 @pytest.mark.parametrize("first", [1, 4, 9, 25, 100])
@@ -195,3 +213,409 @@ async def test_garbage_cursors_are_validation_errors(cursor: str) -> None:
             after=cursor,
             page_size={s: 10 for s in OrderSource},
         )
+
+
+# --- the cursor -----------------------------------------------------------------------------
+
+KEY = "0123456789ab"
+
+
+def forge(body: object) -> str:
+    """A cursor-shaped string with any body, as a client could send it."""
+    return base64.urlsafe_b64encode(json.dumps(body).encode()).decode()
+
+
+def b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+VALID_CURSORS = [
+    ("one-source", {"v": 1, "k": KEY, "o": {"WEBSHOP": 3}}, {OrderSource.WEBSHOP: 3}),
+    ("zero-offset", {"v": 1, "k": KEY, "o": {"CRM": 0}}, {OrderSource.CRM: 0}),
+    ("no-offsets", {"v": 1, "k": KEY, "o": {}}, {}),
+    (
+        "every-source",
+        {"v": 1, "k": KEY, "o": {"AFFILIATE": 1, "WEBSHOP": 20, "CRM": 0, "B2B": 7}},
+        {OrderSource.AFFILIATE: 1, OrderSource.WEBSHOP: 20, OrderSource.CRM: 0, OrderSource.B2B: 7},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "offsets"), [row[1:] for row in VALID_CURSORS], ids=[row[0] for row in VALID_CURSORS]
+)
+def test_a_cursor_of_this_listing_gives_back_its_offsets(body: object, offsets: dict) -> None:
+    cursor = Cursor.decode(forge(body), key=KEY)
+    assert cursor == Cursor(KEY, offsets)
+
+
+NOT_CURSORS = [
+    # v: the version
+    ("other-version", forge({"v": 2, "k": KEY, "o": {"WEBSHOP": 3}})),
+    ("version-zero", forge({"v": 0, "k": KEY, "o": {"WEBSHOP": 3}})),
+    ("version-as-text", forge({"v": "1", "k": KEY, "o": {"WEBSHOP": 3}})),
+    ("no-version", forge({"k": KEY, "o": {"WEBSHOP": 3}})),
+    # k: the listing's fingerprint
+    ("no-key", forge({"v": 1, "o": {"WEBSHOP": 3}})),
+    # o: the offsets
+    ("negative-offset", forge({"v": 1, "k": KEY, "o": {"WEBSHOP": -1}})),
+    ("one-negative-offset", forge({"v": 1, "k": KEY, "o": {"WEBSHOP": 3, "CRM": -5}})),
+    ("text-offset", forge({"v": 1, "k": KEY, "o": {"WEBSHOP": "three"}})),
+    ("null-offset", forge({"v": 1, "k": KEY, "o": {"WEBSHOP": None}})),
+    ("list-offset", forge({"v": 1, "k": KEY, "o": {"WEBSHOP": [3]}})),
+    ("unknown-source", forge({"v": 1, "k": KEY, "o": {"AMAZON": 3}})),
+    ("lowercase-source", forge({"v": 1, "k": KEY, "o": {"webshop": 3}})),
+    ("offsets-as-list", forge({"v": 1, "k": KEY, "o": [["WEBSHOP", 3]]})),
+    ("null-offsets", forge({"v": 1, "k": KEY, "o": None})),
+    ("no-offsets", forge({"v": 1, "k": KEY})),
+    # the body itself
+    ("body-is-a-list", forge([1, KEY, {}])),
+    ("body-is-a-number", forge(1)),
+    ("body-is-text", forge("cursor")),
+    ("not-json", b64(b"hello")),
+    ("not-utf8", b64(b"\xff\xfe\xfd")),
+    ("not-base64", "***"),
+    ("bad-padding", "abc"),
+    ("not-ascii", "éé"),
+    ("empty", ""),
+]
+
+
+@pytest.mark.parametrize("value", [v for _, v in NOT_CURSORS], ids=[i for i, _ in NOT_CURSORS])
+def test_anything_but_a_cursor_of_this_api_is_a_validation_error(value: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Cursor.decode(value, key=KEY)
+    assert caught.value.message == f"{value!r} is not a cursor of this API"
+    assert caught.value.field == ["after"]
+
+
+@pytest.mark.parametrize(
+    "other_key", ["ba9876543210", "", KEY.upper()], ids=["other", "empty", "case"]
+)
+def test_a_cursor_of_another_listing_is_refused_as_such(other_key: str) -> None:
+    value = forge({"v": 1, "k": other_key, "o": {"WEBSHOP": 3}})
+    with pytest.raises(ValidationError) as caught:
+        Cursor.decode(value, key=KEY)
+    assert caught.value.message == (
+        "The cursor belongs to a listing with other filters; start again without `after`."
+    )
+    assert caught.value.field == ["after"]
+
+
+def test_a_cursor_reads_back_what_it_wrote() -> None:
+    offsets = {OrderSource.WEBSHOP: 12, OrderSource.CRM: 0, OrderSource.B2B: 3}
+    assert Cursor.decode(Cursor(KEY, offsets).encode(), key=KEY) == Cursor(KEY, offsets)
+
+
+def test_the_cursor_format_is_stable_across_deploys() -> None:
+    # Replicas of two versions serve one client during a rolling deploy: the same cursor
+    # text, unless CURSOR_VERSION changes.
+    cursor = Cursor(KEY, {OrderSource.WEBSHOP: 12, OrderSource.CRM: 0})
+    assert cursor.encode() == b64(b'{"v":1,"k":"0123456789ab","o":{"WEBSHOP":12,"CRM":0}}')
+
+
+# --- the listing's fingerprint --------------------------------------------------------------
+
+ALL = list(OrderSource)
+BASE = OrderQuery()
+SINCE = datetime(2026, 6, 1, tzinfo=UTC)
+
+# Each row changes one filter of the base listing (every source, no filters): a new key.
+OTHER_LISTINGS = [
+    ("fewer-sources", ALL[:3], BASE),
+    ("one-source", [OrderSource.CRM], BASE),
+    ("no-source", [], BASE),
+    ("statuses", ALL, OrderQuery(statuses=frozenset({OrderStatus.PROCESSING}))),
+    ("payment-statuses", ALL, OrderQuery(payment_statuses=frozenset({PaymentStatus.PAID}))),
+    ("updated-since", ALL, OrderQuery(updated_since=SINCE)),
+    ("search", ALL, OrderQuery(search="emma")),
+]
+
+
+@pytest.mark.parametrize(
+    ("sources", "query"),
+    [row[1:] for row in OTHER_LISTINGS],
+    ids=[row[0] for row in OTHER_LISTINGS],
+)
+def test_every_filter_is_part_of_the_listings_fingerprint(
+    sources: list[OrderSource], query: OrderQuery
+) -> None:
+    assert filter_key(sources, query) != filter_key(ALL, BASE)
+
+
+# Pairs of listings that differ only in one filter's value: different keys.
+OTHER_VALUES = [
+    (
+        "statuses",
+        OrderQuery(statuses=frozenset({OrderStatus.PROCESSING})),
+        OrderQuery(statuses=frozenset({OrderStatus.PROCESSING, OrderStatus.CONFIRMED})),
+    ),
+    (
+        "payment-statuses",
+        OrderQuery(payment_statuses=frozenset({PaymentStatus.PAID})),
+        OrderQuery(payment_statuses=frozenset({PaymentStatus.PENDING})),
+    ),
+    (
+        "updated-since",
+        OrderQuery(updated_since=SINCE),
+        OrderQuery(updated_since=SINCE + timedelta(seconds=1)),
+    ),
+    ("search", OrderQuery(search="emma"), OrderQuery(search="emm")),
+    (
+        "status-vs-payment",
+        OrderQuery(statuses=frozenset({OrderStatus.PENDING})),
+        OrderQuery(payment_statuses=frozenset({PaymentStatus.PENDING})),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("one", "other"), [row[1:] for row in OTHER_VALUES], ids=[row[0] for row in OTHER_VALUES]
+)
+def test_another_value_of_a_filter_is_another_listing(one: OrderQuery, other: OrderQuery) -> None:
+    assert filter_key(ALL, one) != filter_key(ALL, other)
+
+
+SAME_LISTINGS = [
+    (
+        "sources-reordered",
+        [OrderSource.B2B, OrderSource.WEBSHOP],
+        [OrderSource.WEBSHOP, OrderSource.B2B],
+    ),
+    ("all-sources-reversed", ALL[::-1], ALL),
+]
+
+
+@pytest.mark.parametrize(
+    ("one", "other"), [row[1:] for row in SAME_LISTINGS], ids=[row[0] for row in SAME_LISTINGS]
+)
+def test_the_same_sources_in_another_order_are_the_same_listing(
+    one: list[OrderSource], other: list[OrderSource]
+) -> None:
+    query = OrderQuery(
+        statuses=frozenset({OrderStatus.CONFIRMED, OrderStatus.PROCESSING, OrderStatus.PENDING}),
+        payment_statuses=frozenset({PaymentStatus.PAID, PaymentStatus.NONE}),
+        updated_since=SINCE,
+        search="emma",
+    )
+    assert filter_key(one, query) == filter_key(other, query)
+
+
+def test_the_fingerprint_is_stable_across_deploys() -> None:
+    # The 12 first hex digits of SHA-256 over the filters as sorted-key JSON (see the cursor
+    # format test: replicas of two versions must agree on it).
+    described = (
+        '{"payment": ["PAID"], "search": "emma", "since": "2026-06-01T00:00:00+00:00", '
+        '"sources": ["CRM", "WEBSHOP"], "statuses": ["CONFIRMED", "PROCESSING"]}'
+    )
+    query = OrderQuery(
+        statuses=frozenset({OrderStatus.PROCESSING, OrderStatus.CONFIRMED}),
+        payment_statuses=frozenset({PaymentStatus.PAID}),
+        updated_since=SINCE,
+        search="emma",
+    )
+    expected = hashlib.sha256(described.encode()).hexdigest()[:12]
+    assert filter_key([OrderSource.WEBSHOP, OrderSource.CRM], query) == expected
+    unfiltered = (
+        '{"payment": [], "search": null, "since": null, '
+        '"sources": ["AFFILIATE", "B2B", "CRM", "WEBSHOP"], "statuses": []}'
+    )
+    assert filter_key(ALL, BASE) == hashlib.sha256(unfiltered.encode()).hexdigest()[:12]
+
+
+async def test_a_cursor_from_a_listing_with_updated_since_does_not_continue_one_without() -> None:
+    backends = three_backends()
+    sizes = {s: 10 for s in backends}
+    query = OrderQuery(updated_since=T0)
+    page = await page_orders(backends, query, first=5, after=None, page_size=sizes)
+    with pytest.raises(ValidationError, match="other filters"):
+        await page_orders(
+            backends, OrderQuery(), first=5, after=page.edges[-1].cursor, page_size=sizes
+        )
+
+
+# --- hasNextPage ----------------------------------------------------------------------------
+
+
+def backends_of(sizes: dict[OrderSource, int], failing: set[OrderSource] = frozenset()) -> dict:
+    backends = {
+        source: ListBackend(
+            source, [make_order(source, n, minutes=n * 2 + rank) for n in range(size)]
+        )
+        for rank, (source, size) in enumerate(sizes.items())
+    }
+    for source in failing:
+        backends[source].failing = True
+    return backends
+
+
+W, C = OrderSource.WEBSHOP, OrderSource.CRM
+
+# (listing sizes, failing backends, first) -> edges on the page, hasNextPage
+HAS_NEXT = [
+    ("everything-taken", {W: 3, C: 2}, set(), 10, 5, False),
+    ("exactly-everything-taken", {W: 3}, set(), 3, 3, False),
+    ("empty-listings", {W: 0, C: 0}, set(), 5, 0, False),
+    ("leftovers-buffered", {W: 2, C: 2}, set(), 2, 2, True),
+    ("listing-goes-on", {W: 10}, set(), 3, 3, True),
+    ("a-backend-failed", {W: 2, C: 4}, {C}, 10, 2, True),
+    ("every-backend-failed", {W: 2, C: 4}, {W, C}, 10, 0, True),
+]
+
+
+@pytest.mark.parametrize(
+    ("sizes", "failing", "first", "edges", "has_next"),
+    [row[1:] for row in HAS_NEXT],
+    ids=[row[0] for row in HAS_NEXT],
+)
+async def test_has_next_page_is_false_only_when_every_backend_has_given_everything(
+    sizes: dict[OrderSource, int],
+    failing: set[OrderSource],
+    first: int,
+    edges: int,
+    has_next: bool,
+) -> None:
+    backends = backends_of(sizes, failing)
+    page = await page_orders(
+        backends, OrderQuery(), first=first, after=None, page_size={s: 10 for s in backends}
+    )
+    assert len(page.edges) == edges
+    assert page.has_next_page is has_next
+    assert {e.source for e in page.unavailable} == failing
+
+
+async def test_a_failing_backend_keeps_its_position_in_every_cursor_of_the_page() -> None:
+    backends = backends_of({W: 20, C: 20})
+    sizes = {s: 10 for s in backends}
+    first = await page_orders(backends, OrderQuery(), first=6, after=None, page_size=sizes)
+    position = Cursor.decode(first.edges[-1].cursor, key=filter_key([W, C], OrderQuery()))
+    assert position.offsets[C] > 0
+
+    backends[C].failing = True
+    second = await page_orders(
+        backends, OrderQuery(), first=6, after=first.edges[-1].cursor, page_size=sizes
+    )
+    assert [edge.order.source for edge in second.edges] == [W] * 6
+    for edge in second.edges:
+        offsets = Cursor.decode(edge.cursor, key=filter_key([W, C], OrderQuery())).offsets
+        assert offsets[C] == position.offsets[C]
+
+
+async def test_a_failing_backend_is_logged_as_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    backends = backends_of({W: 2, C: 2}, {C})
+    with caplog.at_level(logging.WARNING, logger="resolvers.pagination"):
+        await page_orders(
+            backends, OrderQuery(), first=5, after=None, page_size={s: 10 for s in backends}
+        )
+    assert [r.getMessage() for r in caplog.records] == [
+        "orders: CRM unavailable for this page: CRM: down"
+    ]
+    assert caplog.records[0].levelno == logging.WARNING
+
+
+async def test_a_failure_that_is_not_a_backend_error_is_not_swallowed() -> None:
+    class Broken(ListBackend):
+        async def list_orders(self, query: OrderQuery, *, offset: int, limit: int) -> OrderPage:
+            raise RuntimeError("a bug, not an outage")
+
+    backends = backends_of({W: 3})
+    backends[C] = Broken(C, [])
+    with pytest.raises(RuntimeError, match="a bug"):
+        await page_orders(
+            backends, OrderQuery(), first=5, after=None, page_size={s: 10 for s in backends}
+        )
+
+
+# --- merging --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("first", [0, 1, 2, 7, 8])
+async def test_a_page_has_at_most_first_orders(first: int) -> None:
+    backends = backends_of({W: 4, C: 4})
+    page = await page_orders(
+        backends, OrderQuery(), first=first, after=None, page_size={s: 10 for s in backends}
+    )
+    assert len(page.edges) == first
+
+
+async def test_ties_are_in_source_order_then_each_upstreams_own_order() -> None:
+    backends = {
+        source: ListBackend(source, [make_order(source, n, minutes=0) for n in range(2)])
+        for source in [OrderSource.B2B, OrderSource.CRM, OrderSource.AFFILIATE, OrderSource.WEBSHOP]
+    }
+    page = await page_orders(
+        backends, OrderQuery(), first=8, after=None, page_size={s: 10 for s in backends}
+    )
+    assert [(e.order.source, e.order.upstream_id) for e in page.edges] == [
+        (OrderSource.AFFILIATE, "0"),
+        (OrderSource.AFFILIATE, "1"),
+        (OrderSource.WEBSHOP, "0"),
+        (OrderSource.WEBSHOP, "1"),
+        (OrderSource.CRM, "0"),
+        (OrderSource.CRM, "1"),
+        (OrderSource.B2B, "0"),
+        (OrderSource.B2B, "1"),
+    ]
+
+
+async def test_each_edges_cursor_continues_right_after_that_edge() -> None:
+    backends = backends_of({W: 3, C: 3})
+    sizes = {s: 10 for s in backends}
+    whole = await page_orders(backends, OrderQuery(), first=6, after=None, page_size=sizes)
+    for index, edge in enumerate(whole.edges):
+        rest = await page_orders(
+            backends, OrderQuery(), first=6, after=edge.cursor, page_size=sizes
+        )
+        assert [e.order for e in rest.edges] == [e.order for e in whole.edges[index + 1 :]]
+
+
+# --- what is asked of each upstream ---------------------------------------------------------
+
+# (orders, page size, first, filter keeps every n-th) -> the (offset, limit) of each read
+READS = [
+    ("first-below-page-size", 30, 10, 5, 1, [(0, 5)]),
+    ("first-above-page-size", 30, 10, 25, 1, [(0, 10), (10, 10), (20, 10)]),
+    ("first-is-page-size", 30, 10, 10, 1, [(0, 10)]),
+    ("listing-ends-early", 4, 10, 5, 1, [(0, 5)]),
+    ("filters-thin-the-first-read", 30, 10, 3, 4, [(0, 3), (3, 10)]),
+    ("empty-listing", 0, 10, 5, 1, [(0, 5)]),
+]
+
+
+@pytest.mark.parametrize(
+    ("orders", "page_size", "first", "every", "asked"),
+    [row[1:] for row in READS],
+    ids=[row[0] for row in READS],
+)
+async def test_each_upstream_is_asked_for_no_more_than_the_page_needs(
+    orders: int, page_size: int, first: int, every: int, asked: list[tuple[int, int]]
+) -> None:
+    listing = [
+        make_order(
+            W,
+            n,
+            minutes=1000 - n,
+            status=OrderStatus.PROCESSING if n % every == 0 else OrderStatus.CANCELLED,
+        )
+        for n in range(orders)
+    ]
+    backend = ListBackend(W, listing, upstream_page=100)
+    query = OrderQuery(statuses=frozenset({OrderStatus.PROCESSING}))
+    await page_orders({W: backend}, query, first=first, after=None, page_size={W: page_size})
+    assert backend.asked == asked
+    # The filters go to the upstream too: it applies those it can.
+    assert backend.queries == [query] * len(asked)
+
+
+async def test_an_empty_read_ends_the_listing_even_if_the_upstream_says_more_follows() -> None:
+    class Stuck(ListBackend):
+        async def list_orders(self, query: OrderQuery, *, offset: int, limit: int) -> OrderPage:
+            self.calls += 1
+            assert self.calls < 3, "read again after an empty page"
+            return OrderPage(orders=[], exhausted=False)
+
+    backend = Stuck(W, [])
+    page = await page_orders({W: backend}, OrderQuery(), first=5, after=None, page_size={W: 10})
+    assert backend.calls == 1
+    assert page.edges == []
+    assert page.has_next_page is False
