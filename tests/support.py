@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from starlette.types import ASGIApp
 
+from backends.http import NO_DELAY
 from backends.simkit.server import ServerThread
 from domain.models import OrderSource
 
@@ -100,6 +101,21 @@ def upstream_get(source: OrderSource, base_url: str, path: str, **params: Any) -
         f"{base_url}{path}", params=params, headers=upstream_headers(source, base_url)
     )
     return response.raise_for_status().json()
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """The real transport, keeping every request an adapter sends (what it asked upstream)."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport(verify=False, socket_options=[NO_DELAY])
+        self.requests: list[httpx.Request] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 def bind_free_port() -> int:

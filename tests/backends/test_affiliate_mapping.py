@@ -24,12 +24,11 @@ from backends.affiliate.adapter import AffiliateAdapter
 from backends.affiliate.simulator import create_app
 from backends.base import OrderQuery
 from backends.config import AffiliateSettings
-from backends.http import NO_DELAY
 from backends.simkit.app import SimConfig
 from domain.commands import Dispatch, UpdateStatus
 from domain.errors import UnsupportedByBackendError
 from domain.models import OrderStatus, PaymentStatus
-from tests.support import serving
+from tests.support import RecordingTransport, serving
 
 # Seed 42 with 60 orders holds every platform status and every payment status.
 SEED = SimConfig(seed=42, orders=60)
@@ -150,28 +149,13 @@ def seeded(platform: Platform) -> Platform:
     return platform
 
 
-class Recorder(httpx.AsyncBaseTransport):
-    """The real transport, keeping every request the adapter sends."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport(verify=False, socket_options=[NO_DELAY])
-        self.requests: list[httpx.Request] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
+@pytest.fixture
+def recorder() -> RecordingTransport:
+    return RecordingTransport()
 
 
 @pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-async def adapter(sim_url: str, recorder: Recorder) -> AsyncIterator[AffiliateAdapter]:
+async def adapter(sim_url: str, recorder: RecordingTransport) -> AsyncIterator[AffiliateAdapter]:
     settings = AffiliateSettings.model_validate(
         {"base_url": sim_url, "retries": 1, "backoff_base_s": 0.01, "timeout_s": 2.0}
     )
@@ -246,7 +230,10 @@ def test_update_status_sets_every_status_but_pending_and_dispatched(
 
 @pytest.mark.parametrize("canonical", NOT_SETTABLE)
 async def test_a_status_update_to_an_unsettable_status_is_refused_before_sending(
-    adapter: AffiliateAdapter, recorder: Recorder, platform: Platform, canonical: OrderStatus
+    adapter: AffiliateAdapter,
+    recorder: RecordingTransport,
+    platform: Platform,
+    canonical: OrderStatus,
 ) -> None:
     raw = platform.first(status="confirmed")
 
@@ -262,7 +249,7 @@ async def test_a_status_update_to_an_unsettable_status_is_refused_before_sending
 @pytest.mark.parametrize(("wanted", "sent"), STATUS_FILTERS)
 async def test_a_status_filter_asks_the_platform_for_its_own_statuses(
     adapter: AffiliateAdapter,
-    recorder: Recorder,
+    recorder: RecordingTransport,
     seeded: Platform,
     wanted: set[OrderStatus],
     sent: str,
@@ -278,7 +265,7 @@ async def test_a_status_filter_asks_the_platform_for_its_own_statuses(
 @pytest.mark.parametrize(("wanted", "sent"), PAYMENT_FILTERS)
 async def test_a_payment_filter_asks_the_platform_for_its_own_payment_status(
     adapter: AffiliateAdapter,
-    recorder: Recorder,
+    recorder: RecordingTransport,
     seeded: Platform,
     wanted: PaymentStatus,
     sent: str,
@@ -293,7 +280,7 @@ async def test_a_payment_filter_asks_the_platform_for_its_own_payment_status(
 
 
 async def test_an_invoiced_filter_matches_nothing_without_asking(
-    adapter: AffiliateAdapter, recorder: Recorder
+    adapter: AffiliateAdapter, recorder: RecordingTransport
 ) -> None:
     query = OrderQuery(payment_statuses=frozenset({PaymentStatus.INVOICED}))
     page = await adapter.list_orders(query, offset=0, limit=5)

@@ -26,12 +26,11 @@ from backends.b2b.adapter import B2BAdapter
 from backends.b2b.simulator import create_app
 from backends.base import OrderQuery
 from backends.config import B2BSettings
-from backends.http import NO_DELAY
 from backends.simkit.app import SimConfig
 from domain.commands import UpdateStatus
 from domain.errors import ValidationError
 from domain.models import OrderStatus, PaymentStatus
-from tests.support import serving
+from tests.support import RecordingTransport, serving
 
 # Seed 42 with 40 orders holds every order status.
 SEED = SimConfig(seed=42, orders=40)
@@ -133,20 +132,7 @@ def seeded(b2b: B2B) -> B2B:
     return b2b
 
 
-class Recorder(httpx.AsyncBaseTransport):
-    """The real transport, keeping every request the adapter sends."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport(verify=False, socket_options=[NO_DELAY])
-        self.requests: list[httpx.Request] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
+class Recorder(RecordingTransport):
     @property
     def listings(self) -> list[httpx.Request]:
         return [r for r in self.requests if r.url.path.endswith(UPDATED_FROM)]

@@ -26,12 +26,11 @@ import pytest
 from backends.config import CrmSettings
 from backends.crm.adapter import CrmAdapter
 from backends.crm.simulator import create_app
-from backends.http import NO_DELAY
 from backends.simkit.app import SimConfig
 from domain.commands import Dispatch, UpdateStatus
 from domain.errors import UnsupportedByBackendError
 from domain.models import OrderStatus, PaymentStatus
-from tests.support import serving
+from tests.support import RecordingTransport, serving
 
 # Seed 42 with 60 orders holds every status name and every payment state.
 SEED = SimConfig(seed=42, orders=60)
@@ -131,28 +130,13 @@ def seeded(crm: Crm) -> Crm:
     return crm
 
 
-class Recorder(httpx.AsyncBaseTransport):
-    """The real transport, keeping every request the adapter sends."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport(verify=False, socket_options=[NO_DELAY])
-        self.requests: list[httpx.Request] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
+@pytest.fixture
+def recorder() -> RecordingTransport:
+    return RecordingTransport()
 
 
 @pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-async def adapter(sim_url: str, recorder: Recorder) -> AsyncIterator[CrmAdapter]:
+async def adapter(sim_url: str, recorder: RecordingTransport) -> AsyncIterator[CrmAdapter]:
     settings = CrmSettings(base_url=sim_url, retries=1, backoff_base_s=0.01, timeout_s=2.0)
     adapter = CrmAdapter(settings, transport=recorder)
     yield adapter
@@ -221,7 +205,7 @@ def test_update_status_sets_every_status_but_dispatched(adapter: CrmAdapter) -> 
 
 
 async def test_a_status_update_to_dispatched_is_refused_before_sending(
-    adapter: CrmAdapter, recorder: Recorder, crm: Crm
+    adapter: CrmAdapter, recorder: RecordingTransport, crm: Crm
 ) -> None:
     raw = crm.first(status="Processing")
 

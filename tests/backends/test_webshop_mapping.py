@@ -26,14 +26,13 @@ import pytest
 
 from backends.base import OrderQuery
 from backends.config import WebshopSettings
-from backends.http import NO_DELAY
 from backends.simkit.app import SimConfig
 from backends.webshop.adapter import WebshopAdapter
 from backends.webshop.simulator import create_app
 from domain.commands import UpdateStatus
 from domain.errors import ValidationError
 from domain.models import OrderStatus, PaymentStatus
-from tests.support import serving
+from tests.support import RecordingTransport, serving
 
 # Seed 42 with 60 orders holds every state and every payment status.
 SEED = SimConfig(seed=42, orders=60)
@@ -168,20 +167,7 @@ def seeded(webshop: CloudSuite) -> CloudSuite:
     return webshop
 
 
-class Recorder(httpx.AsyncBaseTransport):
-    """The real transport, keeping every request the adapter sends."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport(verify=False, socket_options=[NO_DELAY])
-        self.requests: list[httpx.Request] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
+class Recorder(RecordingTransport):
     @property
     def listings(self) -> list[httpx.Request]:
         return [r for r in self.requests if r.method == "GET" and r.url.path == ORDERS]
