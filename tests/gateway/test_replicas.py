@@ -53,10 +53,12 @@ async def test_cancelling_at_once_on_two_replicas_sends_one_cancellation(
     sim.reset()
     first, second = two_replicas
     try:
-        found = await first.data(
+        pending = (
             "{ orders(first: 1, filter: {sources: [AFFILIATE], statuses: [PENDING]})"
             " { edges { node { id upstreamId } } } }"
         )
+        found = await first.data(pending)
+        await second.data(pending)  # both warm (key looked up, upstream token): a fair race
         order = found["orders"]["edges"][0]["node"]
         # Slow upstream: both replicas read PENDING before either has queued its change.
         sim.set_faults(latency_ms=300)
