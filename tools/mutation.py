@@ -5,8 +5,9 @@
     python tools/mutation.py tables [--table MODULE:NAME]...
 
 - ``code``: mutmut (``[tool.mutmut]`` in pyproject.toml) mutates the code inside the functions
-  of the rule modules, in a scratch copy of the work tree (default ``.mutation/``; mutmut's
-  cache there makes a second run quick).
+  of the rule modules, each group of ``GROUPS`` against the tests that pin it, in a scratch
+  copy of the work tree per group (``.mutation/<group>``; mutmut's cache there makes a
+  second run quick). ``--module``/``--tests`` run one ad-hoc group instead.
 - ``tables``: mutmut never touches module-level values, so the rule tables in ``TABLES`` are
   mutated here, one entry at a time (an edge of the state machine added or removed, a status
   mapped to another, a row of the HTTP policy given another action or removed), each mutant
@@ -84,6 +85,35 @@ TABLES = [
     Table("backends.crm.adapter", "PAYMENT_STATUS", _backend("crm")),
     Table("backends.b2b.adapter", "STATUS_TABLE", _backend("b2b")),
     Table("backends.b2b.adapter", "STATUS_UPDATES", _backend("b2b")),
+]
+
+
+@dataclass(frozen=True)
+class Group:
+    """Rule modules mutated together, and the tests that pin them."""
+
+    name: str
+    modules: tuple[str, ...]
+    tests: tuple[str, ...]
+
+
+GROUPS = [
+    Group("domain", ("domain/",), ("tests/domain", "tests/resolvers", "tests/store")),
+    Group("store", ("store/outbox.py", "store/idempotency.py"), ("tests/store",)),
+    Group(
+        "paging",
+        ("resolvers/pagination.py",),
+        ("tests/resolvers/test_pagination.py", "tests/resolvers/test_orders_query.py"),
+    ),
+    Group(
+        "http",
+        ("backends/http.py", "backends/affiliate/commission.py"),
+        (
+            "tests/backends/test_http.py",
+            "tests/backends/test_commission.py",
+            "tests/backends/test_affiliate_adapter.py",
+        ),
+    ),
 ]
 
 
@@ -231,7 +261,7 @@ def allowed() -> dict[str, str]:
     return {name: str(why) for name, why in tomllib.loads(ALLOWED.read_text()).items()}
 
 
-def report(results: dict[str, dict[str, str]], scratch: Path | None) -> bool:
+def report(results: dict[str, dict[str, str]], scratches: dict[str, Path]) -> bool:
     """Print each module's score and its survivors; True when every module reaches the bar."""
     allow = allowed()
     ok = True
@@ -247,13 +277,13 @@ def report(results: dict[str, dict[str, str]], scratch: Path | None) -> bool:
         score = killed / denominator if denominator else 1.0
         ok &= score >= THRESHOLD
         print(f"{module:<58} {killed:>7} {run:>5} {excused:>8} {score:>6.0%}")
-    for _, outcomes in sorted(results.items()):
+    for module, outcomes in sorted(results.items()):
         for name, status in outcomes.items():
             if status in COUNTED and status not in KILLED and name not in allow:
                 print(f"\n--- {status}: {name}")
-                if scratch is not None and ":" not in name:
+                if module in scratches:
                     mutmut = str(Path(sys.executable).with_name("mutmut"))
-                    subprocess.run([mutmut, "show", name], cwd=scratch, check=False)
+                    subprocess.run([mutmut, "show", name], cwd=scratches[module], check=False)
     print(f"\n{'every module reaches' if ok else 'NOT every module reaches'} {THRESHOLD:.0%}")
     return ok
 
@@ -273,13 +303,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         each.add_argument("--jobs", type=int, default=2, help="mutants run at once")
     args = parser.parse_args(argv)
     results: dict[str, dict[str, str]] = {}
+    scratches: dict[str, Path] = {}  # where each module's mutants can be shown
     if args.kind in (None, "code"):
-        results |= run_code(
-            getattr(args, "module", []), getattr(args, "tests", []), args.scratch, args.jobs
-        )
+        modules, tests = getattr(args, "module", []), getattr(args, "tests", [])
+        groups = [Group("adhoc", tuple(modules), tuple(tests))] if modules else GROUPS
+        for group in groups:
+            scratch = args.scratch if modules else args.scratch / group.name
+            print(f"{group.name}: mutmut over {', '.join(group.modules)}", flush=True)
+            found = run_code(group.modules, group.tests, scratch, args.jobs)
+            results |= found
+            scratches |= dict.fromkeys(found, scratch)
     if args.kind in (None, "tables"):
         results |= run_tables(getattr(args, "table", []), args.jobs)
-    return 0 if report(results, args.scratch) else 1
+    return 0 if report(results, scratches) else 1
 
 
 if __name__ == "__main__":
