@@ -202,14 +202,23 @@ def run_tables(names: Sequence[str], jobs: int) -> dict[str, dict[str, str]]:
 
 
 def scratch_copy(scratch: Path) -> None:
-    """The work tree as it is now (tracked and new files), into ``scratch``; mutmut's own
-    ``mutants/`` cache there is kept."""
-    files = subprocess.run(
+    """The work tree as it is now (tracked and new files; every file outside a git checkout)
+    into ``scratch``; mutmut's own ``mutants/`` cache there is kept."""
+    listing = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT, capture_output=True, check=True,
-    ).stdout.decode().split("\0")  # fmt: skip
+        cwd=ROOT, capture_output=True, check=False,
+    )  # fmt: skip
+    if listing.returncode == 0:
+        names = [n for n in listing.stdout.decode().split("\0") if n]
+    else:  # an exported tree (git archive): everything but caches and environments
+        skip = {".venv", ".mutation", "mutants", "__pycache__", "node_modules", ".git"}
+        names = [
+            str(path.relative_to(ROOT))
+            for path in ROOT.rglob("*")
+            if path.is_file() and not skip & set(path.relative_to(ROOT).parts)
+        ]
     scratch.mkdir(parents=True, exist_ok=True)
-    for name in filter(None, files):
+    for name in names:
         source, target = ROOT / name, scratch / name
         if source.is_file():
             target.parent.mkdir(parents=True, exist_ok=True)
