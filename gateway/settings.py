@@ -80,9 +80,6 @@ class LimitSettings(BaseModel):
         gt=0,
         description="points a bucket regains per second (a key may set its own)",
     )
-    max_scan_pages: int = Field(
-        default=5, ge=1, description="upstream pages one source reads per `orders` page (search)"
-    )
 
 
 class Settings(BaseSettings):

@@ -8,7 +8,7 @@
 - before execution, the caller's bucket (``gateway.throttle``) pays the cost: short of it,
   ``RATE_LIMITED`` with HTTP 429 and ``Retry-After``; after execution the unused part of
   the estimate goes back: a root ``orders`` whose listing ended before ``first`` orders
-  (``Context.returned``; a listing cut short by its scan bound keeps its full cost);
+  (``Context.returned``; a listing that goes on keeps its full cost);
 - every answer says what it cost, under ``extensions.cost`` (Shopify's shape).
 """
 
