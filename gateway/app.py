@@ -32,14 +32,17 @@ from gateway.tokens import TokenVerifier
 from store import api_keys
 from store.engine import Store
 
-DEMO_KEY_NAME = "demo"
+DEMO_KEY_NAME = api_keys.DEMO_NAME
 # What a browser app may send cross-origin (the preflight answers these).
 CORS_HEADERS = ["Authorization", "Content-Type", "Accept", "X-Actor", "Apollo-Require-Preflight"]
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
-    demo_key = settings.auth.demo_key if settings.simulators else None
+    # The demo key (every scope, a published secret) exists only in the demo: the simulators
+    # on and the demo profile. Any other start revokes it, whatever the setting says now.
+    demo = settings.simulators and settings.profile == "demo"
+    demo_key = settings.auth.demo_key if demo else None
     view = GraphQLView(
         introspection=settings.introspection_enabled,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
@@ -66,8 +69,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 secret=demo_key.get_secret_value(),
                 scopes=ALL_SCOPES,
             )
-        elif settings.auth.demo_key is not None:
-            await api_keys.retire(store, settings.auth.demo_key.get_secret_value())
+        else:
+            await api_keys.retire_named(store, DEMO_KEY_NAME)
         state = AppState(
             settings=settings,
             backends=backends,

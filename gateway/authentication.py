@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from domain.access import ANONYMOUS_NAME, Principal, PrincipalKind, parse_scopes
@@ -103,12 +103,18 @@ class Authenticator:
         return principal
 
 
+def runs_operation(scope: Scope) -> bool:
+    """A GET naming a query to run, read the way the GraphQL view reads it (decoded: a
+    ``%71uery=`` is a ``query=``)."""
+    return "query" in QueryParams(scope.get("query_string", b""))
+
+
 def wants_ide(scope: Scope, headers: Headers) -> bool:
     """A browser asking for the GraphiQL page (GET, HTML, no query to run)."""
     return (
         scope["method"] == "GET"
         and "text/html" in headers.get("accept", "")
-        and b"query=" not in scope.get("query_string", b"")
+        and not runs_operation(scope)
     )
 
 

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import json
 
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SIMPLE_CONTENT_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"}
@@ -122,6 +122,6 @@ class CsrfGuard:
             return True
         if scope["method"] == "GET":
             # Only the GraphiQL page itself (no operation) may be fetched with nothing else.
-            return b"query=" not in scope.get("query_string", b"")
+            return "query" not in QueryParams(scope.get("query_string", b""))
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         return bool(content_type) and content_type not in SIMPLE_CONTENT_TYPES

@@ -105,20 +105,33 @@ class TokenVerifier:
 
 
 def principal_of(claims: dict[str, Any]) -> Principal:
-    scope = claims.get("scope")
-    values = scope.split() if isinstance(scope, str) else claims.get("scp") or []
-    if isinstance(values, str):
-        values = values.split()
+    scope, scp = claims.get("scope"), claims.get("scp")
+    if scope is not None:
+        values = _strings(scope, "scope")
+    elif scp is not None:
+        values = _strings(scp, "scp")
+    else:
+        values = []
     name = claims.get("sub") or claims.get("client_id") or claims.get("azp")
     if not isinstance(name, str) or not name:
         raise UnauthenticatedError("The access token has no subject.")
-    raw_sources = claims.get(SOURCES_CLAIM)
     sources: frozenset[OrderSource] | None = None
-    if isinstance(raw_sources, list):
-        sources = frozenset(OrderSource(s) for s in raw_sources if s in OrderSource.__members__)
+    if SOURCES_CLAIM in claims:  # present: it limits, whatever its value (never widens)
+        named = _strings(claims[SOURCES_CLAIM], SOURCES_CLAIM)
+        sources = frozenset(OrderSource(s) for s in named if s in OrderSource.__members__)
     return Principal(
         name=name[:200],
         kind=PrincipalKind.ACCESS_TOKEN,
-        scopes=parse_scopes(str(value) for value in values),
+        scopes=parse_scopes(values),
         sources=sources,
     )
+
+
+def _strings(value: object, claim: str) -> list[str]:
+    """A claim of names: a space-separated string or a list of strings; anything else is
+    a token this gateway cannot trust."""
+    if isinstance(value, str):
+        return value.split()
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise UnauthenticatedError(f"The access token's `{claim}` claim is not a list of names.")

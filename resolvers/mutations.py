@@ -15,6 +15,7 @@ Expected failures come back as ``userErrors``, never as exceptions.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -143,7 +144,9 @@ async def _idempotent(
         response: WriteResponse = await run()
         return response
     store = context.store
-    scoped = f"{operation}:{key}"
+    # Keys are the caller's own: another partner's key of the same text is another key.
+    caller = hashlib.sha256(context.principal.name.encode()).hexdigest()[:12]
+    scoped = f"{operation}:{caller}:{key}"
     try:
         claim = await idempotency.claim(
             store,

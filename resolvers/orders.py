@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from backends.base import OrderQuery
-from domain.errors import NotFoundError, UnsupportedByBackendError, ValidationError
+from domain.errors import NotFoundError, ValidationError
 from domain.ids import decode_order_id
 from domain.models import Order, OrderSource, OrderStatus, PaymentStatus
 from gateway.context import Context
@@ -26,9 +26,8 @@ async def order_by_id(context: Context, order_id: str) -> Order:
 
 async def order_by_reference(context: Context, source: OrderSource, reference: str) -> Order:
     backend = context.backends.get(source)
-    if backend is None:
-        raise UnsupportedByBackendError(f"{source.value} is not enabled on this gateway")
-    order = await backend.find_by_reference(reference)
+    # A source that is disabled, or hidden from this caller, has no orders to find.
+    order = None if backend is None else await backend.find_by_reference(reference)
     if order is None:
         raise NotFoundError(
             f"{source.value} has no order with the reference {reference!r}", field=["reference"]

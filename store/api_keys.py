@@ -23,6 +23,7 @@ from store.engine import Store
 from store.tables import ApiKeyRecord
 
 PREFIX = "og_"
+DEMO_NAME = "demo"  # reserved for the demo key (``ensure``); revoked outside the demo
 NAME_MAX = 200
 
 
@@ -53,6 +54,8 @@ async def create(
     name = name.strip()
     if not name or len(name) > NAME_MAX:
         raise ValidationError(f"A key's name has 1 to {NAME_MAX} characters.", field=["name"])
+    if name == DEMO_NAME and secret is None:
+        raise ValidationError(f"The name {DEMO_NAME!r} is the demo key's.", field=["name"])
     if rate is not None and rate <= 0:
         raise ValidationError("A key's rate is a positive number of points per second.")
     secret = secret or PREFIX + secrets.token_urlsafe(32)
@@ -86,12 +89,19 @@ async def ensure(store: Store, *, name: str, secret: str, scopes: Iterable[Scope
     return (await create(store, name=name, scopes=scopes, secret=secret)).record
 
 
-async def retire(store: Store, secret: str) -> None:
-    """Revoke the key with this secret if there is one: the demo key, once the gateway runs
-    without its simulators (a store first used for the demo must not keep a known key)."""
-    found = await _by_hash(store, secret_hash(secret))
-    if found is not None and found.id is not None and found.revoked_at is None:
-        await revoke(store, found.id)
+async def retire_named(store: Store, name: str) -> None:
+    """Revoke every live key of this name: the demo key, on a start outside the demo (a store
+    first used for the demo must not keep a key whose secret is published)."""
+    async with store.session() as session:
+        rows = await session.exec(
+            select(ApiKeyRecord).where(
+                col(ApiKeyRecord.name) == name, col(ApiKeyRecord.revoked_at).is_(None)
+            )
+        )
+        for record in rows:
+            record.revoked_at = utcnow()
+            session.add(record)
+        await session.commit()
 
 
 async def list_keys(store: Store) -> Sequence[ApiKeyRecord]:

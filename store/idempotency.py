@@ -24,7 +24,7 @@ from store.tables import IdempotencyRecord
 IN_PROGRESS, DONE = "in_progress", "done"
 WAIT_STEP_S = 0.05
 STALE_S = 300.0  # a request holding its key longer than this has died
-KEY_MAX = 200  # longest client key (the store keeps "operation:key")
+KEY_MAX = 200  # longest client key (the store keeps "operation:caller:key")
 
 
 def request_hash(operation: str, payload: Any) -> str:

@@ -27,7 +27,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from domain.access import ALL_SCOPES, Scope
+from domain.errors import ValidationError
 from domain.models import OrderSource
+from gateway.app import create_app
 from gateway.authentication import KeyCache, RequireCredential
 from gateway.settings import AuthSettings, Settings
 from store import api_keys
@@ -451,3 +453,110 @@ async def test_a_websocket_without_a_credential_is_closed_unauthorized(
         {"type": "websocket.close", "code": 4401, "reason": sent[0]["reason"]},
     ]
     assert "credential" in sent[0]["reason"]
+
+
+# --- what the reviewers tried -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["%71uery", "qu%65ry", "QUERY=x&query"])
+async def test_an_encoded_query_parameter_does_not_pass_for_the_graphiql_page(
+    gateway_app: Starlette, name: str
+) -> None:
+    async with client_of(gateway_app) as http:
+        response = await http.get(
+            f"/graphql?{name}={{viewer{{principal}}}}", headers={"Accept": "text/html"}
+        )
+    refused(response)
+
+
+@pytest.mark.parametrize(
+    "update",
+    [{"simulators": True, "profile": "production"}, {"simulators": False}],
+    ids=["production-profile", "no-simulators"],
+)
+async def test_the_published_demo_key_works_only_in_the_demo(
+    settings: Settings, update: dict[str, Any]
+) -> None:
+    demo_key = {"Authorization": "Bearer og_demo_key_for_local_use_only"}
+    demo = settings.model_copy(update={"simulators": True})
+    async with running(demo) as app, client_of(app, demo_key) as http:
+        assert (await http.post("/graphql", json={"query": ORDERS})).status_code == 200
+    # The same store started outside the demo, even with another demo_key setting.
+    other = settings.model_copy(update={**update, "auth": AuthSettings(demo_key=None)})
+    app = create_app(other)
+    async with app.router.lifespan_context(app), client_of(app, demo_key) as http:
+        refused(await http.post("/graphql", json={"query": ORDERS}))
+
+
+async def test_the_name_of_the_demo_key_is_reserved(gateway_app: Starlette) -> None:
+    with pytest.raises(ValidationError):
+        await api_keys.create(gateway_app.state.ordergate.store, name="demo", scopes=[])
+
+
+@pytest.mark.parametrize(
+    ("claims", "sources"),
+    [
+        ({"ordergate_sources": ["AFFILIATE"]}, {"AFFILIATE"}),
+        ({"ordergate_sources": "AFFILIATE"}, {"AFFILIATE"}),
+        ({"ordergate_sources": "AFFILIATE WEBSHOP"}, {"AFFILIATE", "WEBSHOP"}),
+        ({"ordergate_sources": []}, set()),
+        ({}, {"AFFILIATE", "WEBSHOP", "CRM", "B2B"}),
+    ],
+    ids=["list", "string", "spaced-string", "empty", "absent"],
+)
+async def test_a_token_sources_claim_limits_never_widens(
+    token_gateway: Starlette,
+    idp: tuple[IdentityProvider, str],
+    claims: dict[str, Any],
+    sources: set[str],
+) -> None:
+    provider, _ = idp
+    body = (await ask(token_gateway, provider.token(**claims), "{ viewer { sources } }")).json()
+    assert set(body["data"]["viewer"]["sources"]) == sources
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [{"ordergate_sources": [{}]}, {"ordergate_sources": 5}, {"scope": 5}, {"scp": [1, 2]}],
+    ids=["sources-objects", "sources-number", "scope-number", "scp-numbers"],
+)
+async def test_a_token_with_claims_of_the_wrong_type_is_refused_not_a_500(
+    token_gateway: Starlette, idp: tuple[IdentityProvider, str], claims: dict[str, Any]
+) -> None:
+    provider, _ = idp
+    token = provider.token(scope=[]) if "scp" in claims or "scope" in claims else provider.token()
+    body = jwt.decode(token, options={"verify_signature": False})
+    body.pop("scp", None)
+    body.update(claims)
+    signed = jwt.encode(body, provider.keys["k1"], algorithm="RS256", headers={"kid": "k1"})
+    assert "not a list of names" in refused(await ask(token_gateway, signed))
+
+
+async def test_order_by_reference_of_a_hidden_source_is_not_found(
+    gateway_app: Starlette,
+) -> None:
+    partner = await keyed(gateway_app, name="affiliate-only", sources=[A])
+    async with partner.http:
+        body = await partner.query(
+            '{ orderByReference(source: WEBSHOP, reference: "anything") { id } }'
+        )
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_idempotency_keys_are_each_callers_own(
+    gateway_app: Starlette, gateway: GatewayClient
+) -> None:
+    order = await some_order(gateway, A)
+    # Nothing may become PENDING: whatever the order's status, no upstream write happens.
+    query = """mutation($id: ID!, $note: String) {
+      updateStatus(input: {orderId: $id, status: PENDING, note: $note,
+                           idempotencyKey: "same-text"}) { userErrors { code } } }"""
+    first = await keyed(gateway_app, name="partner-a")
+    second = await keyed(gateway_app, name="partner-b")
+    async with first.http, second.http:
+        await first.data(query, {"id": order["id"], "note": "a"})
+        again = await first.data(query, {"id": order["id"], "note": "other input"})
+        b = await second.data(query, {"id": order["id"], "note": "b"})
+    # The same caller with another input is a CONFLICT; another caller's key is its own.
+    assert [e["code"] for e in again["updateStatus"]["userErrors"]] == ["CONFLICT"]
+    assert "CONFLICT" not in [e["code"] for e in b["updateStatus"]["userErrors"]]
