@@ -24,7 +24,7 @@ from domain.access import ALL_SCOPES
 from gateway.authentication import Authenticator, RequireCredential
 from gateway.context import AppState
 from gateway.delivery import Deliverer
-from gateway.edge import BoundedBody, CsrfGuard
+from gateway.edge import PREFLIGHT_HEADERS, BoundedBody, CsrfGuard
 from gateway.graphql_view import GraphQLView
 from gateway.settings import Settings
 from gateway.throttle import create_buckets
@@ -34,7 +34,15 @@ from store.engine import Store
 
 DEMO_KEY_NAME = api_keys.DEMO_NAME
 # What a browser app may send cross-origin (the preflight answers these).
-CORS_HEADERS = ["Authorization", "Content-Type", "Accept", "X-Actor", "Apollo-Require-Preflight"]
+CORS_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "Accept",
+    "X-Actor",
+    *PREFLIGHT_HEADERS,
+]
+# What a browser app may read of an answer beyond the simple headers.
+CORS_EXPOSED = ["Retry-After", "WWW-Authenticate"]
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -132,6 +140,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 allow_origins=settings.cors_origins,
                 allow_methods=["GET", "POST"],
                 allow_headers=CORS_HEADERS,
+                expose_headers=CORS_EXPOSED,
                 max_age=600,
             )
         ]

@@ -42,7 +42,7 @@ class Context:
     actor: str | None = None
     cost: CostReport | None = None  # set by ``schema.limits.QueryLimits`` once measured
     # Root `orders` fields whose listing ended, by response key: how many orders they read
-    # (what the cost counts instead of `first`).
+    # upstream, matching or not (what the cost counts instead of `first` per source).
     returned: dict[str, int] = field(default_factory=dict)
     # Errors for the response's `errors` that do not fail a field (e.g. a backend missing
     # from a page of `orders`); ``schema.errors.TypedErrors`` adds them to the result.

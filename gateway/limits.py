@@ -81,7 +81,8 @@ def measure(
 ) -> Measure:
     """The figures of ``operation``; ``sources``: how many backends the caller may read.
     ``returned``: after execution, how many orders each root ``orders`` field (by response
-    key) came back with, so that the cost counts what was read rather than asked for."""
+    key) read upstream when its listing ended, so that the cost counts what was read
+    rather than asked for."""
     # A variable the request leaves out takes its default: the value the resolver will see.
     defaults = {
         definition.variable.name.value: value_from_ast_untyped(definition.default_value)
@@ -176,8 +177,9 @@ class _Walker:
         if name == "orders":
             first = self._int_argument(field, "first", DEFAULT_FIRST)
             key = (field.alias or field.name).value
-            if key in self.returned:
-                first = min(first, self.returned[key])
+            if key in self.returned:  # the listing ended: what it read, matching or not
+                read = self.returned[key]
+                return read + min(first, read) * self._per_order(field)
             return first * self._sources_of(field) + first * self._per_order(field)
         if name in SINGLE_ORDER:
             return ORDER_COST + self.order_cost(field.selection_set)

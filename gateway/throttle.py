@@ -10,12 +10,15 @@ memory (``MemoryBuckets``), or in Redis when ``ORDERGATE_REDIS_URL`` is set
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from domain.access import Principal, PrincipalKind
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,5 +140,30 @@ class RedisBuckets:
         await self._redis.aclose()
 
 
+class FailOpen:
+    """Buckets whose store may be down (Redis): a failed take is granted and logged, so an
+    outage of the shared rate-limit store does not take the gateway down with it (Envoy's
+    rate-limit service fails open the same way by default)."""
+
+    def __init__(self, inner: Buckets) -> None:
+        self.inner = inner
+
+    async def take(self, key: str, cost: float, *, size: float, rate: float) -> Take:
+        try:
+            return await self.inner.take(key, cost, size=size, rate=rate)
+        except Exception as error:
+            log.warning("rate-limit store unavailable, not metering: %s", type(error).__name__)
+            return Take(True, ThrottleStatus(size, size, rate))
+
+    async def give_back(self, key: str, points: float, *, size: float, rate: float) -> None:
+        try:
+            await self.inner.give_back(key, points, size=size, rate=rate)
+        except Exception as error:
+            log.warning("rate-limit store unavailable: %s", type(error).__name__)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
 def create_buckets(redis_url: str | None) -> Buckets:
-    return RedisBuckets(redis_url) if redis_url else MemoryBuckets()
+    return FailOpen(RedisBuckets(redis_url)) if redis_url else MemoryBuckets()

@@ -86,6 +86,15 @@ class SourceStream:
     page_size: int
     buffer: deque[tuple[int, Order]] = field(default_factory=deque)
     exhausted: bool = False
+    start: int = -1  # where the stream began (``next_offset`` at creation)
+
+    def __post_init__(self) -> None:
+        self.start = self.next_offset
+
+    @property
+    def read(self) -> int:
+        """Orders this stream read upstream (matching or not)."""
+        return self.next_offset - self.start
 
     async def fill(self, wanted: int) -> None:
         """Read until ``wanted`` matching orders are buffered or the listing ends."""
@@ -115,6 +124,7 @@ class OrdersPage:
     edges: list[Edge]
     has_next_page: bool
     unavailable: list[BackendError]
+    read: int = 0  # orders read upstream for this page, every available source together
 
 
 async def page_orders(
@@ -166,4 +176,5 @@ async def page_orders(
                 heap, (-stream.buffer[0][1].updated_at.timestamp(), rank[source], source)
             )
     has_next = bool(unavailable) or any(stream.has_more for stream in streams.values())
-    return OrdersPage(edges=edges, has_next_page=has_next, unavailable=unavailable)
+    read = sum(stream.read for stream in streams.values())
+    return OrdersPage(edges=edges, has_next_page=has_next, unavailable=unavailable, read=read)

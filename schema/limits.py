@@ -63,7 +63,7 @@ class QueryLimits(SchemaExtension):
             except RecursionError:
                 raise too_complex("depth", limits.max_depth + 1, limits.max_depth) from None
             except GraphQLError as error:
-                if "tokens" in error.message:  # "Document contains more than N tokens..."
+                if "Document contains more than" in error.message:  # graphql-core's words
                     raise _token_limit(limits.max_tokens) from None
                 if "nested too deeply" in error.message:  # graphql-core's own RecursionError
                     raise too_complex("depth", limits.max_depth + 1, limits.max_depth) from None

@@ -102,7 +102,7 @@ class Query:
             )
         edges = [OrderEdge(cursor=e.cursor, node=Order.from_domain(e.order)) for e in page.edges]
         if not page.has_next_page and len(info.path.as_list()) == 1:
-            info.context.returned[str(info.path.key)] = len(edges)
+            info.context.returned[str(info.path.key)] = page.read
         return OrderConnection(
             edges=edges,
             page_info=PageInfo(

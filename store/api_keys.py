@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -56,7 +57,7 @@ async def create(
         raise ValidationError(f"A key's name has 1 to {NAME_MAX} characters.", field=["name"])
     if name == DEMO_NAME and secret is None:
         raise ValidationError(f"The name {DEMO_NAME!r} is the demo key's.", field=["name"])
-    if rate is not None and rate <= 0:
+    if rate is not None and not (math.isfinite(rate) and rate > 0):
         raise ValidationError("A key's rate is a positive number of points per second.")
     secret = secret or PREFIX + secrets.token_urlsafe(32)
     record = ApiKeyRecord(

@@ -48,7 +48,7 @@ class Case:
     cost: int
     variables: dict[str, Any] | None = None
     sources: int = ALL_SOURCES  # backends the caller may read
-    returned: dict[str, int] | None = None  # after execution: orders per root connection
+    returned: dict[str, int] | None = None  # after execution: orders read per root connection
 
 
 ORDERS_100 = "{ orders(first: 100) { edges { node { id } } } }"
@@ -119,18 +119,22 @@ COSTS: dict[str, Case] = {
         ' b: updateStatus(input: {orderId: "y", status: SHIPPED}) { userErrors { code } } }',
         2 * 10,
     ),
-    "returned-orders-lower-the-cost": Case(
+    # After execution, a listing that ended costs the orders it read upstream (all sources
+    # together, matching or not), plus the per-order part for at most `first` of them.
+    "an-ended-listing-costs-what-it-read": Case(
         "{ orders(first: 100) { edges { node { parentOrder { id } } } } }",
-        7 * 4 + 7 * 1,
+        7 + 7 * 1,
         returned={"orders": 7},
     ),
-    "returned-by-response-key": Case(
+    "read-by-response-key": Case(
         "{ a: orders(first: 100) { edges { cursor } } b: orders(first: 100) { edges { cursor } } }",
-        3 * 4 + 100 * 4,
+        3 + 100 * 4,
         returned={"a": 3},
     ),
-    "returned-never-raises-the-cost": Case(
-        "{ orders(first: 5) { edges { cursor } } }", 5 * 4, returned={"orders": 100}
+    "a-scan-that-read-more-than-first-costs-what-it-read": Case(
+        "{ orders(first: 5) { edges { node { splitOrders { id } } } } }",
+        300 + 5 * 1,
+        returned={"orders": 300},
     ),
 }
 

@@ -160,19 +160,35 @@ async def test_a_query_within_the_limits_is_served_and_says_what_it_cost(
     }
 
 
-async def test_a_listing_that_returns_fewer_orders_than_asked_costs_what_it_returned(
+async def test_a_listing_that_ends_before_first_costs_the_orders_it_read(
     gateway: GatewayClient,
 ) -> None:
+    # The platform filters by status itself: every order it sends back matches.
     body = await gateway.query(
-        "{ orders(first: 100, filter: {sources: [CRM], statuses: [CANCELLED]}) {"
+        "{ orders(first: 100, filter: {sources: [AFFILIATE], statuses: [CANCELLED]}) {"
         " edges { node { id } } } }"
     )
     assert "errors" not in body, body["errors"]
     returned = len(body["data"]["orders"]["edges"])
-    assert returned < 100
+    assert 0 < returned < 100
     cost = body["extensions"]["cost"]
     assert cost["requestedQueryCost"] == 100  # one source, read to depth 100
     assert cost["actualQueryCost"] == returned
+
+
+async def test_a_search_that_matches_nothing_still_pays_for_what_it_read(
+    gateway: GatewayClient, sims: dict[OrderSource, SimControlClient]
+) -> None:
+    for sim in sims.values():
+        sim.reset_stats()
+    body = await gateway.query(
+        '{ orders(first: 20, filter: {search: "no order says this"}) { edges { cursor } } }'
+    )
+    assert body["data"]["orders"]["edges"] == []
+    assert upstream_requests(sims) > 0
+    cost = body["extensions"]["cost"]
+    # Nothing came back, but every backend was read to its end: no refund below the estimate.
+    assert cost["actualQueryCost"] == cost["requestedQueryCost"] == 20 * 4
 
 
 # --- the budget --------------------------------------------------------------------------
@@ -291,3 +307,29 @@ async def test_two_instances_on_one_redis_share_one_budget(
         reset(sims)
         rate_limited(await two.post(SPEND_40))
         assert upstream_requests(sims) == 0
+
+
+async def test_a_rate_limit_store_that_is_down_fails_open_with_no_internal_address(
+    settings: Settings,
+) -> None:
+    down = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+    async with running(down) as app, client_of(app, await bearer(app)) as http:
+        body = (await http.post("/graphql", json={"query": "{ viewer { principal } }"})).json()
+    assert body["data"]["viewer"]["principal"] == "tester", body
+    assert "127.0.0.1" not in str(body)
+
+
+@pytest.mark.parametrize("rate", [0, -1, float("nan"), float("inf")])
+async def test_a_key_rate_is_a_positive_finite_number(gateway_app: Starlette, rate: float) -> None:
+    from domain.errors import ValidationError
+    from store import api_keys
+
+    with pytest.raises(ValidationError):
+        await api_keys.create(gateway_app.state.ordergate.store, name="x", scopes=[], rate=rate)
+
+
+async def test_an_ordinary_syntax_error_is_not_taken_for_the_token_limit(
+    gateway: GatewayClient,
+) -> None:
+    body = (await gateway.post("{ __typename } tokens")).json()
+    assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
