@@ -619,3 +619,38 @@ async def test_an_empty_read_ends_the_listing_even_if_the_upstream_says_more_fol
     assert backend.calls == 1
     assert page.edges == []
     assert page.has_next_page is False
+
+
+def served(backend: ListBackend, offset: int, limit: int) -> int:
+    """How many orders one read of ``backend`` sent back (its page-based paging)."""
+    page_end = (offset // backend.upstream_page + 1) * backend.upstream_page
+    return max(0, min(offset + limit, page_end, len(backend.orders)) - offset)
+
+
+async def test_a_page_says_how_many_orders_it_read_upstream_matching_or_not() -> None:
+    """What the cost of a listing that ended counts: every order read, from where each
+    source's cursor stood, whether it matched the filters or not."""
+    backends = three_backends()
+    sizes = {source: 10 for source in backends}
+    first = await page_orders(backends, OrderQuery(), first=5, after=None, page_size=sizes)
+    asked = sum(limit for backend in backends.values() for _, limit in backend.asked)
+    assert first.read == sum(
+        served(backend, offset, limit)
+        for backend in backends.values()
+        for offset, limit in backend.asked
+    )
+    assert 0 < first.read <= asked
+    # From a cursor, only what this page read counts, not what earlier pages did.
+    before = {source: len(backend.asked) for source, backend in backends.items()}
+    second = await page_orders(
+        backends, OrderQuery(), first=5, after=first.edges[-1].cursor, page_size=sizes
+    )
+    read_now = sum(
+        served(backends[source], offset, limit)
+        for source in backends
+        for offset, limit in backends[source].asked[before[source] :]
+    )
+    assert second.read == read_now
+    nothing = OrderQuery(search="no order says this")
+    scan = await page_orders(backends, nothing, first=5, after=None, page_size=sizes)
+    assert scan.edges == [] and scan.read == sum(len(b.orders) for b in backends.values())
