@@ -56,6 +56,11 @@ class SimControlClient:
         return int(self._post("/_sim/auth/expire")["expired"])
 
 
+def requests_served(sims: dict[OrderSource, SimControlClient]) -> int:
+    """Requests the simulators served since their counters were last reset, all together."""
+    return sum(sim.stats()["total"] for sim in sims.values())
+
+
 def upstream_headers(source: OrderSource, base_url: str) -> dict[str, str]:
     """Demo credentials of a simulator, as a script talking to it directly would use them."""
     if source is OrderSource.AFFILIATE:

@@ -13,13 +13,9 @@ from domain.models import OrderSource
 from gateway.edge import BoundedBody
 from gateway.settings import Settings
 from tests.conftest import GatewayClient, bearer, client_of, running
-from tests.support import SimControlClient
+from tests.support import SimControlClient, requests_served
 
 ORDERS = "{ orders(first: 5) { edges { node { id } } } }"
-
-
-def total_requests(sims: dict[OrderSource, SimControlClient]) -> int:
-    return sum(sim.stats()["total"] for sim in sims.values())
 
 
 @pytest.mark.parametrize("size", [1_000_001, 10_000_000], ids=["1MB", "10MB"])
@@ -35,7 +31,7 @@ async def test_a_body_over_the_limit_is_refused_with_413_before_it_is_parsed(
     )
     assert response.status_code == 413
     assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
-    assert total_requests(sims) == 0
+    assert requests_served(sims) == 0
 
 
 async def test_a_body_without_content_length_over_the_limit_is_refused_too(

@@ -27,15 +27,11 @@ from domain.models import OrderSource
 from gateway.settings import Settings
 from gateway.throttle import RedisBuckets
 from tests.conftest import GatewayClient, bearer, client_of, running
-from tests.support import SimControlClient
+from tests.support import SimControlClient, requests_served
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
 Sims = dict[OrderSource, SimControlClient]
-
-
-def upstream_requests(sims: Sims) -> int:
-    return sum(sim.stats()["total"] for sim in sims.values())
 
 
 def reset(sims: Sims) -> None:
@@ -139,7 +135,7 @@ async def test_a_query_bomb_is_refused_naming_the_limit_before_any_upstream_call
         "max": bomb.maximum,
     }
     assert bomb.limit in error["message"]
-    assert upstream_requests(sims) == 0
+    assert requests_served(sims) == 0
 
 
 async def test_a_query_within_the_limits_is_served_and_says_what_it_cost(
@@ -185,7 +181,7 @@ async def test_a_search_that_matches_nothing_still_pays_for_what_it_read(
         '{ orders(first: 20, filter: {search: "no order says this"}) { edges { cursor } } }'
     )
     assert body["data"]["orders"]["edges"] == []
-    assert upstream_requests(sims) > 0
+    assert requests_served(sims) > 0
     cost = body["extensions"]["cost"]
     # Nothing came back, but every backend was read to its end: no refund below the estimate.
     assert cost["actualQueryCost"] == cost["requestedQueryCost"] == 20 * 4
@@ -239,7 +235,7 @@ async def test_a_caller_that_spent_its_bucket_is_refused_with_429_and_retry_afte
                 break
             assert "errors" not in response.json()
         rate_limited(response)
-        assert upstream_requests(sims) == 0
+        assert requests_served(sims) == 0
 
 
 async def test_viewer_shows_the_bucket_drop_by_what_a_query_spent(settings: Settings) -> None:
@@ -306,7 +302,7 @@ async def test_two_instances_on_one_redis_share_one_budget(
         assert await available(two) == pytest.approx(100 - 80, abs=0.2)
         reset(sims)
         rate_limited(await two.post(SPEND_40))
-        assert upstream_requests(sims) == 0
+        assert requests_served(sims) == 0
 
 
 async def test_a_rate_limit_store_that_is_down_fails_open_with_no_internal_address(

@@ -34,7 +34,7 @@ from gateway.authentication import KeyCache, RequireCredential
 from gateway.settings import AuthSettings, Settings
 from store import api_keys
 from tests.conftest import GatewayClient, bearer, client_of, running
-from tests.support import SimControlClient, serving
+from tests.support import SimControlClient, requests_served, serving
 
 A, W = OrderSource.AFFILIATE, OrderSource.WEBSHOP
 ISSUER, AUDIENCE = "https://id.example.test/", "ordergate"
@@ -51,10 +51,6 @@ TWO_PENDING = """{ orders(first: 2, filter: {sources: [AFFILIATE], statuses: [PE
 UPDATE = """mutation($id: ID!, $status: OrderStatus!) {
   updateStatus(input: {orderId: $id, status: $status}) {
     order { history { actor } } userErrors { code message field } } }"""
-
-
-def total_requests(sims: dict[OrderSource, SimControlClient]) -> int:
-    return sum(sim.stats()["total"] for sim in sims.values())
 
 
 def refused(response: httpx.Response) -> str:
@@ -89,7 +85,7 @@ async def test_a_request_without_a_valid_credential_is_refused_before_any_upstre
     async with client_of(gateway_app, headers) as http:
         message = refused(await http.post("/graphql", json={"query": ORDERS}))
         refused(await http.get("/graphql", params={"query": ORDERS}))
-    assert total_requests(sims) == 0
+    assert requests_served(sims) == 0
     credential = headers.get("Authorization", "").partition(" ")[2]
     assert not credential or credential not in message  # never echoed back
 
@@ -369,7 +365,7 @@ async def test_each_root_field_needs_its_scope(
     codes = {e["extensions"]["code"] for e in body.get("errors", [])}
     assert ("FORBIDDEN" not in codes) is allowed, body
     if not allowed:
-        assert total_requests(sims) == 0
+        assert requests_served(sims) == 0
 
 
 async def test_the_history_names_the_key_whatever_x_actor_says(
