@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint bench bench-write mutation install clean
+.PHONY: run test lint bench bench-write bench-edge mutation install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ bench: $(STAMP)
 
 bench-write: $(STAMP)
 	$(BIN)/python bench/write_path.py
+
+bench-edge: $(STAMP)
+	$(BIN)/python bench/edge.py
 
 # Mutation testing of the core rules (not in CI: about an hour on 2 cores). README: "Mutation testing".
 mutation: $(STAMP)
