@@ -16,6 +16,7 @@ from domain.access import Principal, Scope
 from domain.models import OrderSource
 from gateway.authentication import PRINCIPAL
 from gateway.settings import Settings
+from gateway.throttle import Budget, bucket_key
 
 if TYPE_CHECKING:
     from gateway.authentication import Authenticator
@@ -47,6 +48,15 @@ class Context:
     # Errors for the response's `errors` that do not fail a field (e.g. a backend missing
     # from a page of `orders`); ``schema.errors.TypedErrors`` adds them to the result.
     partial_errors: list[GraphQLError] = field(default_factory=list)
+
+    def budget(self) -> Budget:
+        """The caller's bucket: its key, size and refill rate (a key may set its own)."""
+        limits, client = self.settings.limits, self.request.client
+        return Budget(
+            key=bucket_key(self.principal, client.host if client else None),
+            size=limits.bucket_size,
+            rate=self.principal.rate or limits.restore_rate,
+        )
 
 
 ACTOR_MAX = 200  # the store's column

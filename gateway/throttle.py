@@ -41,6 +41,15 @@ class Take:
         return max(1, math.ceil(missing / self.status.restore_rate))
 
 
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """Which bucket a caller draws on, and its shape."""
+
+    key: str
+    size: float
+    rate: float
+
+
 def bucket_key(principal: Principal, client: str | None) -> str:
     """One bucket per key, per token subject; anonymous callers one per client address."""
     if principal.key_id is not None:

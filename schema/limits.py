@@ -23,7 +23,7 @@ from strawberry.extensions import SchemaExtension
 
 from domain.errors import ErrorCode
 from gateway.limits import Measure, measure, operation_of, too_complex
-from gateway.throttle import Take, ThrottleStatus, bucket_key
+from gateway.throttle import Take, ThrottleStatus
 
 if TYPE_CHECKING:
     from gateway.context import Context
@@ -114,11 +114,9 @@ class QueryLimits(SchemaExtension):
         if report is None:  # no operation to measure: graphql-core will say why
             yield
             return
-        limits = context.settings.limits
-        rate = context.principal.rate or limits.restore_rate
-        key = bucket_key(context.principal, _client(context))
+        budget = context.budget()
         take: Take = await context.buckets.take(
-            key, report.requested, size=limits.bucket_size, rate=rate
+            budget.key, report.requested, size=budget.size, rate=budget.rate
         )
         report.status = take.status
         if not take.granted:
@@ -155,7 +153,7 @@ class QueryLimits(SchemaExtension):
         report.actual = min(actual, report.requested)
         unused = report.requested - report.actual
         if unused:
-            await context.buckets.give_back(key, unused, size=limits.bucket_size, rate=rate)
+            await context.buckets.give_back(budget.key, unused, size=budget.size, rate=budget.rate)
             report.status = ThrottleStatus(
                 take.status.maximum_available,
                 min(take.status.maximum_available, take.status.currently_available + unused),
@@ -171,8 +169,3 @@ def _token_limit(maximum: int) -> GraphQLError:
     refusal = too_complex("tokens", maximum + 1, maximum)
     refusal.message = f"The query has more than {maximum} tokens; this gateway allows {maximum}."
     return refusal
-
-
-def _client(context: Context) -> str | None:
-    client = context.request.client
-    return client.host if client else None

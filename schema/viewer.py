@@ -8,7 +8,6 @@ import strawberry
 
 from domain.access import PrincipalKind
 from gateway.throttle import ThrottleStatus as Bucket
-from gateway.throttle import bucket_key
 from schema.enums import OrderSource
 
 if TYPE_CHECKING:
@@ -53,14 +52,8 @@ class Viewer:
         principal = context.principal
         bucket = context.cost.status if context.cost is not None else None
         if bucket is None:  # not metered (no operation measured): read the bucket
-            limits = context.settings.limits
-            client = context.request.client
-            take = await context.buckets.take(
-                bucket_key(principal, client.host if client else None),
-                0,
-                size=limits.bucket_size,
-                rate=principal.rate or limits.restore_rate,
-            )
+            budget = context.budget()
+            take = await context.buckets.take(budget.key, 0, size=budget.size, rate=budget.rate)
             bucket = take.status
         return cls(
             principal=principal.name,
