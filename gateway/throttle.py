@@ -63,7 +63,10 @@ class Buckets(Protocol):
     async def take(self, key: str, cost: float, *, size: float, rate: float) -> Take:
         """Take ``cost`` points if the bucket holds them (a cost of 0 only reads it)."""
 
-    async def give_back(self, key: str, points: float, *, size: float, rate: float) -> None: ...
+    async def give_back(
+        self, key: str, points: float, *, size: float, rate: float
+    ) -> ThrottleStatus:
+        """Return unused points (never above ``size``); the bucket as it is then."""
 
     async def aclose(self) -> None: ...
 
@@ -89,10 +92,13 @@ class MemoryBuckets:
             self._levels[key] = (level, self._clock())
             return Take(granted, ThrottleStatus(size, level, rate))
 
-    async def give_back(self, key: str, points: float, *, size: float, rate: float) -> None:
+    async def give_back(
+        self, key: str, points: float, *, size: float, rate: float
+    ) -> ThrottleStatus:
         async with self._lock:
             level = min(size, self._level(key, size, rate) + points)
             self._levels[key] = (level, self._clock())
+            return ThrottleStatus(size, level, rate)
 
     async def aclose(self) -> None:
         return None
@@ -142,8 +148,10 @@ class RedisBuckets:
     async def take(self, key: str, cost: float, *, size: float, rate: float) -> Take:
         return await self._run(key, cost, size, rate, "take")
 
-    async def give_back(self, key: str, points: float, *, size: float, rate: float) -> None:
-        await self._run(key, points, size, rate, "give")
+    async def give_back(
+        self, key: str, points: float, *, size: float, rate: float
+    ) -> ThrottleStatus:
+        return (await self._run(key, points, size, rate, "give")).status
 
     async def aclose(self) -> None:
         await self._redis.aclose()
@@ -164,11 +172,14 @@ class FailOpen:
             log.warning("rate-limit store unavailable, not metering: %s", type(error).__name__)
             return Take(True, ThrottleStatus(size, size, rate))
 
-    async def give_back(self, key: str, points: float, *, size: float, rate: float) -> None:
+    async def give_back(
+        self, key: str, points: float, *, size: float, rate: float
+    ) -> ThrottleStatus:
         try:
-            await self.inner.give_back(key, points, size=size, rate=rate)
+            return await self.inner.give_back(key, points, size=size, rate=rate)
         except Exception as error:
             log.warning("rate-limit store unavailable: %s", type(error).__name__)
+            return ThrottleStatus(size, size, rate)
 
     async def aclose(self) -> None:
         await self.inner.aclose()

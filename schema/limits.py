@@ -153,11 +153,8 @@ class QueryLimits(SchemaExtension):
         report.actual = min(actual, report.requested)
         unused = report.requested - report.actual
         if unused:
-            await context.buckets.give_back(budget.key, unused, size=budget.size, rate=budget.rate)
-            report.status = ThrottleStatus(
-                take.status.maximum_available,
-                min(take.status.maximum_available, take.status.currently_available + unused),
-                take.status.restore_rate,
+            report.status = await context.buckets.give_back(
+                budget.key, unused, size=budget.size, rate=budget.rate
             )
 
     def get_results(self) -> dict[str, Any]:
