@@ -24,6 +24,7 @@ import pydantic
 from backends.config import BackendSettings
 from domain.errors import (
     BackendError,
+    UpstreamForbiddenError,
     UpstreamMalformedError,
     UpstreamRateLimitedError,
     UpstreamRejectedError,
@@ -43,6 +44,8 @@ class Action(enum.Enum):
     # Credentials refused after a fresh token: a configuration to fix, not a refusal of the
     # request itself, so queued writes wait for it instead of being rejected for good.
     AUTH = "auth"
+    # The upstream knows the caller and will not let it do this: a refusal, not an outage.
+    FORBIDDEN = "forbidden"
     REJECT = "reject"  # the upstream refused the request; retrying will not help
 
 
@@ -50,7 +53,7 @@ class Action(enum.Enum):
 STATUS_POLICY: list[tuple[range, Action]] = [
     (range(200, 300), Action.OK),
     (range(401, 402), Action.AUTH),
-    (range(403, 404), Action.AUTH),
+    (range(403, 404), Action.FORBIDDEN),
     (range(404, 405), Action.NOT_FOUND),
     (range(408, 409), Action.RETRY),
     (range(429, 430), Action.RATE_LIMITED),
@@ -187,6 +190,10 @@ class UpstreamHttp:
                     f"{method} {url}: credentials refused ({response.status_code}): "
                     f"{upstream_message(response)}",
                     status=response.status_code,
+                )
+            if action is Action.FORBIDDEN:
+                raise UpstreamForbiddenError(
+                    self.source, upstream_message(response), status=response.status_code
                 )
             if action is Action.REJECT:
                 raise UpstreamRejectedError(

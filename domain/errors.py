@@ -14,6 +14,7 @@
         │   ├── UpstreamRateLimitedError    429, with the Retry-After it asked for
         │   └── UpstreamMalformedError      an answer that is not valid for that API
         └── UpstreamRejectedError       UPSTREAM_REJECTED     -- not retryable (4xx)
+            └── UpstreamForbiddenError  FORBIDDEN             -- the upstream's own 403
 
 Adapters raise ``BackendError`` subclasses from their edge (``raise ... from exc``);
 resolvers turn them into GraphQL errors with ``extensions.code`` or into ``userErrors``.
@@ -136,3 +137,10 @@ class UpstreamRejectedError(BackendError):
     """The upstream understood the request and refused it (4xx). Retrying will not help."""
 
     code = ErrorCode.UPSTREAM_REJECTED
+
+
+class UpstreamForbiddenError(UpstreamRejectedError):
+    """The upstream refused this action to the gateway's credentials (403): a refusal like any
+    other 4xx (not retried; a queued change ends rejected), reported as ``FORBIDDEN``."""
+
+    code = ErrorCode.FORBIDDEN

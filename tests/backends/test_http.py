@@ -28,6 +28,7 @@ from backends.config import BackendSettings
 from backends.http import Action, UpstreamHttp, action_for, retry_after_seconds, upstream_message
 from domain.errors import (
     BackendError,
+    UpstreamForbiddenError,
     UpstreamMalformedError,
     UpstreamRateLimitedError,
     UpstreamRejectedError,
@@ -87,7 +88,7 @@ POLICY_MATRIX = [
     (400, Action.REJECT),
     (401, Action.AUTH),
     (402, Action.REJECT),
-    (403, Action.AUTH),
+    (403, Action.FORBIDDEN),
     (404, Action.NOT_FOUND),
     (405, Action.REJECT),
     (407, Action.REJECT),
@@ -127,7 +128,7 @@ REQUEST_MATRIX: list[tuple[int, object, int]] = [
     (299, "response", 1),
     (400, UpstreamRejectedError, 1),
     (401, UpstreamUnavailableError, 1),  # credentials: a configuration to fix, not retried
-    (403, UpstreamUnavailableError, 1),
+    (403, UpstreamForbiddenError, 1),
     (404, UpstreamRejectedError, 1),
     (408, UpstreamUnavailableError, 3),
     (409, UpstreamRejectedError, 1),
@@ -245,15 +246,27 @@ async def test_a_404_is_none_only_when_the_caller_allows_it(
     assert len(upstream.requests) == 1
 
 
-@pytest.mark.parametrize("status", [401, 403])
-async def test_refused_credentials_are_unavailable_with_the_upstreams_words(status: int) -> None:
-    upstream = Upstream(httpx.Response(status, json={"error": "token expired"}))
+async def test_refused_credentials_are_unavailable_with_the_upstreams_words() -> None:
+    upstream = Upstream(httpx.Response(401, json={"error": "token expired"}))
     with pytest.raises(UpstreamUnavailableError) as caught:
         await edge(upstream).request("POST", "/orders", json={"a": 1})
-    assert caught.value.message == (
-        f"WEBSHOP: POST /orders: credentials refused ({status}): token expired"
-    )
-    assert caught.value.status == status
+    assert caught.value.message == "WEBSHOP: POST /orders: credentials refused (401): token expired"
+    assert caught.value.status == 401
+    assert caught.value.retryable
+
+
+async def test_an_upstream_403_is_forbidden_with_the_upstreams_words() -> None:
+    upstream = Upstream(httpx.Response(403, json={"error": "this key may not cancel orders"}))
+    with pytest.raises(UpstreamForbiddenError) as caught:
+        await edge(upstream).request("POST", "/orders/1/cancel")
+    assert caught.value.message == "WEBSHOP: this key may not cancel orders"
+    assert caught.value.extensions == {
+        "code": "FORBIDDEN",
+        "source": "WEBSHOP",
+        "upstreamStatus": 403,
+    }
+    assert not caught.value.retryable
+    assert len(upstream.requests) == 1
 
 
 async def test_a_refusal_carries_the_upstreams_message_and_status() -> None:

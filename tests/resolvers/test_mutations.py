@@ -10,10 +10,12 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from domain.ids import decode_order_id
 from domain.models import OrderSource
-from tests.conftest import GatewayClient
+from gateway.settings import Settings
+from tests.conftest import GatewayClient, bearer, client_of, running
 from tests.support import SimControlClient, upstream_get
 
 A, W, C, B = OrderSource.AFFILIATE, OrderSource.WEBSHOP, OrderSource.CRM, OrderSource.B2B
@@ -450,6 +452,32 @@ async def test_an_upstream_refusal_is_rejected_and_not_retried(
         "query($id: ID!) { order(id: $id) { history { kind outcome } } }", {"id": order["id"]}
     )
     assert history["order"]["history"] == [{"kind": "LINES_EDITED", "outcome": "rejected"}]
+
+
+async def test_an_upstream_403_is_forbidden_and_the_change_is_not_retried(
+    settings: Settings, fresh_sims
+) -> None:
+    # The gateway holds the platform's read-only key: reads work, the platform refuses writes.
+    read_only = settings.affiliate.model_copy(
+        update={"api_key": SecretStr("demo-affiliate-readonly-key")}
+    )
+    async with running(settings.model_copy(update={"affiliate": read_only})) as app:
+        async with client_of(app, await bearer(app)) as http:
+            gateway = GatewayClient(http)
+            [order, *_] = await find(gateway, A, "CONFIRMED")
+            before = raw_order(A, fresh_sims[A].base_url, order["upstreamId"])
+            fresh_sims[A].reset_stats()
+            data = await gateway.data(
+                "mutation($input: UpdateStatusInput!) { updateStatus(input: $input)"
+                " { userErrors { code message } delivery { status attempts } } }",
+                {"input": {"orderId": order["id"], "status": "CANCELLED"}},
+            )
+    [error] = data["updateStatus"]["userErrors"]
+    assert error["code"] == "FORBIDDEN"
+    assert "lacks the orders:write scope" in error["message"]
+    assert data["updateStatus"]["delivery"] == {"status": "REJECTED", "attempts": 1}
+    assert writes(fresh_sims[A]) == 1
+    assert raw_order(A, fresh_sims[A].base_url, order["upstreamId"]) == before
 
 
 CREATE = """
