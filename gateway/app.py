@@ -29,8 +29,10 @@ from gateway.graphql_view import GraphQLView
 from gateway.settings import Settings
 from gateway.throttle import create_buckets
 from gateway.tokens import TokenVerifier
+from resolvers.pagination import CursorCodec
 from store import api_keys
 from store.engine import Store
+from store.shared_secrets import shared_secret
 
 DEMO_KEY_NAME = api_keys.DEMO_NAME
 # What a browser app may send cross-origin (the preflight answers these).
@@ -70,6 +72,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         deliverer = Deliverer(store, backends, settings.outbox)
         tokens = TokenVerifier(settings.auth)
         buckets = create_buckets(settings.redis_url)
+        cursor_secret = settings.cursor_secret
+        cursors = CursorCodec(
+            cursor_secret.get_secret_value().encode()
+            if cursor_secret is not None
+            else await shared_secret(store, "cursors")
+        )
         if demo_key is not None:
             await api_keys.ensure(
                 store,
@@ -86,6 +94,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             deliverer=deliverer,
             authenticator=Authenticator(settings.auth, store, tokens),
             buckets=buckets,
+            cursors=cursors,
         )
         app.state.ordergate = view.state = state
         worker = asyncio.create_task(deliverer.run_worker()) if settings.outbox.worker else None

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from gateway.throttle import Buckets
     from schema.limits import CostReport
 from resolvers.loaders import DataLoaders
+from resolvers.pagination import CursorCodec
 from store.engine import Store
 
 
@@ -40,6 +41,7 @@ class Context:
     deliverer: Deliverer
     principal: Principal
     buckets: Buckets
+    cursors: CursorCodec
     actor: str | None = None
     cost: CostReport | None = None  # set by ``schema.limits.QueryLimits`` once measured
     # Root `orders` fields whose listing ended, by response key: how many orders they read
@@ -87,6 +89,7 @@ class AppState:
     deliverer: Deliverer
     authenticator: Authenticator
     buckets: Buckets
+    cursors: CursorCodec
 
     def context_for(self, request: Request | WebSocket, response: Response | None) -> Context:
         principal = principal_of(request)
@@ -104,5 +107,6 @@ class AppState:
             deliverer=self.deliverer,
             principal=principal,
             buckets=self.buckets,
+            cursors=self.cursors,
             actor=actor_of(principal, request),
         )

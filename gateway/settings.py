@@ -103,6 +103,17 @@ class Settings(BaseSettings):
     sim_seed: int = Field(default=42, description="seed of the simulators' data")
     sim_orders: int = Field(default=120, ge=1, description="orders each simulator seeds")
     max_page_size: int = Field(default=100, ge=1, description="largest `first` of `orders`")
+    max_scan_pages: int = Field(
+        default=5,
+        ge=1,
+        description="upstream pages one page of `orders` reads per backend at most; a filter "
+        "that matches little ends the page early with a cursor to read on from",
+    )
+    cursor_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC key of `orders` cursors (unset: a random key kept in the store, "
+        "shared by every replica on it)",
+    )
     profile: Literal["demo", "production"] = Field(
         default="demo",
         description="`production` flips the safe defaults: no GraphiQL, no introspection, no "

@@ -66,6 +66,8 @@ async def list_orders(
         first=first,
         after=after,
         page_size={source: context.settings.backend(source).page_size for source in backends},
+        cursors=context.cursors,
+        max_reads=context.settings.max_scan_pages,
     )
     context.loaders.prime([edge.order for edge in page.edges])
     return page

@@ -5,6 +5,11 @@ streams k-way. The cursor records, per source, the upstream position just after 
 order taken from it, so each backend is paged at its own depth and a page never repeats or
 skips an order of a listing that does not change meanwhile. A backend that fails keeps its
 position: the next page picks it up where it stood.
+
+Cursors are signed (``CursorCodec``): every offset a client hands back is one this gateway
+wrote. A page reads at most ``max_reads`` upstream pages per backend; a filter that matches
+little ends the page early with a continuation cursor past what it read, taking only the
+matches no unread order could precede.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import base64
 import binascii
 import hashlib
 import heapq
+import hmac
 import json
 import logging
 from collections import deque
@@ -27,6 +33,9 @@ from domain.models import Order, OrderSource
 log = logging.getLogger(__name__)
 
 CURSOR_VERSION = 1
+MAC_BYTES = 16  # of the HMAC-SHA256, in every cursor: 128 bits no client can guess
+# No upstream listing is this deep; an offset past it was not written by this gateway.
+MAX_OFFSET = 10_000_000
 
 
 def filter_key(sources: Sequence[OrderSource], query: OrderQuery) -> str:
@@ -46,34 +55,81 @@ def filter_key(sources: Sequence[OrderSource], query: OrderQuery) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Cursor:
-    key: str
+    """Where a listing stands: per source, the upstream position to read on from."""
+
+    key: str  # the listing's ``filter_key``
     offsets: Mapping[OrderSource, int]
 
-    def encode(self) -> str:
-        body = {
-            "v": CURSOR_VERSION,
-            "k": self.key,
-            "o": {s.value: n for s, n in self.offsets.items()},
-        }
-        return base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode()).decode()
 
-    @classmethod
-    def decode(cls, value: str, *, key: str) -> Cursor:
-        try:
-            body = json.loads(base64.urlsafe_b64decode(value.encode("ascii")))
-            offsets = {OrderSource(s): int(n) for s, n in body["o"].items()}
-            cursor_key = body["k"]
-            valid = body["v"] == CURSOR_VERSION and all(n >= 0 for n in offsets.values())
-        except (ValueError, KeyError, TypeError, AttributeError, UnicodeError, binascii.Error):
-            valid = False
-        if not valid:
-            raise ValidationError(f"{value!r} is not a cursor of this API", field=["after"])
-        if cursor_key != key:
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class CursorCodec:
+    """Cursors as opaque strings, signed with HMAC-SHA256: a client can hand one back, not
+    make or edit one, so every offset in a cursor is one this gateway wrote.
+
+    ``secret`` is shared by every replica (``cursor_secret``, or the store's own key).
+    """
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def _mac(self, body: bytes) -> str:
+        return _b64(hmac.new(self._secret, body, hashlib.sha256).digest()[:MAC_BYTES])
+
+    def encode(self, cursor: Cursor) -> str:
+        body = json.dumps(
+            {
+                "v": CURSOR_VERSION,
+                "k": cursor.key,
+                "o": {s.value: n for s, n in cursor.offsets.items()},
+            },
+            separators=(",", ":"),
+        ).encode()
+        return f"{_b64(body)}.{self._mac(body)}"
+
+    def decode(self, value: str, *, key: str) -> Cursor:
+        """The cursor ``value`` holds; ``ValidationError`` for anything this API did not
+        write, and for a cursor of a listing with other filters than ``key``'s."""
+        cursor = self._verified(value)
+        if cursor is None:
+            raise ValidationError(
+                "`after` is not a cursor of this API; use a cursor from `pageInfo` or an edge.",
+                field=["after"],
+            )
+        if cursor.key != key:
             raise ValidationError(
                 "The cursor belongs to a listing with other filters; start again without `after`.",
                 field=["after"],
             )
-        return cls(key, offsets)
+        return cursor
+
+    def _verified(self, value: str) -> Cursor | None:
+        body_text, _, mac = value.partition(".")
+        try:
+            body = _unb64(body_text)
+            signed = hmac.compare_digest(mac.encode("ascii"), self._mac(body).encode("ascii"))
+        except (ValueError, UnicodeError, binascii.Error):
+            return None
+        if not signed:
+            return None
+        try:
+            fields = json.loads(body)
+            offsets = {OrderSource(s): n for s, n in fields["o"].items()}
+            cursor_key = fields["k"]
+            valid = (
+                fields["v"] == CURSOR_VERSION
+                and isinstance(cursor_key, str)
+                and all(type(n) is int and 0 <= n <= MAX_OFFSET for n in offsets.values())
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
+        return Cursor(cursor_key, offsets) if valid else None
 
 
 @dataclass(slots=True)
@@ -87,6 +143,7 @@ class SourceStream:
     buffer: deque[tuple[int, Order]] = field(default_factory=deque)
     exhausted: bool = False
     start: int = -1  # where the stream began (``next_offset`` at creation)
+    last_read: Order | None = None  # the last order read upstream, matching or not
 
     def __post_init__(self) -> None:
         self.start = self.next_offset
@@ -96,21 +153,40 @@ class SourceStream:
         """Orders this stream read upstream (matching or not)."""
         return self.next_offset - self.start
 
-    async def fill(self, wanted: int) -> None:
-        """Read until ``wanted`` matching orders are buffered or the listing ends."""
+    async def fill(self, wanted: int, *, max_reads: int) -> None:
+        """Read until ``wanted`` matching orders are buffered, the listing ends, or
+        ``max_reads`` upstream pages have been read (filters that match little)."""
         limit = min(wanted, self.page_size)
-        while len(self.buffer) < wanted and not self.exhausted:
+        for _ in range(max_reads):
+            if len(self.buffer) >= wanted or self.exhausted:
+                return
             page = await self.backend.list_orders(self.query, offset=self.next_offset, limit=limit)
             for position, order in enumerate(page.orders, start=self.next_offset):
                 if self.query.matches(order):
                     self.buffer.append((position, order))
             self.next_offset += len(page.orders)
             self.exhausted = page.exhausted or not page.orders
+            if page.orders:
+                self.last_read = page.orders[-1]
             limit = self.page_size  # later reads only happen when filters thinned the first
 
     @property
     def has_more(self) -> bool:
         return bool(self.buffer) or not self.exhausted
+
+    @property
+    def resume_at(self) -> int:
+        """The position a later page reads on from: its first match not taken, or, with none
+        buffered, the first order not read yet."""
+        return self.buffer[0][0] if self.buffer else self.next_offset
+
+
+def _rank(order: Order, source: OrderSource) -> tuple[float, int]:
+    """Merge order: newest first; ties keep source order (then each upstream's own order)."""
+    return (-order.updated_at.timestamp(), SOURCE_RANK[source])
+
+
+SOURCE_RANK = {source: index for index, source in enumerate(OrderSource)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +201,9 @@ class OrdersPage:
     has_next_page: bool
     unavailable: list[BackendError]
     read: int = 0  # orders read upstream for this page, every available source together
+    # Set when the scan limit ended the page before `first` orders: where the next page reads
+    # on from (past what was read and did not match). Otherwise the last edge's cursor.
+    continuation: str | None = None
 
 
 async def page_orders(
@@ -134,18 +213,22 @@ async def page_orders(
     first: int,
     after: str | None,
     page_size: Mapping[OrderSource, int],
+    cursors: CursorCodec,
+    max_reads: int,
 ) -> OrdersPage:
-    """One page of ``first`` orders across ``backends``, merged newest first."""
+    """One page of ``first`` orders across ``backends``, merged newest first, reading at most
+    ``max_reads`` upstream pages from each backend."""
     sources = list(backends)
     key = filter_key(sources, query)
-    offsets = dict(Cursor.decode(after, key=key).offsets) if after is not None else {}
+    offsets = dict(cursors.decode(after, key=key).offsets) if after is not None else {}
     streams = {
         source: SourceStream(backend, query, offsets.get(source, 0), page_size[source])
         for source, backend in backends.items()
     }
     offsets = {source: stream.next_offset for source, stream in streams.items()}
     outcomes = await asyncio.gather(
-        *(stream.fill(first) for stream in streams.values()), return_exceptions=True
+        *(stream.fill(first, max_reads=max_reads) for stream in streams.values()),
+        return_exceptions=True,
     )
     unavailable: list[BackendError] = []
     for source, outcome in zip(list(streams), outcomes, strict=True):
@@ -156,25 +239,46 @@ async def page_orders(
             unavailable.append(outcome)
             del streams[source]
 
-    # k-way merge: newest first; ties keep each upstream's own order, then source order.
-    rank = {source: index for index, source in enumerate(OrderSource)}
+    # A stream the scan limit stopped short has orders not read yet, none newer than the last
+    # it read: nothing ranked after that may be taken from any stream on this page.
+    stop = min(
+        (
+            _rank(stream.last_read, source)
+            for source, stream in streams.items()
+            if stream.last_read is not None and len(stream.buffer) < first and not stream.exhausted
+        ),
+        default=None,
+    )
+
+    # k-way merge over each stream's buffered matches.
     heap = [
-        (-stream.buffer[0][1].updated_at.timestamp(), rank[source], source)
+        (*_rank(stream.buffer[0][1], source), source)
         for source, stream in streams.items()
         if stream.buffer
     ]
     heapq.heapify(heap)
     edges: list[Edge] = []
     while heap and len(edges) < first:
-        _, _, source = heapq.heappop(heap)
+        *rank, source = heap[0]
+        if stop is not None and tuple(rank) > stop:
+            break
+        heapq.heappop(heap)
         stream = streams[source]
         position, order = stream.buffer.popleft()
         offsets[source] = position + 1
-        edges.append(Edge(Cursor(key, dict(offsets)).encode(), order))
+        edges.append(Edge(cursors.encode(Cursor(key, dict(offsets))), order))
         if stream.buffer:
-            heapq.heappush(
-                heap, (-stream.buffer[0][1].updated_at.timestamp(), rank[source], source)
-            )
+            heapq.heappush(heap, (*_rank(stream.buffer[0][1], source), source))
     has_next = bool(unavailable) or any(stream.has_more for stream in streams.values())
     read = sum(stream.read for stream in streams.values())
-    return OrdersPage(edges=edges, has_next_page=has_next, unavailable=unavailable, read=read)
+    continuation = None
+    if stop is not None and len(edges) < first:
+        offsets.update({source: stream.resume_at for source, stream in streams.items()})
+        continuation = cursors.encode(Cursor(key, offsets))
+    return OrdersPage(
+        edges=edges,
+        has_next_page=has_next,
+        unavailable=unavailable,
+        read=read,
+        continuation=continuation,
+    )

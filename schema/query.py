@@ -33,7 +33,9 @@ class OrderFilter:
     )
     search: str | None = strawberry.field(
         default=None,
-        description="Case-insensitive text in the reference, number or customer name.",
+        description="Case-insensitive text in the reference, number or customer name. Each page "
+        "reads a bounded number of upstream pages (`max_scan_pages`): a rare match may take "
+        "several pages, some empty, until hasNextPage is false.",
     )
 
 
@@ -109,7 +111,7 @@ class Query:
                 has_next_page=page.has_next_page,
                 has_previous_page=after is not None,
                 start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else after,
+                end_cursor=page.continuation or (edges[-1].cursor if edges else after),
             ),
             unavailable_sources=[error.source for error in page.unavailable],
         )

@@ -228,7 +228,9 @@ class PageInfo:
     )
     start_cursor: str | None = strawberry.field(description="Cursor of the first edge.")
     end_cursor: str | None = strawberry.field(
-        description="Cursor of the last edge: pass it as `after` for the next page."
+        description="Pass it as `after` for the next page. Usually the last edge's cursor; when "
+        "a filter matched little and the scan limit ended the page early (fewer than `first` "
+        "edges, perhaps none, with hasNextPage true), it points past what was read."
     )
 
 

@@ -6,6 +6,7 @@ order_events      the audit trail: every change, who made it, and its delivery o
 outbox            upstream writes still to deliver, in order per order
 idempotency_keys  client idempotency keys with the result they produced
 api_keys          partners' API keys: a hash of each secret (never the secret), scopes, sources
+shared_secrets    keys the gateway makes for itself, one per use, the same for every replica
 """
 
 from __future__ import annotations
@@ -108,3 +109,13 @@ class ApiKeyRecord(SQLModel, table=True):
     rate: float | None = Field(default=None, description="cost points per second")
     created_at: datetime = Field(sa_column=utc_column())
     revoked_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class SharedSecretRecord(SQLModel, table=True):
+    """A random key the gateway made on its first start (``store.shared_secrets``)."""
+
+    __tablename__ = "shared_secrets"
+
+    name: str = Field(primary_key=True, max_length=100, description="what the key is for")
+    value: str = Field(max_length=200, description="URL-safe base64 of 32 random bytes")
+    created_at: datetime = Field(sa_column=utc_column())

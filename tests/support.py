@@ -61,6 +61,16 @@ def requests_served(sims: dict[OrderSource, SimControlClient]) -> int:
     return sum(sim.stats()["total"] for sim in sims.values())
 
 
+def upstream_requests(sim: SimControlClient) -> int:
+    """Requests a simulator served since its counters were reset, authentication excluded."""
+    counts = sim.stats()["requests"]
+    return sum(n for route, n in counts.items() if not is_auth(route))
+
+
+def is_auth(route: str) -> bool:
+    return route.endswith(("/openid-connect/token", "/oauth/token", "/api/login"))
+
+
 def upstream_headers(source: OrderSource, base_url: str) -> dict[str, str]:
     """Demo credentials of a simulator, as a script talking to it directly would use them."""
     if source is OrderSource.AFFILIATE:

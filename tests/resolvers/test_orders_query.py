@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 
 from domain.models import OrderSource
 from tests.conftest import GatewayClient
-from tests.support import SimControlClient, upstream_total
+from tests.support import SimControlClient, upstream_requests, upstream_total
 
 PAGE = """
 query Page($first: Int, $after: String, $filter: OrderFilter) {
@@ -64,16 +64,6 @@ async def walk(
         if not connection["pageInfo"]["hasNextPage"]:
             return nodes
         after = connection["pageInfo"]["endCursor"]
-
-
-def upstream_requests(sim: SimControlClient) -> int:
-    """Requests a simulator served since its counters were reset, authentication excluded."""
-    counts = sim.stats()["requests"]
-    return sum(n for route, n in counts.items() if not is_auth(route))
-
-
-def is_auth(route: str) -> bool:
-    return route.endswith(("/openid-connect/token", "/oauth/token", "/api/login"))
 
 
 async def test_paging_through_everything_yields_each_simulators_orders_exactly_once(

@@ -10,7 +10,9 @@ needs.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
+import hmac
 import json
 import logging
 from collections.abc import Sequence
@@ -30,9 +32,20 @@ from domain.models import (
     PaymentStatus,
     UpstreamStatus,
 )
-from resolvers.pagination import Cursor, filter_key, page_orders
+from resolvers import pagination
+from resolvers.pagination import MAX_OFFSET, Cursor, CursorCodec, filter_key
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
+SECRET = b"the tests' cursor key"
+CODEC = CursorCodec(SECRET)
+UNBOUNDED = 10_000  # a scan limit no listing here reaches
+
+
+async def page_orders(
+    backends, query, *, max_reads: int = UNBOUNDED, **kw
+) -> pagination.OrdersPage:
+    """``pagination.page_orders`` signing with the tests' key, by default without a scan limit."""
+    return await pagination.page_orders(backends, query, cursors=CODEC, max_reads=max_reads, **kw)
 
 
 def make_order(source: OrderSource, n: int, *, minutes: int, status=OrderStatus.CONFIRMED) -> Order:
@@ -114,18 +127,27 @@ def three_backends() -> dict[OrderSource, ListBackend]:
     }
 
 
-async def walk(backends, query: OrderQuery, first: int) -> list[Order]:
+async def walk(
+    backends, query: OrderQuery, first: int, *, max_reads: int = UNBOUNDED
+) -> list[Order]:
+    """Every order of the listing, page after page, as a client follows ``endCursor``."""
     seen: list[Order] = []
     after = None
     for _ in range(500):  # far more pages than any listing here has
         page = await page_orders(
-            backends, query, first=first, after=after, page_size={s: 10 for s in backends}
+            backends,
+            query,
+            first=first,
+            after=after,
+            page_size={s: 10 for s in backends},
+            max_reads=max_reads,
         )
         seen.extend(edge.order for edge in page.edges)
         if not page.has_next_page:
             return seen
-        assert page.edges, "a page that says more follows must not be empty"
-        after = page.edges[-1].cursor
+        if page.continuation is None:
+            assert len(page.edges) == first, "only the scan limit ends a page early"
+        after = page.continuation or page.edges[-1].cursor
     raise AssertionError("paging never ends")
 
 
@@ -220,18 +242,24 @@ async def test_garbage_cursors_are_validation_errors(cursor: str) -> None:
 KEY = "0123456789ab"
 
 
-def forge(body: object) -> str:
-    """A cursor-shaped string with any body, as a client could send it."""
-    return base64.urlsafe_b64encode(json.dumps(body).encode()).decode()
-
-
 def b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def mac(body: bytes, secret: bytes = SECRET) -> str:
+    return b64(hmac.new(secret, body, hashlib.sha256).digest()[:16])
+
+
+def signed(body: object) -> str:
+    """A cursor with any body, signed with the gateway's key: as if the gateway wrote it."""
+    raw = json.dumps(body).encode()
+    return f"{b64(raw)}.{mac(raw)}"
 
 
 VALID_CURSORS = [
     ("one-source", {"v": 1, "k": KEY, "o": {"WEBSHOP": 3}}, {OrderSource.WEBSHOP: 3}),
     ("zero-offset", {"v": 1, "k": KEY, "o": {"CRM": 0}}, {OrderSource.CRM: 0}),
+    ("largest-offset", {"v": 1, "k": KEY, "o": {"CRM": MAX_OFFSET}}, {OrderSource.CRM: MAX_OFFSET}),
     ("no-offsets", {"v": 1, "k": KEY, "o": {}}, {}),
     (
         "every-source",
@@ -245,47 +273,68 @@ VALID_CURSORS = [
     ("body", "offsets"), [row[1:] for row in VALID_CURSORS], ids=[row[0] for row in VALID_CURSORS]
 )
 def test_a_cursor_of_this_listing_gives_back_its_offsets(body: object, offsets: dict) -> None:
-    cursor = Cursor.decode(forge(body), key=KEY)
-    assert cursor == Cursor(KEY, offsets)
+    assert CODEC.decode(signed(body), key=KEY) == Cursor(KEY, offsets)
 
+
+GOOD = {"v": 1, "k": KEY, "o": {"WEBSHOP": 3}}
+GOOD_BODY = json.dumps(GOOD).encode()
+NOT_UTF8 = b"\xff\xfe"
+TAMPERED = json.dumps({"v": 1, "k": KEY, "o": {"WEBSHOP": 9_000}}).encode()
 
 NOT_CURSORS = [
+    # the signature: only what this gateway wrote is a cursor
+    ("unsigned", b64(GOOD_BODY)),
+    ("unsigned-with-dot", f"{b64(GOOD_BODY)}."),
+    ("edited-body-old-signature", f"{b64(TAMPERED)}.{mac(GOOD_BODY)}"),
+    ("signed-with-another-key", f"{b64(GOOD_BODY)}.{mac(GOOD_BODY, b'another key')}"),
+    ("signature-cut-short", f"{b64(GOOD_BODY)}.{mac(GOOD_BODY)[:-2]}"),
+    ("signature-with-more", f"{b64(GOOD_BODY)}.{mac(GOOD_BODY)}AA"),
+    ("signature-not-ascii", f"{b64(GOOD_BODY)}.é{mac(GOOD_BODY)[1:]}"),
+    ("old-unsigned-format", base64.urlsafe_b64encode(GOOD_BODY).decode()),
     # v: the version
-    ("other-version", forge({"v": 2, "k": KEY, "o": {"WEBSHOP": 3}})),
-    ("version-zero", forge({"v": 0, "k": KEY, "o": {"WEBSHOP": 3}})),
-    ("version-as-text", forge({"v": "1", "k": KEY, "o": {"WEBSHOP": 3}})),
-    ("no-version", forge({"k": KEY, "o": {"WEBSHOP": 3}})),
+    ("other-version", signed({"v": 2, "k": KEY, "o": {"WEBSHOP": 3}})),
+    ("version-zero", signed({"v": 0, "k": KEY, "o": {"WEBSHOP": 3}})),
+    ("version-as-text", signed({"v": "1", "k": KEY, "o": {"WEBSHOP": 3}})),
+    ("no-version", signed({"k": KEY, "o": {"WEBSHOP": 3}})),
     # k: the listing's fingerprint
-    ("no-key", forge({"v": 1, "o": {"WEBSHOP": 3}})),
-    # o: the offsets
-    ("negative-offset", forge({"v": 1, "k": KEY, "o": {"WEBSHOP": -1}})),
-    ("one-negative-offset", forge({"v": 1, "k": KEY, "o": {"WEBSHOP": 3, "CRM": -5}})),
-    ("text-offset", forge({"v": 1, "k": KEY, "o": {"WEBSHOP": "three"}})),
-    ("null-offset", forge({"v": 1, "k": KEY, "o": {"WEBSHOP": None}})),
-    ("list-offset", forge({"v": 1, "k": KEY, "o": {"WEBSHOP": [3]}})),
-    ("unknown-source", forge({"v": 1, "k": KEY, "o": {"AMAZON": 3}})),
-    ("lowercase-source", forge({"v": 1, "k": KEY, "o": {"webshop": 3}})),
-    ("offsets-as-list", forge({"v": 1, "k": KEY, "o": [["WEBSHOP", 3]]})),
-    ("null-offsets", forge({"v": 1, "k": KEY, "o": None})),
-    ("no-offsets", forge({"v": 1, "k": KEY})),
+    ("no-key", signed({"v": 1, "o": {"WEBSHOP": 3}})),
+    ("key-not-text", signed({"v": 1, "k": 12, "o": {"WEBSHOP": 3}})),
+    # o: the offsets, whole numbers from 0 to MAX_OFFSET
+    ("negative-offset", signed({"v": 1, "k": KEY, "o": {"WEBSHOP": -1}})),
+    ("one-negative-offset", signed({"v": 1, "k": KEY, "o": {"WEBSHOP": 3, "CRM": -5}})),
+    ("offset-past-the-bound", signed({"v": 1, "k": KEY, "o": {"WEBSHOP": MAX_OFFSET + 1}})),
+    ("huge-offset", signed({"v": 1, "k": KEY, "o": {"WEBSHOP": 10**100}})),
+    ("fractional-offset", signed({"v": 1, "k": KEY, "o": {"WEBSHOP": 3.5}})),
+    ("float-offset", signed({"v": 1, "k": KEY, "o": {"WEBSHOP": 3.0}})),
+    ("boolean-offset", signed({"v": 1, "k": KEY, "o": {"WEBSHOP": True}})),
+    ("text-offset", signed({"v": 1, "k": KEY, "o": {"WEBSHOP": "3"}})),
+    ("null-offset", signed({"v": 1, "k": KEY, "o": {"WEBSHOP": None}})),
+    ("list-offset", signed({"v": 1, "k": KEY, "o": {"WEBSHOP": [3]}})),
+    ("unknown-source", signed({"v": 1, "k": KEY, "o": {"AMAZON": 3}})),
+    ("lowercase-source", signed({"v": 1, "k": KEY, "o": {"webshop": 3}})),
+    ("offsets-as-list", signed({"v": 1, "k": KEY, "o": [["WEBSHOP", 3]]})),
+    ("null-offsets", signed({"v": 1, "k": KEY, "o": None})),
+    ("no-offsets", signed({"v": 1, "k": KEY})),
     # the body itself
-    ("body-is-a-list", forge([1, KEY, {}])),
-    ("body-is-a-number", forge(1)),
-    ("body-is-text", forge("cursor")),
-    ("not-json", b64(b"hello")),
-    ("not-utf8", b64(b"\xff\xfe\xfd")),
-    ("not-base64", "***"),
-    ("bad-padding", "abc"),
+    ("body-is-a-list", signed([1, KEY, {}])),
+    ("body-is-a-number", signed(1)),
+    ("body-is-text", signed("cursor")),
+    ("not-json", f"{b64(b'hello')}.{mac(b'hello')}"),
+    ("not-utf8", f"{b64(NOT_UTF8)}.{mac(NOT_UTF8)}"),
+    ("not-base64", "***.***"),
+    ("bad-padding", "a.b"),
     ("not-ascii", "éé"),
     ("empty", ""),
 ]
 
 
 @pytest.mark.parametrize("value", [v for _, v in NOT_CURSORS], ids=[i for i, _ in NOT_CURSORS])
-def test_anything_but_a_cursor_of_this_api_is_a_validation_error(value: str) -> None:
+def test_anything_but_a_cursor_this_gateway_wrote_is_a_validation_error(value: str) -> None:
     with pytest.raises(ValidationError) as caught:
-        Cursor.decode(value, key=KEY)
-    assert caught.value.message == f"{value!r} is not a cursor of this API"
+        CODEC.decode(value, key=KEY)
+    assert caught.value.message == (
+        "`after` is not a cursor of this API; use a cursor from `pageInfo` or an edge."
+    )
     assert caught.value.field == ["after"]
 
 
@@ -293,9 +342,9 @@ def test_anything_but_a_cursor_of_this_api_is_a_validation_error(value: str) -> 
     "other_key", ["ba9876543210", "", KEY.upper()], ids=["other", "empty", "case"]
 )
 def test_a_cursor_of_another_listing_is_refused_as_such(other_key: str) -> None:
-    value = forge({"v": 1, "k": other_key, "o": {"WEBSHOP": 3}})
+    value = signed({"v": 1, "k": other_key, "o": {"WEBSHOP": 3}})
     with pytest.raises(ValidationError) as caught:
-        Cursor.decode(value, key=KEY)
+        CODEC.decode(value, key=KEY)
     assert caught.value.message == (
         "The cursor belongs to a listing with other filters; start again without `after`."
     )
@@ -303,15 +352,22 @@ def test_a_cursor_of_another_listing_is_refused_as_such(other_key: str) -> None:
 
 
 def test_a_cursor_reads_back_what_it_wrote() -> None:
-    offsets = {OrderSource.WEBSHOP: 12, OrderSource.CRM: 0, OrderSource.B2B: 3}
-    assert Cursor.decode(Cursor(KEY, offsets).encode(), key=KEY) == Cursor(KEY, offsets)
+    cursor = Cursor(KEY, {OrderSource.WEBSHOP: 12, OrderSource.CRM: 0, OrderSource.B2B: 3})
+    assert CODEC.decode(CODEC.encode(cursor), key=KEY) == cursor
+
+
+def test_a_cursor_is_only_good_where_its_key_is() -> None:
+    cursor = CODEC.encode(Cursor(KEY, {OrderSource.WEBSHOP: 12}))
+    with pytest.raises(ValidationError, match="not a cursor of this API"):
+        CursorCodec(b"another deployment's key").decode(cursor, key=KEY)
 
 
 def test_the_cursor_format_is_stable_across_deploys() -> None:
     # Replicas of two versions serve one client during a rolling deploy: the same cursor
     # text, unless CURSOR_VERSION changes.
     cursor = Cursor(KEY, {OrderSource.WEBSHOP: 12, OrderSource.CRM: 0})
-    assert cursor.encode() == b64(b'{"v":1,"k":"0123456789ab","o":{"WEBSHOP":12,"CRM":0}}')
+    body = b'{"v":1,"k":"0123456789ab","o":{"WEBSHOP":12,"CRM":0}}'
+    assert CODEC.encode(cursor) == f"{b64(body)}.{mac(body)}"
 
 
 # --- the listing's fingerprint --------------------------------------------------------------
@@ -488,7 +544,7 @@ async def test_a_failing_backend_keeps_its_position_in_every_cursor_of_the_page(
     backends = backends_of({W: 20, C: 20})
     sizes = {s: 10 for s in backends}
     first = await page_orders(backends, OrderQuery(), first=6, after=None, page_size=sizes)
-    position = Cursor.decode(first.edges[-1].cursor, key=filter_key([W, C], OrderQuery()))
+    position = CODEC.decode(first.edges[-1].cursor, key=filter_key([W, C], OrderQuery()))
     assert position.offsets[C] > 0
 
     backends[C].failing = True
@@ -497,7 +553,7 @@ async def test_a_failing_backend_keeps_its_position_in_every_cursor_of_the_page(
     )
     assert [edge.order.source for edge in second.edges] == [W] * 6
     for edge in second.edges:
-        offsets = Cursor.decode(edge.cursor, key=filter_key([W, C], OrderQuery())).offsets
+        offsets = CODEC.decode(edge.cursor, key=filter_key([W, C], OrderQuery())).offsets
         assert offsets[C] == position.offsets[C]
 
 
@@ -654,3 +710,138 @@ async def test_a_page_says_how_many_orders_it_read_upstream_matching_or_not() ->
     nothing = OrderQuery(search="no order says this")
     scan = await page_orders(backends, nothing, first=5, after=None, page_size=sizes)
     assert scan.edges == [] and scan.read == sum(len(b.orders) for b in backends.values())
+
+
+# --- the scan limit -------------------------------------------------------------------------
+# A filter the upstream cannot apply may match little: each page reads at most `max_reads`
+# upstream pages per backend and, stopped short, answers a continuation cursor.
+
+
+def matching_every(nth: int) -> dict[OrderSource, ListBackend]:
+    """``three_backends`` where only every ``nth`` order of each is PROCESSING."""
+    backends = three_backends()
+    for backend in backends.values():
+        for index, order in enumerate(backend.orders):
+            status = OrderStatus.PROCESSING if index % nth == 0 else OrderStatus.CANCELLED
+            backend.orders[index] = dataclasses.replace(order, status=status)
+    return backends
+
+
+PROCESSING = OrderQuery(statuses=frozenset({OrderStatus.PROCESSING}))
+
+
+def merged(backends: dict[OrderSource, ListBackend], query: OrderQuery) -> list[Order]:
+    """The whole listing by the merge rule: newest first, ties in source order."""
+    rank = {source: index for index, source in enumerate(OrderSource)}
+    matches = [
+        (-o.updated_at.timestamp(), rank[source], position, o)
+        for source, backend in backends.items()
+        for position, o in enumerate(backend.orders)
+        if query.matches(o)
+    ]
+    return [o for *_, o in sorted(matches, key=lambda row: row[:3])]
+
+
+def three_big_page_backends() -> dict[OrderSource, ListBackend]:
+    """``three_backends`` whose upstreams answer any read whole (no page boundaries)."""
+    backends = three_backends()
+    for backend in backends.values():
+        backend.upstream_page = 1_000
+    return backends
+
+
+async def test_a_filter_that_matches_nothing_reads_at_most_the_scan_limit() -> None:
+    backends = three_big_page_backends()
+    nothing = OrderQuery(search="no order says this")
+    page = await page_orders(
+        backends, nothing, first=5, after=None, page_size={s: 10 for s in backends}, max_reads=2
+    )
+    assert [backend.calls for backend in backends.values()] == [2, 2, 1]  # B2B has 3 orders
+    assert page.edges == []
+    assert page.has_next_page
+    assert page.continuation is not None
+    # The continuation reads on past what was read: a read of `first` (5), one of a page (10).
+    offsets = CODEC.decode(page.continuation, key=filter_key(list(backends), nothing)).offsets
+    assert offsets == {OrderSource.WEBSHOP: 15, OrderSource.CRM: 15, OrderSource.B2B: 3}
+
+
+async def test_following_continuations_reads_each_order_once() -> None:
+    backends = three_big_page_backends()
+    nothing = OrderQuery(search="no order says this")
+    pages = 0
+    after = None
+    while True:
+        pages += 1
+        page = await page_orders(
+            backends,
+            nothing,
+            first=5,
+            after=after,
+            page_size={s: 10 for s in backends},
+            max_reads=2,
+        )
+        if not page.has_next_page:
+            break
+        after = page.continuation
+    assert page.continuation is None
+    # 40 WEBSHOP orders: 15 read on the first page, 20 on the second, the last 5 on the third.
+    assert pages == 3
+    for backend in backends.values():  # every order read once, none twice
+        assert sum(served(backend, o, n) for o, n in backend.asked) == len(backend.orders)
+
+
+@pytest.mark.parametrize("max_reads", [1, 2, 3])
+@pytest.mark.parametrize("first", [1, 3, 10])
+async def test_under_a_scan_limit_paging_still_visits_every_match_once_newest_first(
+    first: int, max_reads: int
+) -> None:
+    backends = matching_every(4)
+    seen = await walk(backends, PROCESSING, first, max_reads=max_reads)
+    assert seen == merged(backends, PROCESSING)
+
+
+async def test_a_backend_stopped_short_holds_back_the_older_matches_of_the_others() -> None:
+    # WEBSHOP: 21 orders, minutes 1000 down to 980, one match (n=15, minute 985).
+    # CRM: a match newer than all of them (1005) and one older than all of them (900).
+    webshop = [
+        make_order(
+            W,
+            n,
+            minutes=1000 - n,
+            status=OrderStatus.PROCESSING if n == 15 else OrderStatus.CANCELLED,
+        )
+        for n in range(21)
+    ]
+    crm = [
+        make_order(C, 1, minutes=1005, status=OrderStatus.PROCESSING),
+        make_order(C, 2, minutes=900, status=OrderStatus.PROCESSING),
+    ]
+    backends = {W: ListBackend(W, webshop), C: ListBackend(C, crm)}
+    sizes = {W: 10, C: 10}
+    pages = []
+    after = None
+    for _ in range(10):
+        page = await page_orders(
+            backends, PROCESSING, first=7, after=after, page_size=sizes, max_reads=1
+        )
+        pages.append(
+            ([(e.order.source, e.order.upstream_id) for e in page.edges], page.has_next_page)
+        )
+        if not page.has_next_page:
+            break
+        after = page.continuation or page.edges[-1].cursor
+    # CRM's 900 waits until WEBSHOP has been read past it, however many pages that takes.
+    assert pages == [
+        ([(C, "1")], True),  # WEBSHOP read to minute 994: CRM's 1005 is newer, 900 may not be
+        ([], True),  # WEBSHOP read to 987, nothing matched: a page with no edges goes on
+        ([(W, "15"), (C, "2")], False),
+    ]
+
+
+async def test_a_page_that_fills_up_ends_with_its_last_edge_not_a_continuation() -> None:
+    backends = matching_every(2)
+    page = await page_orders(
+        backends, PROCESSING, first=3, after=None, page_size={s: 10 for s in backends}, max_reads=1
+    )
+    assert len(page.edges) == 3
+    assert page.continuation is None
