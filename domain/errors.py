@@ -39,6 +39,10 @@ class ErrorCode(StrEnum):
     UNAUTHENTICATED = "UNAUTHENTICATED"
     RATE_LIMITED = "RATE_LIMITED"
     QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+    # Refusals of the request itself, before any field runs:
+    BAD_REQUEST = "BAD_REQUEST"  # not a GraphQL request: body, JSON, content type, method
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"  # does not parse, or not valid
+    INTERNAL = "INTERNAL"  # a failure of the gateway itself (logged, never detailed)
 
 
 class OrdergateError(Exception):

@@ -18,12 +18,19 @@ import json
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from domain.errors import ErrorCode
+from gateway.limits import too_complex
+
 SIMPLE_CONTENT_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"}
 PREFLIGHT_HEADERS = ("apollo-require-preflight", "x-apollo-operation-name", "graphql-preflight")
 
 
-async def send_error(send: Send, status: int, message: str, code: str = "BAD_REQUEST") -> None:
-    body = json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}).encode()
+async def send_error(
+    send: Send, status: int, message: str, extensions: dict[str, object] | None = None
+) -> None:
+    """A JSON error answer written straight to the client (``BAD_REQUEST`` by default)."""
+    extensions = extensions or {"code": ErrorCode.BAD_REQUEST.value}
+    body = json.dumps({"errors": [{"message": message, "extensions": extensions}]}).encode()
     await send(
         {
             "type": "http.response.start",
@@ -46,10 +53,9 @@ class BoundedBody:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_big = f"The body is larger than this gateway accepts ({self.max_bytes} bytes)."
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await send_error(send, 413, too_big, "PAYLOAD_TOO_LARGE")
+            await self._too_big(send, int(declared))
             return
         chunks: list[bytes] = []
         size = 0
@@ -60,12 +66,17 @@ class BoundedBody:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await send_error(send, 413, too_big, "PAYLOAD_TOO_LARGE")
+                await self._too_big(send, size)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         await self._answer(scope, receive, send, b"".join(chunks))
+
+    async def _too_big(self, send: Send, size: int) -> None:
+        """HTTP 413, worded like every other query limit (``size``: declared or read so far)."""
+        refusal = too_complex("bodyBytes", size, self.max_bytes)
+        await send_error(send, 413, refusal.message, refusal.extensions)
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send, body: bytes) -> None:
         """Run the app on the buffered body; a disconnect meanwhile cancels it."""

@@ -27,6 +27,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 
+from domain.errors import ErrorCode
 from gateway.context import AppState, Context
 from schema import build_schema
 
@@ -79,7 +80,11 @@ class GraphQLView(GraphQL[Context, None]):
         except HTTPException as exc:
             # Requests that are not GraphQL at all (bad JSON, no query) get JSON errors too.
             response = JSONResponse(
-                {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_REQUEST"}}]},
+                {
+                    "errors": [
+                        {"message": exc.reason, "extensions": {"code": ErrorCode.BAD_REQUEST.value}}
+                    ]
+                },
                 status_code=exc.status_code,
                 media_type=media_type,
             )

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from domain.errors import OrdergateError
+from domain.errors import ErrorCode, OrdergateError
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,10 @@ def typed(error: GraphQLError, *, suggestions: bool = True) -> GraphQLError:
             source=error.source,
             positions=error.positions,
             path=error.path,
-            extensions={"code": "GRAPHQL_VALIDATION_FAILED", **(error.extensions or {})},
+            extensions={
+                "code": ErrorCode.GRAPHQL_VALIDATION_FAILED.value,
+                **(error.extensions or {}),
+            },
         )
     if isinstance(original, OrdergateError):
         return GraphQLError(
@@ -53,7 +56,7 @@ def typed(error: GraphQLError, *, suggestions: bool = True) -> GraphQLError:
         source=error.source,
         positions=error.positions,
         path=error.path,
-        extensions={"code": "INTERNAL"},
+        extensions={"code": ErrorCode.INTERNAL.value},
     )
 
 

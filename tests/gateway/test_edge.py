@@ -30,7 +30,13 @@ async def test_a_body_over_the_limit_is_refused_with_413_before_it_is_parsed(
         "/graphql", content=body, headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 413
-    assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {
+        "code": "QUERY_TOO_COMPLEX",
+        "limit": "bodyBytes",
+        "value": len(body),
+        "max": 1_000_000,
+    }
     assert requests_served(sims) == 0
 
 
