@@ -42,6 +42,13 @@ class SimControlClient:
     def reset_stats(self) -> None:
         self._post("/_sim/stats/reset")
 
+    def request_log(self) -> list[dict[str, Any]]:
+        """The requests served since the last reset: route, arrived, answered (seconds)."""
+        response = httpx.get(f"{self.base_url}/_sim/requests")
+        response.raise_for_status()
+        log: list[dict[str, Any]] = response.json()["requests"]
+        return log
+
     def set_faults(self, **faults: Any) -> dict[str, Any]:
         result: dict[str, Any] = self._post("/_sim/faults", faults)
         return result

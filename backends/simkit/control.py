@@ -5,7 +5,9 @@
 the faults; ``control_routes`` serves ``shared/contract/runtime.md``'s control API:
 
     GET  /_sim/stats           {"total": N, "requests": {"GET /api/order/": n, ...}}
-    POST /_sim/stats/reset
+    POST /_sim/stats/reset     (clears the request log too)
+    GET  /_sim/requests        the last requests served, oldest first: route, and when each
+                               arrived and was answered, on this process's monotonic clock
     GET  /_sim/faults          the fault settings in force
     POST /_sim/faults          merge any of the fields of ``Faults``
     POST /_sim/faults/reset
@@ -18,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +35,7 @@ from backends.simkit.auth import TokenStore
 CONTROL_PREFIX = "/_sim/"
 # How long a "timeout" fault hangs: past any sane client timeout.
 HANG_S = 120.0
+LOG_SIZE = 1_000  # requests kept in the log of each simulator
 
 
 class Faults(BaseModel):
@@ -55,6 +58,8 @@ class SimControl:
     def __init__(self, *, seed: int, tokens: TokenStore, reset_state: Callable[[], None]) -> None:
         self.faults = Faults()
         self.requests: Counter[str] = Counter()
+        # (route, arrived, answered): proves concurrency and order without timing assertions.
+        self.log: deque[tuple[str, float, float]] = deque(maxlen=LOG_SIZE)
         self.tokens = tokens
         self._reset_state = reset_state
         self._random = random.Random(seed)
@@ -63,6 +68,7 @@ class SimControl:
 
     def reset_stats(self) -> None:
         self.requests.clear()
+        self.log.clear()
 
     def set_faults(self, faults: Faults) -> None:
         """New fault settings; the rate-limit window starts afresh with them."""
@@ -77,6 +83,14 @@ class SimControl:
 
     def stats(self) -> dict[str, Any]:
         return {"total": sum(self.requests.values()), "requests": dict(self.requests)}
+
+    def request_log(self) -> dict[str, Any]:
+        return {
+            "requests": [
+                {"route": route, "arrived": arrived, "answered": answered}
+                for route, arrived, answered in self.log
+            ]
+        }
 
     def chance(self, rate: float) -> bool:
         return rate > 0 and self._random.random() < rate
@@ -126,8 +140,16 @@ class SimControlMiddleware:
         if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX):
             await self.app(scope, receive, send)
             return
+        route = f"{scope['method']} {route_template(self.routes, scope)}"
+        arrived = time.monotonic()
+        self.control.requests[route] += 1
+        try:
+            await self._serve(scope, receive, send)
+        finally:
+            self.control.log.append((route, arrived, time.monotonic()))
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         control = self.control
-        control.requests[f"{scope['method']} {route_template(self.routes, scope)}"] += 1
         faults = control.faults
         delay = control.delay_s()
         if delay:
@@ -160,6 +182,9 @@ def control_routes(control: SimControl) -> list[Route]:
         control.reset_stats()
         return JSONResponse(control.stats())
 
+    async def get_requests(request: Request) -> JSONResponse:
+        return JSONResponse(control.request_log())
+
     async def get_faults(request: Request) -> JSONResponse:
         return JSONResponse(control.faults.model_dump())
 
@@ -185,6 +210,7 @@ def control_routes(control: SimControl) -> list[Route]:
     return [
         Route("/_sim/stats", get_stats, methods=["GET"]),
         Route("/_sim/stats/reset", reset_stats, methods=["POST"]),
+        Route("/_sim/requests", get_requests, methods=["GET"]),
         Route("/_sim/faults", get_faults, methods=["GET"]),
         Route("/_sim/faults", set_faults, methods=["POST"]),
         Route("/_sim/faults/reset", reset_faults, methods=["POST"]),
