@@ -22,6 +22,7 @@ import httpx
 import pydantic
 
 from backends.config import BackendSettings
+from backends.single_flight import SingleFlight
 from domain.errors import (
     BackendError,
     UpstreamForbiddenError,
@@ -137,6 +138,7 @@ class UpstreamHttp:
         self.source = source
         self.client = client
         self.config = config
+        self.reads = SingleFlight()  # identical GETs in flight at once are sent once
 
     async def request(
         self,
@@ -230,8 +232,18 @@ class UpstreamHttp:
         headers: Mapping[str, str] | None = None,
         allow_not_found: bool = False,
     ) -> httpx.Response | None:
-        return await self.request(
-            "GET", url, params=params, headers=headers, allow_not_found=allow_not_found
+        """A retried read; the same read already in flight is joined, not sent again."""
+        key = (
+            url,
+            str(httpx.QueryParams(params or {})),
+            tuple(sorted((headers or {}).items())),
+            allow_not_found,
+        )
+        return await self.reads.run(
+            key,
+            lambda: self.request(
+                "GET", url, params=params, headers=headers, allow_not_found=allow_not_found
+            ),
         )
 
     def parse(self, response: httpx.Response, model: type[T] | pydantic.TypeAdapter[T]) -> T:

@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -47,12 +48,34 @@ CORS_HEADERS = [
 CORS_EXPOSED = ["Retry-After", "WWW-Authenticate"]
 
 
+def demo_key_of(settings: Settings) -> SecretStr | None:
+    """The demo key (every scope, a published secret) exists only in the demo: the simulators
+    on and the demo profile. Any other start revokes it, whatever the setting says now."""
+    demo = settings.simulators and settings.profile == "demo"
+    return settings.auth.demo_key if demo else None
+
+
+async def prepare_store(settings: Settings, store: Store) -> CursorCodec:
+    """What every start does to the store before serving: migrations, the demo key made or
+    revoked, and the cursor key (the configured one, or the store's own). Safe to run again
+    and from several processes: ``ordergate run --workers N`` runs it once before forking."""
+    await store.migrate()
+    demo_key = demo_key_of(settings)
+    if demo_key is not None:
+        await api_keys.ensure(
+            store, name=DEMO_KEY_NAME, secret=demo_key.get_secret_value(), scopes=ALL_SCOPES
+        )
+    else:
+        await api_keys.retire_named(store, DEMO_KEY_NAME)
+    configured = settings.cursor_secret
+    if configured is not None:
+        return CursorCodec(configured.get_secret_value().encode())
+    return CursorCodec(await shared_secret(store, "cursors"))
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
-    # The demo key (every scope, a published secret) exists only in the demo: the simulators
-    # on and the demo profile. Any other start revokes it, whatever the setting says now.
-    demo = settings.simulators and settings.profile == "demo"
-    demo_key = settings.auth.demo_key if demo else None
+    demo_key = demo_key_of(settings)
     view = GraphQLView(
         introspection=settings.introspection_enabled,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
@@ -64,7 +87,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = Store(settings.database_url)
-        await store.migrate()
+        cursors = await prepare_store(settings, store)
         backends = {
             source: create_adapter(source, settings.backend(source))
             for source in settings.enabled_sources
@@ -72,21 +95,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         deliverer = Deliverer(store, backends, settings.outbox)
         tokens = TokenVerifier(settings.auth)
         buckets = create_buckets(settings.redis_url)
-        cursor_secret = settings.cursor_secret
-        cursors = CursorCodec(
-            cursor_secret.get_secret_value().encode()
-            if cursor_secret is not None
-            else await shared_secret(store, "cursors")
-        )
-        if demo_key is not None:
-            await api_keys.ensure(
-                store,
-                name=DEMO_KEY_NAME,
-                secret=demo_key.get_secret_value(),
-                scopes=ALL_SCOPES,
-            )
-        else:
-            await api_keys.retire_named(store, DEMO_KEY_NAME)
         state = AppState(
             settings=settings,
             backends=backends,

@@ -11,42 +11,98 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterable
+
+import uvicorn
+import uvloop
+from starlette.types import ASGIApp
+from uvicorn.supervisors import Multiprocess
 
 from backends.registry import BACKENDS, create_simulator
 from backends.simkit.app import SimConfig
-from backends.simkit.server import bind, make_server, serve_until_signalled
+from backends.simkit.server import ServerThread, bind, make_server, serve_until_signalled
 from domain.access import Scope
 from domain.errors import OrdergateError
 from domain.models import OrderSource
-from gateway.app import create_app
+from gateway.app import create_app, prepare_store
 from gateway.settings import Settings
 from store import api_keys
 from store.engine import Store
 
 
-async def run(settings: Settings) -> None:
-    servers = []
-    if settings.simulators:
-        config = SimConfig(seed=settings.sim_seed, orders=settings.sim_orders)
-        for source in settings.enabled_sources:
-            port = BACKENDS[source].default_port
-            servers.append((make_server(create_simulator(source, config)), bind("127.0.0.1", port)))
-            print(
-                f"  {source.value:<9} simulator   http://127.0.0.1:{port}"
-                "   (/_sim/stats, /_sim/faults)"
-            )
-    gateway = make_server(create_app(settings), log_level=settings.log_level)
-    servers.append((gateway, bind(settings.host, settings.port)))
+def simulator_apps(settings: Settings) -> dict[OrderSource, tuple[ASGIApp, int]]:
+    """The simulators ``ordergate run`` serves beside the gateway, on their default ports."""
+    if not settings.simulators:
+        return {}
+    config = SimConfig(seed=settings.sim_seed, orders=settings.sim_orders)
+    return {
+        source: (create_simulator(source, config), BACKENDS[source].default_port)
+        for source in settings.enabled_sources
+    }
+
+
+def print_addresses(settings: Settings, simulators: Iterable[tuple[OrderSource, int]]) -> None:
+    for source, port in simulators:
+        print(
+            f"  {source.value:<9} simulator   http://127.0.0.1:{port}   (/_sim/stats, /_sim/faults)"
+        )
     base = f"http://{settings.host}:{settings.port}"
     print(f"  gateway             {base}/graphql   (GraphiQL in a browser)")
     print(f"  health              {base}/health   {base}/ready")
     print(f"  store               {settings.database_url}")
+    if settings.workers > 1:
+        print(f"  workers             {settings.workers} processes on one port")
     if settings.simulators and settings.auth.demo_key is not None:
         key = settings.auth.demo_key.get_secret_value()
         print(f"  demo key            {key}   (every scope; GraphiQL sends it)")
     print("Ctrl-C stops everything.", flush=True)
+
+
+async def run(settings: Settings) -> None:
+    """One process: the simulators and the gateway in this event loop."""
+    simulators = simulator_apps(settings)
+    servers = [(make_server(app), bind("127.0.0.1", port)) for app, port in simulators.values()]
+    gateway = make_server(create_app(settings), log_level=settings.log_level)
+    servers.append((gateway, bind(settings.host, settings.port)))
+    print_addresses(settings, ((source, port) for source, (_, port) in simulators.items()))
     await serve_until_signalled(servers)
+
+
+def run_workers(settings: Settings) -> None:
+    """``settings.workers`` gateway processes on one listening socket (uvicorn's supervisor
+    restarts one that dies); the simulators, if on, in a thread of this process. The store is
+    prepared here once, so the workers do not race to migrate it."""
+
+    async def prepare() -> None:
+        store = Store(settings.database_url)
+        try:
+            await prepare_store(settings, store)
+        finally:
+            await store.aclose()
+
+    asyncio.run(prepare())
+    simulators = simulator_apps(settings)
+    ports = {source.value: port for source, (_, port) in simulators.items()}
+    apps = {source.value: app for source, (app, _) in simulators.items()}
+    config = uvicorn.Config(
+        "gateway.app:create_app",
+        factory=True,  # each worker reads the same ORDERGATE_* settings
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level,
+        access_log=False,
+    )
+    with contextlib.ExitStack() as stack:
+        if apps:
+            stack.enter_context(ServerThread(apps, ports))
+        sock = config.bind_socket()
+        print_addresses(settings, ((source, port) for source, (_, port) in simulators.items()))
+        Multiprocess(config, sockets=[sock]).run()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -54,8 +110,14 @@ def main(argv: list[str] | None = None) -> None:
         prog="ordergate", description="One GraphQL API over four order systems."
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser(
+    serve = commands.add_parser(
         "run", help="serve the gateway (and the simulators unless ORDERGATE_SIMULATORS=false)"
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="gateway processes sharing the port (default: ORDERGATE_WORKERS, 1); "
+        "one per core is a good start",
     )
     commands.add_parser("schema", help="print the served GraphQL schema")
     keys = commands.add_parser("keys", help="partners' API keys").add_subparsers(
@@ -99,8 +161,13 @@ def main(argv: list[str] | None = None) -> None:
         except OrdergateError as error:
             raise SystemExit(f"ordergate keys: {error.message}") from None
         return
+    if args.workers is not None:
+        settings = settings.model_copy(update={"workers": args.workers})
     print("ordergate")
-    asyncio.run(run(settings))
+    if settings.workers > 1:
+        run_workers(settings)
+    else:
+        uvloop.run(run(settings))
 
 
 async def manage_keys(settings: Settings, args: argparse.Namespace) -> None:

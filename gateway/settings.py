@@ -92,6 +92,9 @@ class Settings(BaseSettings):
 
     host: str = Field(default="127.0.0.1", description="address the gateway listens on")
     port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(
+        default=1, ge=1, description="gateway processes sharing the port (`ordergate run`)"
+    )
     database_url: str = Field(
         default="sqlite+aiosqlite:///./ordergate.db",
         description="SQLAlchemy async URL of the store (SQLite default, PostgreSQL by URL)",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection
 
+from schema.documents import DocumentCache, ValidateOnce
 from schema.errors import TypedErrors
 from schema.limits import QueryLimits
 from schema.mutation import Mutation
@@ -20,9 +22,14 @@ class Schema(strawberry.Schema):
         """Logging is ``TypedErrors``' job: it logs the unexpected errors, with tracebacks."""
 
 
-def build_schema(*, introspection: bool = True) -> strawberry.Schema:
-    """The schema; without ``introspection``, ``__schema`` and ``__type`` are refused."""
-    extensions: list[Any] = [QueryLimits, TypedErrors]
+def build_schema(
+    *, introspection: bool = True, documents: DocumentCache | None = None
+) -> strawberry.Schema:
+    """The schema; without ``introspection``, ``__schema`` and ``__type`` are refused.
+    ``documents``: where parsed and validated documents are kept (a new cache by default)."""
+    documents = documents if documents is not None else DocumentCache()
+    extensions: list[Any] = [functools.partial(QueryLimits, documents), TypedErrors]
     if not introspection:
         extensions.append(DisableIntrospection)
+    extensions.append(functools.partial(ValidateOnce, documents))  # last: sees every rule
     return Schema(query=Query, mutation=Mutation, types=[Order], extensions=extensions)

@@ -24,6 +24,7 @@ from strawberry.extensions import SchemaExtension
 from domain.errors import ErrorCode
 from gateway.limits import Measure, measure, operation_of, too_complex
 from gateway.throttle import Take, ThrottleStatus
+from schema.documents import DocumentCache
 
 if TYPE_CHECKING:
     from gateway.context import Context
@@ -50,6 +51,10 @@ class CostReport:
 
 
 class QueryLimits(SchemaExtension):
+    def __init__(self, documents: DocumentCache) -> None:
+        super().__init__()
+        self.documents = documents
+
     def _context(self) -> Context:
         context: Context = self.execution_context.context
         return context
@@ -58,8 +63,11 @@ class QueryLimits(SchemaExtension):
         ctx = self.execution_context
         limits = self._context().settings.limits
         if ctx.graphql_document is None and ctx.query:
+            ctx.graphql_document = self.documents.document(ctx.query)
+        if ctx.graphql_document is None and ctx.query:
             try:
                 ctx.graphql_document = parse(ctx.query, max_tokens=limits.max_tokens)
+                self.documents.remember(ctx.query, ctx.graphql_document)
             except RecursionError:
                 raise too_complex("depth", limits.max_depth + 1, limits.max_depth) from None
             except GraphQLError as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -256,3 +257,25 @@ async def test_totals_add_up_the_same_way_for_every_backend(gateway: GatewayClie
         if abs(expected - t["total"]) > Decimal("0.02"):
             off.append((edge["node"]["source"], edge["node"]["reference"], t))
     assert off == []
+
+
+async def test_the_same_order_asked_by_several_requests_at_once_is_read_upstream_once(
+    gateway: GatewayClient, sims: dict[OrderSource, SimControlClient]
+) -> None:
+    data = await gateway.data(
+        "{ orders(first: 1, filter: {sources: [WEBSHOP]}) { edges { node { id reference } } } }"
+    )
+    [edge] = data["orders"]["edges"]
+    sims[OrderSource.WEBSHOP].reset_stats()
+    sims[OrderSource.WEBSHOP].set_faults(latency_ms=300)  # the reads overlap
+    answers = await asyncio.gather(
+        *(
+            gateway.data(
+                "query($id: ID!) { order(id: $id) { reference } }", {"id": edge["node"]["id"]}
+            )
+            for _ in range(5)
+        )
+    )
+    assert {answer["order"]["reference"] for answer in answers} == {edge["node"]["reference"]}
+    log = sims[OrderSource.WEBSHOP].request_log()
+    assert len(log) == 1, log

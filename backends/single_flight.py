@@ -1,0 +1,57 @@
+"""Identical upstream reads in flight at once, sent once: the others wait for its answer.
+
+Forty partners asking for the same order in the same instant make one upstream request, not
+forty. Only reads are collapsed (``UpstreamHttp.get``), keyed by everything that shapes the
+request (path, query parameters, headers); the answer is what the upstream gives the
+gateway's own credentials, the same for every caller, and each caller's scopes and sources
+still decide what it sees of it. Nothing is kept once the read has ended: this is not a cache.
+
+A waiter that goes away (its client disconnected) stops waiting; the read itself is
+cancelled only when nobody waits for it any more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class _Flight(Generic[T]):
+    task: asyncio.Future[T]
+    waiters: int = 0
+
+
+class SingleFlight:
+    """At most one ``start()`` running per key; every caller of that key gets its outcome."""
+
+    def __init__(self) -> None:
+        self._flights: dict[Hashable, _Flight[Any]] = {}
+
+    def __len__(self) -> int:
+        return len(self._flights)
+
+    async def run(self, key: Hashable, start: Callable[[], Awaitable[T]]) -> T:
+        flight: _Flight[T] | None = self._flights.get(key)
+        if flight is None:
+            flight = _Flight(asyncio.ensure_future(start()))
+            self._flights[key] = flight
+            flight.task.add_done_callback(functools.partial(self._land, key, flight))
+        flight.waiters += 1
+        try:
+            return await asyncio.shield(flight.task)
+        finally:
+            flight.waiters -= 1
+            if not flight.waiters and not flight.task.done():
+                flight.task.cancel()  # the last waiter left: nobody needs the answer
+
+    def _land(self, key: Hashable, flight: _Flight[Any], _task: object) -> None:
+        if self._flights.get(key) is flight:
+            del self._flights[key]
+        if not flight.task.cancelled():
+            flight.task.exception()  # retrieved: a failure nobody awaited is not "never retrieved"
