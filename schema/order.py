@@ -38,43 +38,52 @@ class Order(Node):
 
     @classmethod
     def from_domain(cls, order: models.Order) -> Order:
-        return cls(id=strawberry.ID(ids.order_id(order.source, order.upstream_id)), order=order)
+        # Scalars are plain attributes (the executor reads them without a resolver call);
+        # fields that build objects or read elsewhere resolve from ``order`` when selected.
+        return cls(
+            id=strawberry.ID(ids.order_id(order.source, order.upstream_id)),
+            order=order,
+            source=order.source,
+            upstream_id=order.upstream_id,
+            reference=order.reference,
+            number=order.number,
+            erp_order_number=order.erp_order_number,
+            status=order.status,
+            upstream_status=order.upstream_status,
+            payment_status=order.payment_status,
+            currency=order.currency,
+            season=order.season,
+            created_at=order.created_at,
+            updated_at=order.updated_at,
+        )
 
-    @strawberry.field(description="Which upstream order system owns this order.")
-    def source(self) -> OrderSource:
-        return self.order.source
+    source: OrderSource = strawberry.field(
+        description="Which upstream order system owns this order."
+    )
 
-    @strawberry.field(description="The owning upstream's own id of the order.")
-    def upstream_id(self) -> str:
-        return self.order.upstream_id
+    upstream_id: str = strawberry.field(description="The owning upstream's own id of the order.")
 
-    @strawberry.field(description="The order reference shoppers and operators quote.")
-    def reference(self) -> str | None:
-        return self.order.reference
+    reference: str | None = strawberry.field(
+        description="The order reference shoppers and operators quote."
+    )
 
-    @strawberry.field(description="The upstream's order number, where it has one.")
-    def number(self) -> str | None:
-        return self.order.number
+    number: str | None = strawberry.field(
+        description="The upstream's order number, where it has one."
+    )
 
-    @strawberry.field(description="The order number in the merchant's ERP, once set.")
-    def erp_order_number(self) -> str | None:
-        return self.order.erp_order_number
+    erp_order_number: str | None = strawberry.field(
+        description="The order number in the merchant's ERP, once set."
+    )
 
-    @strawberry.field(description="Canonical status; see `upstreamStatus` for the raw one.")
-    def status(self) -> OrderStatus:
-        return self.order.status
+    status: OrderStatus = strawberry.field(
+        description="Canonical status; see `upstreamStatus` for the raw one."
+    )
 
-    @strawberry.field(description="The backend's own state name, untouched.")
-    def upstream_status(self) -> str:
-        return self.order.upstream_status
+    upstream_status: str = strawberry.field(description="The backend's own state name, untouched.")
 
-    @strawberry.field(description="Canonical payment status.")
-    def payment_status(self) -> PaymentStatus:
-        return self.order.payment_status
+    payment_status: PaymentStatus = strawberry.field(description="Canonical payment status.")
 
-    @strawberry.field(description="ISO 4217 currency of the order's amounts.")
-    def currency(self) -> str:
-        return self.order.currency
+    currency: str = strawberry.field(description="ISO 4217 currency of the order's amounts.")
 
     @strawberry.field(description="Gross, discount, shipping, tax and total amounts.")
     def totals(self) -> OrderTotals:
@@ -98,9 +107,9 @@ class Order(Node):
     def agent(self) -> Party | None:
         return Party.from_domain(self.order.agent)
 
-    @strawberry.field(description="The season the order belongs to (B2B fashion).")
-    def season(self) -> str | None:
-        return self.order.season
+    season: str | None = strawberry.field(
+        description="The season the order belongs to (B2B fashion)."
+    )
 
     @strawberry.field(description="Affiliate orders: the affiliate's commission.")
     def commission(self) -> Money | None:
@@ -162,13 +171,9 @@ class Order(Node):
         events = await info.context.loaders.history(self.order.source, self.order.upstream_id)
         return [OrderEvent.from_domain(event) for event in events]
 
-    @strawberry.field(description="When the order was placed.")
-    def created_at(self) -> datetime:
-        return self.order.created_at
+    created_at: datetime = strawberry.field(description="When the order was placed.")
 
-    @strawberry.field(description="When the order last changed upstream.")
-    def updated_at(self) -> datetime:
-        return self.order.updated_at
+    updated_at: datetime = strawberry.field(description="When the order last changed upstream.")
 
 
 @strawberry.type(description="An order in a connection, with the cursor that points after it.")

@@ -307,9 +307,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     code.add_argument("--tests", action="append", default=[], help="a test path (default: all)")
     tables = sub.add_parser("tables", help="one-entry mutants of the rule tables")
     tables.add_argument("--table", action="append", default=[], help="MODULE:NAME (default: all)")
-    for each in (parser, code, tables):
-        each.add_argument("--scratch", type=Path, default=ROOT / ".mutation")
-        each.add_argument("--jobs", type=int, default=2, help="mutants run at once")
+    parser.add_argument("--scratch", type=Path, default=ROOT / ".mutation")
+    parser.add_argument("--jobs", type=int, default=2, help="mutants run at once")
+    for each in (code, tables):  # also after the subcommand; unset there, the main one holds
+        each.add_argument("--scratch", type=Path, default=argparse.SUPPRESS)
+        each.add_argument("--jobs", type=int, default=argparse.SUPPRESS, help="mutants at once")
     args = parser.parse_args(argv)
     results: dict[str, dict[str, str]] = {}
     scratches: dict[str, Path] = {}  # where each module's mutants can be shown

@@ -280,6 +280,8 @@ GOOD = {"v": 1, "k": KEY, "o": {"WEBSHOP": 3}}
 GOOD_BODY = json.dumps(GOOD).encode()
 NOT_UTF8 = b"\xff\xfe"
 TAMPERED = json.dumps({"v": 1, "k": KEY, "o": {"WEBSHOP": 9_000}}).encode()
+# 52 bytes: 70 base64 characters, 2 past a multiple of 4, so the decoder needs its two '='
+WIDER_BODY = json.dumps({"v": 1, "k": KEY, "o": {"WEBSHOP": 300}}).encode()
 
 NOT_CURSORS = [
     # the signature: only what this gateway wrote is a cursor
@@ -290,6 +292,13 @@ NOT_CURSORS = [
     ("signature-cut-short", f"{b64(GOOD_BODY)}.{mac(GOOD_BODY)[:-2]}"),
     ("signature-with-more", f"{b64(GOOD_BODY)}.{mac(GOOD_BODY)}AA"),
     ("signature-not-ascii", f"{b64(GOOD_BODY)}.é{mac(GOOD_BODY)[1:]}"),
+    ("more-dots-before-the-signature", f"{b64(GOOD_BODY)}...{mac(GOOD_BODY)}"),
+    ("stray-character-in-body", f"{b64(WIDER_BODY)}!.{mac(WIDER_BODY)}"),
+    (
+        "stray-characters-inside-body",
+        f"{b64(GOOD_BODY)[:8]}!!{b64(GOOD_BODY)[8:]}.{mac(GOOD_BODY)}",
+    ),
+    ("padded-body", f"{b64(WIDER_BODY)}==.{mac(WIDER_BODY)}"),
     ("old-unsigned-format", base64.urlsafe_b64encode(GOOD_BODY).decode()),
     # v: the version
     ("other-version", signed({"v": 2, "k": KEY, "o": {"WEBSHOP": 3}})),
