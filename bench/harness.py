@@ -36,17 +36,8 @@ def _serve_simulators(urls: multiprocessing.Queue, stop: Any, orders: int) -> No
 @contextlib.contextmanager
 def simulators_process(orders: int = 120) -> Iterator[dict[OrderSource, str]]:
     """The simulators in a process of their own, so they do not share the gateway's GIL."""
-    urls: multiprocessing.Queue = multiprocessing.Queue()
-    stop = multiprocessing.Event()
-    process = multiprocessing.Process(
-        target=_serve_simulators, args=(urls, stop, orders), daemon=True
-    )
-    process.start()
-    try:
-        yield urls.get(timeout=30)
-    finally:
-        stop.set()
-        process.join(timeout=10)
+    with simulators_with_pid(orders) as (urls, _pid):
+        yield urls
 
 
 @contextlib.contextmanager
@@ -87,3 +78,20 @@ def measured_on(what: str) -> str:
         f"{what}, {datetime.now(UTC):%Y-%m-%d}, {platform.machine()} {os.cpu_count()} cores, "
         f"Python {platform.python_version()}"
     )
+
+
+@contextlib.contextmanager
+def simulators_with_pid(orders: int = 120) -> Iterator[tuple[dict[OrderSource, str], int]]:
+    """``simulators_process``, also giving that process's pid (to read its CPU time in /proc)."""
+    urls: multiprocessing.Queue = multiprocessing.Queue()
+    stop = multiprocessing.Event()
+    process = multiprocessing.Process(
+        target=_serve_simulators, args=(urls, stop, orders), daemon=True
+    )
+    process.start()
+    try:
+        assert process.pid is not None
+        yield urls.get(timeout=30), process.pid
+    finally:
+        stop.set()
+        process.join(timeout=10)
