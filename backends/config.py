@@ -29,6 +29,15 @@ class BackendSettings(BaseModel):
         default=8, ge=1, description="parallel single reads where the upstream has no batch read"
     )
     page_size: int = Field(default=100, ge=1, description="largest page asked of the upstream")
+    breaker_failures: int = Field(
+        default=5, ge=1, description="consecutive failures that open the circuit breaker"
+    )
+    breaker_cooldown_s: float = Field(
+        default=10.0, gt=0, description="how long an open breaker sends nothing before a probe"
+    )
+    retry_budget_ratio: float = Field(
+        default=0.2, ge=0, description="retries may add at most this share of the requests"
+    )
 
 
 class AffiliateSettings(BackendSettings):

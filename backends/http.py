@@ -10,8 +10,10 @@ import asyncio
 import enum
 import functools
 import json
+import math
 import random
 import socket
+from asyncio import timeout as asyncio_timeout
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -21,10 +23,13 @@ from typing import Any, TypeVar, cast
 import httpx
 import pydantic
 
+from backends import deadline
 from backends.config import BackendSettings
+from backends.resilience import CircuitBreaker, Pause, RetryBudget
 from backends.single_flight import SingleFlight
 from domain.errors import (
     BackendError,
+    UpstreamCircuitOpenError,
     UpstreamForbiddenError,
     UpstreamMalformedError,
     UpstreamRateLimitedError,
@@ -139,6 +144,11 @@ class UpstreamHttp:
         self.client = client
         self.config = config
         self.reads = SingleFlight()  # identical GETs in flight at once are sent once
+        self.breaker = CircuitBreaker(
+            source, failures=config.breaker_failures, cooldown_s=config.breaker_cooldown_s
+        )
+        self.pause = Pause()
+        self.retry_budget = RetryBudget(ratio=config.retry_budget_ratio)
 
     async def request(
         self,
@@ -162,59 +172,128 @@ class UpstreamHttp:
         last_error: BackendError | None = None
         for attempt in range(attempts):
             if attempt:
-                await asyncio.sleep(self._delay(attempt, last_error))
+                delay = self._delay(attempt, last_error)
+                assert last_error is not None
+                if delay >= deadline.remaining() or not self.retry_budget.take():
+                    raise last_error  # no time, or this backend's retries are spent
+                await asyncio.sleep(delay)
+            else:
+                self.retry_budget.sent()
+                # Another request's 429 paused the backend (a retry waits its own Retry-After).
+                await self._wait_for_pause(method, url)
+            if not self.breaker.allow():
+                raise UpstreamCircuitOpenError(
+                    self.source,
+                    f"{method} {url}: not sent, the backend failed too often (circuit open; "
+                    f"next try in {self.breaker.retry_in():.0f} s)",
+                    retry_in=self.breaker.retry_in(),
+                )
             try:
+                outcome = await self._send(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    headers=headers,
+                    allow_not_found=allow_not_found,
+                )
+            except BaseException:
+                self.breaker.released()
+                raise
+            if not isinstance(outcome, BackendError):
+                return outcome
+            last_error = outcome
+        assert last_error is not None
+        raise last_error
+
+    async def _wait_for_pause(self, method: str, url: str) -> None:
+        """A 429 paused the backend: wait it out if the request's time allows, else fail."""
+        paused = self.pause.remaining()
+        if not paused:
+            return
+        if paused > min(self.config.max_retry_after_s, deadline.remaining()):
+            raise UpstreamRateLimitedError(
+                self.source,
+                f"{method} {url}: rate limited (paused {paused:.1f} s)",
+                retry_after=paused,
+            )
+        await asyncio.sleep(paused)
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        headers: Mapping[str, str] | None,
+        allow_not_found: bool,
+    ) -> httpx.Response | BackendError | None:
+        """One attempt, within the request's deadline. A failure worth retrying is returned
+        (the breaker counts it); a refusal is raised; an answer is returned."""
+        left = deadline.remaining()
+        if not left:
+            self.breaker.released()
+            raise UpstreamTimeoutError(
+                self.source, f"{method} {url}: the request's deadline passed"
+            )
+        try:
+            async with asyncio_timeout(left if math.isfinite(left) else None):
                 response = await self.client.request(
                     method, url, params=params, json=json, headers=headers
                 )
-            except httpx.TimeoutException as exc:
-                last_error = UpstreamTimeoutError(self.source, f"{method} {url} timed out")
-                last_error.__cause__ = exc
-                continue
-            except httpx.RequestError as exc:  # transport, decoding, redirects
-                last_error = UpstreamUnavailableError(
-                    self.source, f"{method} {url} failed: {type(exc).__name__}"
-                )
-                last_error.__cause__ = exc
-                continue
-            action = action_for(response.status_code)
-            if action is Action.OK:
-                return response
-            if action is Action.NOT_FOUND:
-                if allow_not_found:
-                    return None
-                raise UpstreamRejectedError(
-                    self.source, f"{method} {url}: not found", status=response.status_code
-                )
-            if action is Action.AUTH:
-                raise UpstreamUnavailableError(
-                    self.source,
-                    f"{method} {url}: credentials refused ({response.status_code}): "
-                    f"{upstream_message(response)}",
-                    status=response.status_code,
-                )
-            if action is Action.FORBIDDEN:
-                raise UpstreamForbiddenError(
-                    self.source, upstream_message(response), status=response.status_code
-                )
-            if action is Action.REJECT:
-                raise UpstreamRejectedError(
-                    self.source, upstream_message(response), status=response.status_code
-                )
-            if action is Action.RATE_LIMITED:
-                last_error = UpstreamRateLimitedError(
-                    self.source,
-                    f"{method} {url}: rate limited",
-                    retry_after=retry_after_seconds(response),
-                )
-                continue
-            last_error = UpstreamUnavailableError(
+        except (httpx.TimeoutException, TimeoutError) as exc:
+            self.breaker.failed()
+            error: BackendError = UpstreamTimeoutError(self.source, f"{method} {url} timed out")
+            error.__cause__ = exc
+            return error
+        except httpx.RequestError as exc:  # transport, decoding, redirects
+            self.breaker.failed()
+            error = UpstreamUnavailableError(
+                self.source, f"{method} {url} failed: {type(exc).__name__}"
+            )
+            error.__cause__ = exc
+            return error
+        action = action_for(response.status_code)
+        if action in (Action.RETRY, Action.AUTH):
+            self.breaker.failed()
+        else:
+            self.breaker.succeeded()  # it answered, even if to refuse
+        if action is Action.OK:
+            return response
+        if action is Action.NOT_FOUND:
+            if allow_not_found:
+                return None
+            raise UpstreamRejectedError(
+                self.source, f"{method} {url}: not found", status=response.status_code
+            )
+        if action is Action.AUTH:
+            raise UpstreamUnavailableError(
                 self.source,
-                f"{method} {url} answered {response.status_code}",
+                f"{method} {url}: credentials refused ({response.status_code}): "
+                f"{upstream_message(response)}",
                 status=response.status_code,
             )
-        assert last_error is not None
-        raise last_error
+        if action is Action.FORBIDDEN:
+            raise UpstreamForbiddenError(
+                self.source, upstream_message(response), status=response.status_code
+            )
+        if action is Action.REJECT:
+            raise UpstreamRejectedError(
+                self.source, upstream_message(response), status=response.status_code
+            )
+        if action is Action.RATE_LIMITED:
+            retry_after = retry_after_seconds(response)
+            if retry_after is not None:
+                self.pause.extend(retry_after)  # the whole backend waits, not this request
+            return UpstreamRateLimitedError(
+                self.source, f"{method} {url}: rate limited", retry_after=retry_after
+            )
+        return UpstreamUnavailableError(
+            self.source,
+            f"{method} {url} answered {response.status_code}",
+            status=response.status_code,
+        )
 
     def _delay(self, attempt: int, error: BackendError | None) -> float:
         if isinstance(error, UpstreamRateLimitedError) and error.retry_after is not None:
@@ -255,8 +334,14 @@ class UpstreamHttp:
             # JSON numbers become Decimal straight from their text: money keeps every digit.
             return adapter.validate_python(json.loads(response.content, parse_float=Decimal))
         except (pydantic.ValidationError, ValueError) as exc:
-            raise UpstreamMalformedError(
-                self.source,
-                f"{response.request.method} {response.request.url.path}: "
-                "the answer is not valid for this API",
-            ) from exc
+            raise self.malformed(response) from exc
+
+    def malformed(self, response: httpx.Response) -> UpstreamMalformedError:
+        """The error for an answer that is not valid for this API; the breaker counts it as a
+        failure, like no answer at all."""
+        self.breaker.failed()
+        request = response.request
+        return UpstreamMalformedError(
+            self.source,
+            f"{request.method} {request.url.path}: the answer is not valid for this API",
+        )

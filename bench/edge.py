@@ -111,7 +111,7 @@ BOMBS = [
             {"query": "{ viewer { principal } }", "variables": {"pad": "x" * 1_100_000}}
         ).encode(),
         413,
-        "PAYLOAD_TOO_LARGE",
+        "QUERY_TOO_COMPLEX",
     ),
 ]
 

@@ -11,6 +11,7 @@
     └── BackendError                    (carries the failing source)
         ├── UpstreamUnavailableError    UPSTREAM_UNAVAILABLE  -- retryable
         │   ├── UpstreamTimeoutError        the upstream did not answer in time
+        │   ├── UpstreamCircuitOpenError    its breaker is open: nothing was sent
         │   ├── UpstreamRateLimitedError    429, with the Retry-After it asked for
         │   └── UpstreamMalformedError      an answer that is not valid for that API
         └── UpstreamRejectedError       UPSTREAM_REJECTED     -- not retryable (4xx)
@@ -125,6 +126,15 @@ class UpstreamUnavailableError(BackendError):
 
 class UpstreamTimeoutError(UpstreamUnavailableError):
     pass
+
+
+class UpstreamCircuitOpenError(UpstreamUnavailableError):
+    """The backend failed too often: its circuit breaker is open and nothing was sent.
+    ``retry_in``: seconds until it lets a request through again."""
+
+    def __init__(self, source: OrderSource, message: str, *, retry_in: float) -> None:
+        super().__init__(source, message)
+        self.retry_in = retry_in
 
 
 class UpstreamRateLimitedError(UpstreamUnavailableError):

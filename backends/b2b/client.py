@@ -16,7 +16,6 @@ from backends.b2b.wire import Order, OrderList, StatusList
 from backends.b2b.xmlcodec import read_export
 from backends.config import B2BSettings
 from backends.http import UpstreamHttp, build_client
-from domain.errors import UpstreamMalformedError
 from domain.models import OrderSource
 
 T = TypeVar("T", bound=pydantic.BaseModel)
@@ -170,11 +169,7 @@ class B2BClient:
         try:
             return model.model_validate(read_export(response.content))
         except (pydantic.ValidationError, ValueError) as exc:
-            request = response.request
-            raise UpstreamMalformedError(
-                OrderSource.B2B,
-                f"{request.method} {request.url.path}: the answer is not valid for this API",
-            ) from exc
+            raise self.http.malformed(response) from exc
 
     async def aclose(self) -> None:
         await self.http.client.aclose()

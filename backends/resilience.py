@@ -1,0 +1,138 @@
+"""How one backend is protected from itself, and the gateway from it: a circuit breaker, a
+pause on 429, and a retry budget. ``backends.http.UpstreamHttp`` holds one of each per
+backend and consults them around every request; ``backends.deadline`` bounds each request
+by the time its caller has left.
+
+- ``CircuitBreaker``: ``failures`` consecutive failures (no answer, a timeout, a 5xx, garbage)
+  open it; while open, requests fail at once (no upstream request) until ``cooldown_s`` has
+  passed; then one probe at a time is let through (half-open): its success closes the
+  breaker, its failure opens it again. Any answer that is not a failure (2xx, 4xx) closes it.
+- A 429 with ``Retry-After`` pauses the whole backend until then: every request waits for the
+  pause (if its time allows) instead of being sent into the limit on its own.
+- ``RetryBudget``: retries may add at most ``ratio`` of the requests (Finagle's budget): each
+  first attempt deposits ``ratio`` of a retry, each retry spends one, and ``minimum_per_s``
+  accrue with time so that a quiet backend can still retry.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from domain.models import OrderSource
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+
+
+class BreakerState(enum.StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+@dataclass(slots=True)
+class CircuitBreaker:
+    source: OrderSource
+    failures: int = 5
+    cooldown_s: float = 10.0
+    clock: Clock = time.monotonic
+    _consecutive: int = 0
+    _opened_at: float | None = None
+    _probing: bool = False
+
+    @property
+    def state(self) -> BreakerState:
+        if self._opened_at is None:
+            return BreakerState.CLOSED
+        if self.clock() - self._opened_at < self.cooldown_s:
+            return BreakerState.OPEN
+        return BreakerState.HALF_OPEN
+
+    def retry_in(self) -> float:
+        """Seconds until an open breaker lets a probe through (0 when it would now)."""
+        if self._opened_at is None:
+            return 0.0
+        return max(0.0, self._opened_at + self.cooldown_s - self.clock())
+
+    def allow(self) -> bool:
+        """May a request go upstream now? Half-open: only one probe at a time."""
+        state = self.state
+        if state is BreakerState.CLOSED:
+            return True
+        if state is BreakerState.OPEN or self._probing:
+            return False
+        self._probing = True
+        return True
+
+    def succeeded(self) -> None:
+        if self._opened_at is not None:
+            log.warning("%s: circuit breaker closed, the upstream answers again", self.source)
+        self._consecutive, self._opened_at, self._probing = 0, None, False
+
+    def failed(self) -> None:
+        self._consecutive += 1
+        if self._probing or (self._opened_at is None and self._consecutive >= self.failures):
+            log.warning(
+                "%s: circuit breaker open after %d failures; no request for %.0f s",
+                self.source,
+                self._consecutive,
+                self.cooldown_s,
+            )
+            self._opened_at = self.clock()
+        self._probing = False
+
+    def released(self) -> None:
+        """A probe that ended with neither outcome (cancelled): the next one may go."""
+        self._probing = False
+
+
+@dataclass(slots=True)
+class Pause:
+    """Until when the backend asked not to be called (its last 429's ``Retry-After``)."""
+
+    clock: Clock = time.monotonic
+    until: float = 0.0
+
+    def remaining(self) -> float:
+        return max(0.0, self.until - self.clock())
+
+    def extend(self, seconds: float) -> None:
+        self.until = max(self.until, self.clock() + seconds)
+
+
+@dataclass(slots=True)
+class RetryBudget:
+    """A bucket of retries: each first attempt adds ``ratio`` of one, time adds
+    ``minimum_per_s``, a retry takes one; it holds ``cap`` at most (and starts full)."""
+
+    ratio: float = 0.2
+    minimum_per_s: float = 0.5
+    cap: float = 10.0
+    clock: Clock = time.monotonic
+    _balance: float = -1.0
+    _at: float = 0.0
+
+    def _refill(self) -> None:
+        now = self.clock()
+        if self._balance < 0:
+            self._balance, self._at = self.cap, now
+        self._balance = min(self.cap, self._balance + (now - self._at) * self.minimum_per_s)
+        self._at = now
+
+    def sent(self) -> None:
+        """A first attempt went out."""
+        self._refill()
+        self._balance = min(self.cap, self._balance + self.ratio)
+
+    def take(self) -> bool:
+        """May one retry go now? Takes it from the bucket if so."""
+        self._refill()
+        if self._balance >= 1.0:
+            self._balance -= 1.0
+            return True
+        return False
