@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from backends.resilience import CircuitBreaker
 from domain.commands import CreateWholesaleOrder, OrderCommand
 from domain.models import (
     Order,
@@ -93,6 +94,8 @@ class OrderBackend(Protocol):
     # The canonical statuses ``UpdateStatus`` can set on this backend (DISPATCHED is never
     # among them: it needs a consignment number, so it is ``Dispatch``'s).
     settable_statuses: frozenset[OrderStatus]
+    # The backend's circuit breaker (``backends.resilience``): open, nothing is sent to it.
+    breaker: CircuitBreaker
 
     async def list_orders(self, query: OrderQuery, *, offset: int, limit: int) -> OrderPage:
         """Read upstream positions ``offset..offset+limit`` of the newest-first listing."""

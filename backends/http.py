@@ -25,7 +25,7 @@ import pydantic
 
 from backends import deadline
 from backends.config import BackendSettings
-from backends.resilience import CircuitBreaker, Pause, RetryBudget
+from backends.resilience import CircuitBreaker, Pacing, Pause, RetryBudget
 from backends.single_flight import SingleFlight
 from domain.errors import (
     BackendError,
@@ -148,6 +148,7 @@ class UpstreamHttp:
             source, failures=config.breaker_failures, cooldown_s=config.breaker_cooldown_s
         )
         self.pause = Pause()
+        self.pacing = Pacing()
         self.retry_budget = RetryBudget(ratio=config.retry_budget_ratio)
 
     async def request(
@@ -179,8 +180,10 @@ class UpstreamHttp:
                 await asyncio.sleep(delay)
             else:
                 self.retry_budget.sent()
-                # Another request's 429 paused the backend (a retry waits its own Retry-After).
+                # After a 429 the backend is paused, then paced (a retry waits its own
+                # Retry-After or backoff instead, and the retry budget bounds retries).
                 await self._wait_for_pause(method, url)
+                await self._keep_pace(method, url)
             if not self.breaker.allow():
                 raise UpstreamCircuitOpenError(
                     self.source,
@@ -205,6 +208,17 @@ class UpstreamHttp:
             last_error = outcome
         assert last_error is not None
         raise last_error
+
+    async def _keep_pace(self, method: str, url: str) -> None:
+        """After a 429, requests go no faster than the backend took them."""
+        wait = self.pacing.reserve()
+        if not wait:
+            return
+        if wait > deadline.remaining():
+            raise UpstreamRateLimitedError(
+                self.source, f"{method} {url}: rate limited (paced)", retry_after=wait
+            )
+        await asyncio.sleep(wait)
 
     async def _wait_for_pause(self, method: str, url: str) -> None:
         """A 429 paused the backend: wait it out if the request's time allows, else fail."""
@@ -284,6 +298,7 @@ class UpstreamHttp:
             )
         if action is Action.RATE_LIMITED:
             retry_after = retry_after_seconds(response)
+            self.pacing.limited()
             if retry_after is not None:
                 self.pause.extend(retry_after)  # the whole backend waits, not this request
             return UpstreamRateLimitedError(

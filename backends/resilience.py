@@ -8,7 +8,8 @@ by the time its caller has left.
   passed; then one probe at a time is let through (half-open): its success closes the
   breaker, its failure opens it again. Any answer that is not a failure (2xx, 4xx) closes it.
 - A 429 with ``Retry-After`` pauses the whole backend until then: every request waits for the
-  pause (if its time allows) instead of being sent into the limit on its own.
+  pause (if its time allows) instead of being sent into the limit on its own; from then on
+  ``Pacing`` keeps requests to the rate the backend took before it said 429.
 - ``RetryBudget``: retries may add at most ``ratio`` of the requests (Finagle's budget): each
   first attempt deposits ``ratio`` of a retry, each retry spends one, and ``minimum_per_s``
   accrue with time so that a quiet backend can still retry.
@@ -19,8 +20,9 @@ from __future__ import annotations
 import enum
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from domain.models import OrderSource
 
@@ -136,3 +138,42 @@ class RetryBudget:
             self._balance -= 1.0
             return True
         return False
+
+
+@dataclass(slots=True)
+class Pacing:
+    """The pace a backend keeps once it has said 429: no more requests per second than it
+    took in the second before saying so; one more per second for each ``recover_s`` without
+    another 429 (additive increase, cut again by the next 429). Unpaced until the first."""
+
+    recover_s: float = 10.0
+    clock: Clock = time.monotonic
+    rate: float | None = None  # requests per second; None: no pace
+    _sent: deque[float] = field(default_factory=deque)
+    _next_slot: float = 0.0
+    _since: float = 0.0
+
+    def _recent(self, now: float) -> int:
+        while self._sent and self._sent[0] <= now - 1.0:
+            self._sent.popleft()
+        return len(self._sent)
+
+    def reserve(self) -> float:
+        """Seconds to wait before sending; the slot is taken."""
+        now = self.clock()
+        self._recent(now)
+        self._sent.append(now)
+        if self.rate is None:
+            return 0.0
+        if now - self._since >= self.recover_s:
+            self.rate, self._since = self.rate + 1, now
+        slot = max(now, self._next_slot)
+        self._next_slot = slot + 1 / self.rate
+        return slot - now
+
+    def limited(self) -> None:
+        """A 429: the pace becomes what the backend took in the last second (at least 1)."""
+        now = self.clock()
+        took = max(1, self._recent(now) - 1)  # the refused request was one too many
+        self.rate = float(took) if self.rate is None else min(self.rate, float(took))
+        self._since = now

@@ -126,12 +126,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         store_ok, *healthy = await asyncio.gather(
             state.store.ping(), *(backend_health(b) for b in state.backends.values())
         )
+        status = "ready" if all(healthy) else "degraded"  # degraded still serves the rest
         body = {
-            "status": "ready" if store_ok else "unavailable",
+            "status": status if store_ok else "unavailable",
             "store": store_ok,
             "backends": {
-                source.value: {"healthy": ok}
-                for source, ok in zip(state.backends, healthy, strict=True)
+                source.value: {"healthy": ok, "breaker": backend.breaker.state.value}
+                for (source, backend), ok in zip(state.backends.items(), healthy, strict=True)
             },
         }
         return JSONResponse(body, status_code=200 if store_ok else 503)

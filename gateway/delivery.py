@@ -24,6 +24,7 @@ from backends.health import backend_health
 from domain.commands import Dispatch, SplitOrder
 from domain.errors import (
     OrdergateError,
+    UpstreamCircuitOpenError,
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
@@ -135,6 +136,18 @@ class Deliverer:
                 result = await backend.execute(
                     entry.upstream_id, change.command, idempotency_key=entry.idempotency_key
                 )
+        except UpstreamCircuitOpenError as error:
+            # Nothing was sent: the change waits for the breaker, its attempts unchanged.
+            await outbox.mark_retry(
+                self.store,
+                change,
+                error.message,
+                retry_at=utcnow() + timedelta(seconds=error.retry_in),
+                outcome_unknown=entry.outcome_unknown,
+                attempted=False,
+            )
+            self._failing.add(change.source)
+            return Queued(error, entry.attempts)
         except UpstreamUnavailableError as error:
             await outbox.mark_retry(
                 self.store,

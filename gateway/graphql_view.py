@@ -28,6 +28,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 
+from backends import deadline
 from domain.errors import ErrorCode
 from gateway.context import AppState, Context
 from schema import build_schema
@@ -80,8 +81,11 @@ class GraphQLView(GraphQL[Context, None]):
             return
         request = Request(scope=scope, receive=receive)
         media_type = negotiate(request.headers.get("accept"))
+        assert self.state is not None, "served under the app's lifespan"
         try:
-            response = await self.run(request)
+            # One deadline for the request: every upstream call it makes fits inside it.
+            with deadline.within(self.state.settings.request_deadline_s):
+                response = await self.run(request)
         except HTTPException as exc:
             # Requests that are not GraphQL at all (bad JSON, no query) get JSON errors too.
             response = JSONResponse(

@@ -131,6 +131,11 @@ class Settings(BaseSettings):
         default_factory=list, description="origins a browser app may call /graphql from"
     )
     log_level: str = Field(default="info")
+    request_deadline_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="how long one GraphQL request may take; its upstream calls fit inside it",
+    )
     idempotency_wait_s: float = Field(
         default=10.0, gt=0, description="how long a repeated key waits for the first request"
     )

@@ -231,17 +231,23 @@ async def _finish(
     values: dict[str, object],
     outcome: str,
     detail: str | None = None,
+    attempted: bool = True,
 ) -> None:
-    """Record how an attempt ended: one more attempt, the lease given back, and ``values``;
-    only if the lease is still the claimer's (a deliverer whose lease ran out must not
-    overwrite what the one who took over recorded)."""
+    """Record how an attempt ended: one more attempt (unless nothing was sent), the lease
+    given back, and ``values``; only if the lease is still the claimer's (a deliverer whose
+    lease ran out must not overwrite what the one who took over recorded)."""
     result = await session.exec(
         update(OutboxEntry)
         .where(
             col(OutboxEntry.id) == change.entry.id,
             col(OutboxEntry.lease_owner) == change.entry.lease_owner,
         )
-        .values(attempts=change.entry.attempts + 1, lease_owner=None, lease_until=None, **values)
+        .values(
+            attempts=change.entry.attempts + int(attempted),
+            lease_owner=None,
+            lease_until=None,
+            **values,
+        )
     )
     if result.rowcount != 1:
         raise LeaseLost(f"change {change.entry.id}: the lease passed to another deliverer")
@@ -285,8 +291,16 @@ async def mark_rejected(store: Store, change: Change, error: str) -> None:
 
 
 async def mark_retry(
-    store: Store, change: Change, error: str, *, retry_at: datetime, outcome_unknown: bool
+    store: Store,
+    change: Change,
+    error: str,
+    *,
+    retry_at: datetime,
+    outcome_unknown: bool,
+    attempted: bool = True,
 ) -> None:
+    """Still queued, due again at ``retry_at``; ``attempted=False``: nothing was sent (the
+    backend's breaker is open), so the attempt does not count."""
     async with store.session() as session:
         await _finish(
             session,
@@ -297,6 +311,7 @@ async def mark_retry(
                 "outcome_unknown": outcome_unknown,
             },
             outcome=QUEUED,
+            attempted=attempted,
         )
         await session.commit()
 

@@ -227,6 +227,7 @@ class AffiliateAdapter:
     ) -> None:
         self.settings = settings
         self.client = AffiliateClient(settings, transport=transport)
+        self.breaker = self.client.http.breaker
         self.page_size = min(settings.page_size, MAX_LIMIT)
 
     async def list_orders(self, query: OrderQuery, *, offset: int, limit: int) -> OrderPage:

@@ -88,6 +88,7 @@ class B2BAdapter:
     ) -> None:
         self.settings = settings
         self.client = B2BClient(settings, transport=transport)
+        self.breaker = self.client.http.breaker
         self.reference = ReferenceData(self.client)
 
     async def list_orders(self, query: OrderQuery, *, offset: int, limit: int) -> OrderPage:

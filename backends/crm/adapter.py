@@ -101,6 +101,7 @@ class CrmAdapter:
     ) -> None:
         self.settings = settings
         self.client = CrmClient(settings, transport=transport)
+        self.breaker = self.client.http.breaker
         self.catalogs = writes.CrmCatalogs(self.client)
 
     async def list_orders(self, query: OrderQuery, *, offset: int, limit: int) -> OrderPage:

@@ -220,6 +220,7 @@ class WebshopAdapter:
     ) -> None:
         self.settings = settings
         self.client = CloudSuiteClient(settings, transport=transport)
+        self.breaker = self.client.http.breaker
         self.writes = OrderWrites(self.client)
         # CloudSuite's LimitOffsetPagination caps ``limit`` at 100.
         self.page_size = min(settings.page_size, MAX_LIMIT)

@@ -1,0 +1,261 @@
+"""The circuit breaker, the 429 pause, the retry budget and the request deadline, first as
+rules on a fake clock, then at the HTTP edge of one backend."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from backends import deadline
+from backends.config import BackendSettings
+from backends.http import UpstreamHttp
+from backends.resilience import BreakerState, CircuitBreaker, Pause, RetryBudget
+from domain.errors import (
+    UpstreamCircuitOpenError,
+    UpstreamRateLimitedError,
+    UpstreamRejectedError,
+    UpstreamTimeoutError,
+    UpstreamUnavailableError,
+)
+from domain.models import OrderSource
+
+W = OrderSource.WEBSHOP
+BASE_URL = "http://upstream.test"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# --- the breaker, step by step ---------------------------------------------------------------
+
+
+def breaker(clock: Clock, failures: int = 3, cooldown_s: float = 10.0) -> CircuitBreaker:
+    return CircuitBreaker(W, failures=failures, cooldown_s=cooldown_s, clock=clock)
+
+
+def test_the_breaker_opens_after_its_consecutive_failures_only() -> None:
+    clock = Clock()
+    b = breaker(clock)
+    b.failed()
+    b.failed()
+    assert b.state is BreakerState.CLOSED and b.allow()
+    b.succeeded()  # an answer in between: the count starts again
+    b.failed()
+    b.failed()
+    assert b.state is BreakerState.CLOSED
+    b.failed()
+    assert b.state is BreakerState.OPEN
+    assert not b.allow()
+    assert b.retry_in() == 10.0
+
+
+def test_after_the_cooldown_one_probe_at_a_time_goes() -> None:
+    clock = Clock()
+    b = breaker(clock, failures=1)
+    b.failed()
+    clock.now += 9.9
+    assert not b.allow()
+    clock.now += 0.1
+    assert b.state is BreakerState.HALF_OPEN
+    assert b.allow()  # the probe
+    assert not b.allow()  # a second request while the probe is out
+    b.released()  # the probe was cancelled: another may go
+    assert b.allow()
+
+
+@pytest.mark.parametrize("probe_succeeds", [True, False], ids=["closes", "reopens"])
+def test_the_probe_decides(probe_succeeds: bool) -> None:
+    clock = Clock()
+    b = breaker(clock, failures=2)
+    b.failed()
+    b.failed()
+    clock.now += 10
+    assert b.allow()
+    if probe_succeeds:
+        b.succeeded()
+        assert b.state is BreakerState.CLOSED
+        b.failed()  # one failure after closing is not enough to open again
+        assert b.state is BreakerState.CLOSED
+    else:
+        b.failed()
+        assert b.state is BreakerState.OPEN
+        assert b.retry_in() == 10.0  # a full cool-down from the failed probe
+
+
+# --- the retry budget ------------------------------------------------------------------------
+
+
+def test_the_retry_budget_starts_full_and_refills_by_requests_and_time() -> None:
+    clock = Clock()
+    budget = RetryBudget(ratio=0.2, minimum_per_s=0.5, cap=2, clock=clock)
+    assert budget.take() and budget.take()
+    assert not budget.take()
+    for _ in range(5):  # 5 first attempts earn one retry
+        budget.sent()
+    assert budget.take()
+    assert not budget.take()
+    clock.now += 2  # 0.5 per second
+    assert budget.take()
+    assert not budget.take()
+    clock.now += 1_000  # never more than the cap
+    assert budget.take() and budget.take()
+    assert not budget.take()
+
+
+def test_a_pause_only_grows() -> None:
+    clock = Clock()
+    pause = Pause(clock=clock)
+    pause.extend(5)
+    pause.extend(1)
+    assert pause.remaining() == 5
+    clock.now += 5
+    assert pause.remaining() == 0
+
+
+# --- at the HTTP edge ------------------------------------------------------------------------
+
+
+class Upstream:
+    def __init__(self, *answers: httpx.Response) -> None:
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.answers[min(len(self.requests), len(self.answers)) - 1]
+
+
+def edge(upstream: Any, clock: Clock | None = None, **config: Any) -> UpstreamHttp:
+    settings = BackendSettings(base_url=BASE_URL, **{"retries": 0, **config})
+    client = httpx.AsyncClient(base_url=BASE_URL, transport=httpx.MockTransport(upstream))
+    http = UpstreamHttp(W, client, settings)
+    if clock is not None:
+        http.breaker.clock = http.pause.clock = http.retry_budget.clock = clock
+    return http
+
+
+async def test_an_open_breaker_sends_nothing_until_its_probe() -> None:
+    clock = Clock()
+    upstream = Upstream(httpx.Response(503))
+    http = edge(upstream, clock, breaker_failures=3, breaker_cooldown_s=10)
+    for _ in range(3):
+        with pytest.raises(UpstreamUnavailableError):
+            await http.get("/orders")
+    for _ in range(10):
+        with pytest.raises(UpstreamCircuitOpenError) as caught:
+            await http.get("/orders")
+    assert len(upstream.requests) == 3
+    assert caught.value.retry_in == 10.0
+    assert caught.value.extensions["code"] == "UPSTREAM_UNAVAILABLE"
+    upstream.answers = [httpx.Response(200)]
+    clock.now += 10
+    assert await http.get("/orders") is not None  # the probe, answered: closed again
+    assert await http.get("/orders") is not None
+    assert len(upstream.requests) == 5
+
+
+@pytest.mark.parametrize(
+    ("answer", "error", "opens"),
+    [
+        (httpx.Response(500), UpstreamUnavailableError, True),
+        (httpx.Response(401), UpstreamUnavailableError, True),
+        (httpx.Response(409), UpstreamRejectedError, False),
+        (httpx.Response(403), UpstreamRejectedError, False),
+    ],
+    ids=["5xx-fails", "401-fails", "409-answers", "403-answers"],
+)
+async def test_what_counts_as_a_failure(
+    answer: httpx.Response, error: type[Exception], opens: bool
+) -> None:
+    http = edge(Upstream(answer), breaker_failures=2)
+    for _ in range(2):
+        with pytest.raises(error):
+            await http.request("POST", "/orders")
+    assert (http.breaker.state is BreakerState.OPEN) is opens
+
+
+async def test_garbage_counts_as_a_failure() -> None:
+    http = edge(Upstream(httpx.Response(200, content=b"{not json")), breaker_failures=1)
+    response = await http.get("/orders")
+    assert response is not None
+    with pytest.raises(UpstreamUnavailableError):
+        http.parse(response, dict)
+    assert http.breaker.state is BreakerState.OPEN
+
+
+async def test_retries_stop_when_the_budget_is_spent() -> None:
+    upstream = Upstream(httpx.Response(503))
+    http = edge(upstream, retries=2, backoff_base_s=0, backoff_max_s=0)
+    http.retry_budget = RetryBudget(ratio=0, minimum_per_s=0, cap=1)
+    with pytest.raises(UpstreamUnavailableError):
+        await http.get("/orders")
+    assert len(upstream.requests) == 2  # the first attempt and the one retry the budget had
+    with pytest.raises(UpstreamUnavailableError):
+        await http.get("/orders/2")
+    assert len(upstream.requests) == 3  # no retry left
+
+
+async def test_a_429_pauses_the_backend_for_the_next_request() -> None:
+    upstream = Upstream(httpx.Response(429, headers={"Retry-After": "0.2"}), httpx.Response(200))
+    http = edge(upstream)
+    with pytest.raises(UpstreamRateLimitedError):
+        await http.get("/orders/1")
+    assert http.pause.remaining() > 0
+    sent_after_pause = asyncio.ensure_future(http.get("/orders/2"))
+    await asyncio.sleep(0)
+    assert len(upstream.requests) == 1  # waiting for the pause, not sent
+    assert (await sent_after_pause) is not None
+    assert len(upstream.requests) == 2
+
+
+async def test_a_pause_longer_than_the_request_may_wait_fails_without_a_request() -> None:
+    upstream = Upstream(httpx.Response(429, headers={"Retry-After": "30"}), httpx.Response(200))
+    http = edge(upstream, max_retry_after_s=5)
+    with pytest.raises(UpstreamRateLimitedError):
+        await http.get("/orders/1")
+    with pytest.raises(UpstreamRateLimitedError, match="paused"):
+        await http.get("/orders/2")
+    assert len(upstream.requests) == 1
+
+
+class Hanging:
+    def __init__(self) -> None:
+        self.requests = 0
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+
+async def test_an_attempt_ends_at_the_requests_deadline() -> None:
+    upstream = Hanging()
+    http = edge(upstream, timeout_s=3600, retries=3, backoff_base_s=10)
+    with deadline.within(0.05), pytest.raises(UpstreamTimeoutError):
+        await http.get("/orders")
+    # The backoff (up to 10 s) does not fit in what is left: no retry.
+    assert upstream.requests == 1
+
+
+async def test_a_passed_deadline_sends_nothing() -> None:
+    upstream = Upstream(httpx.Response(200))
+    http = edge(upstream)
+    with deadline.within(0):
+        with pytest.raises(UpstreamTimeoutError, match="deadline"):
+            await http.get("/orders")
+    assert upstream.requests == []
+
+
+def test_a_nested_deadline_never_extends_the_outer_one() -> None:
+    with deadline.within(1):
+        with deadline.within(100):
+            assert deadline.remaining() <= 1
+    assert deadline.remaining() == float("inf")
