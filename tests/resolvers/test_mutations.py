@@ -480,6 +480,25 @@ async def test_an_upstream_403_is_forbidden_and_the_change_is_not_retried(
     assert raw_order(A, fresh_sims[A].base_url, order["upstreamId"]) == before
 
 
+async def test_a_change_to_a_backend_whose_breaker_is_open_waits_without_an_attempt(
+    gateway_app, gateway: GatewayClient, fresh_sims
+) -> None:
+    [order, *_] = await find(gateway, C, "CONFIRMED")
+    breaker = gateway_app.state.ordergate.backends[C].breaker
+    for _ in range(breaker.failures):
+        breaker.failed()
+    fresh_sims[C].reset_stats()
+    data = await gateway.data(
+        UPDATE_STATUS, {"input": {"orderId": order["id"], "status": "PROCESSING"}}
+    )
+    [error] = data["updateStatus"]["userErrors"]
+    assert error["code"] == "UPSTREAM_UNAVAILABLE"
+    assert "circuit open" in error["message"]
+    assert data["updateStatus"]["delivery"]["status"] == "QUEUED"
+    assert data["updateStatus"]["delivery"]["attempts"] == 0
+    assert fresh_sims[C].stats()["total"] == 0  # nothing sent, not even the read
+
+
 CREATE = """
 mutation($input: CreateOrderInput!) {
   createOrder(input: $input) {

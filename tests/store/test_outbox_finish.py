@@ -109,6 +109,27 @@ async def test_every_end_of_an_attempt_counts_it_and_gives_the_lease_back(
     assert (event.outcome, event.detail) == (outcome, detail)
 
 
+async def test_a_postponement_with_nothing_sent_gives_the_lease_back_without_an_attempt(
+    store: Store,
+) -> None:
+    # The backend's breaker was open: the change waits, its attempts as they were.
+    change = await queue(store, "order-1", SetDiscountCode(code="NOPE"), 1)
+    await set_entry(store, change.entry.id, attempts=2, lease_owner=None, lease_until=None)
+    claimed = await outbox.claim(store, change.entry.id, owner="a", lease_s=30)
+    assert claimed is not None
+    retry_at = utcnow().replace(microsecond=0) + RETRY_IN
+    await outbox.mark_retry(
+        store, claimed, "circuit open", retry_at=retry_at, outcome_unknown=False, attempted=False
+    )
+    row = await entry(store, change.entry.id)
+    assert (row.attempts, row.lease_owner, row.lease_until) == (2, None, None)
+    assert (row.status, row.last_error, at(row.next_attempt_at)) == (
+        "pending",
+        "circuit open",
+        retry_at,
+    )
+
+
 @pytest.mark.parametrize(
     ("finish", "next_claimable"),
     [(delivered, True), (rejected, True), (retry, False), (retry_unknown, False)],
