@@ -44,6 +44,7 @@ class ErrorCode(StrEnum):
     BAD_REQUEST = "BAD_REQUEST"  # not a GraphQL request: body, JSON, content type, method
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"  # does not parse, or not valid
     INTERNAL = "INTERNAL"  # a failure of the gateway itself (logged, never detailed)
+    UNAVAILABLE = "UNAVAILABLE"  # the gateway stopped before it could answer (HTTP 503)
 
 
 class OrdergateError(Exception):

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from pydantic import SecretStr
 from starlette.applications import Starlette
@@ -25,7 +27,7 @@ from domain.access import ALL_SCOPES
 from gateway.authentication import Authenticator, RequireCredential
 from gateway.context import AppState
 from gateway.delivery import Deliverer
-from gateway.edge import PREFLIGHT_HEADERS, BoundedBody, CsrfGuard
+from gateway.edge import PREFLIGHT_HEADERS, BoundedBody, CsrfGuard, ShutdownGuard
 from gateway.graphql_view import GraphQLView
 from gateway.settings import Settings
 from gateway.throttle import create_buckets
@@ -35,6 +37,7 @@ from store import api_keys
 from store.engine import Store
 from store.shared_secrets import shared_secret
 
+log = logging.getLogger(__name__)
 DEMO_KEY_NAME = api_keys.DEMO_NAME
 # What a browser app may send cross-origin (the preflight answers these).
 CORS_HEADERS = [
@@ -46,6 +49,24 @@ CORS_HEADERS = [
 ]
 # What a browser app may read of an answer beyond the simple headers.
 CORS_EXPOSED = ["Retry-After", "WWW-Authenticate"]
+
+
+STOP_S = 4.0  # what shutting down may take once requests are done: the process exits by then
+
+
+async def _within(task: asyncio.Future[Any], seconds: float, *, cancel: bool = False) -> None:
+    """Wait for ``task`` at most ``seconds``; past that it is cancelled (``cancel``) or left
+    behind: a stuck close must not keep the process from exiting."""
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        log.warning("shutdown: %s did not end in %.1f s", task, seconds)
+        task.cancel()
+        if cancel:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                async with asyncio.timeout(seconds):
+                    await task
+    elif not task.cancelled() and task.exception() is not None:
+        log.warning("shutdown: %s failed: %s", task, task.exception())
 
 
 def demo_key_of(settings: Settings) -> SecretStr | None:
@@ -109,14 +130,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            # Requests have had their grace period; what is left fits in STOP_S.
             if worker is not None:
-                worker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await worker
-            await asyncio.gather(*(backend.aclose() for backend in backends.values()))
-            await tokens.aclose()
-            await buckets.aclose()
-            await store.aclose()
+                deliverer.stop()  # the round in hand finishes and gives its leases back
+                await _within(worker, STOP_S / 2, cancel=True)
+            closing = asyncio.gather(
+                *(backend.aclose() for backend in backends.values()),
+                tokens.aclose(),
+                buckets.aclose(),
+            )
+            await _within(closing, STOP_S / 4)
+            await _within(asyncio.ensure_future(store.aclose()), STOP_S / 4)
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -143,8 +167,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 "/graphql",
                 # Who is calling, then whether a browser could have been tricked into it,
                 # then the body (bounded): all before any GraphQL parsing.
-                RequireCredential(
-                    CsrfGuard(BoundedBody(view, max_bytes=settings.limits.max_body_bytes))
+                ShutdownGuard(
+                    RequireCredential(
+                        CsrfGuard(BoundedBody(view, max_bytes=settings.limits.max_body_bytes))
+                    )
                 ),
                 methods=["GET", "POST"],
             ),

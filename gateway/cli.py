@@ -64,7 +64,9 @@ async def run(settings: Settings) -> None:
     """One process: the simulators and the gateway in this event loop."""
     simulators = simulator_apps(settings)
     servers = [(make_server(app), bind("127.0.0.1", port)) for app, port in simulators.values()]
-    gateway = make_server(create_app(settings), log_level=settings.log_level)
+    gateway = make_server(
+        create_app(settings), log_level=settings.log_level, graceful_s=settings.shutdown_grace_s
+    )
     servers.append((gateway, bind(settings.host, settings.port)))
     print_addresses(settings, ((source, port) for source, (_, port) in simulators.items()))
     await serve_until_signalled(servers)
@@ -96,6 +98,7 @@ def run_workers(settings: Settings) -> None:
         http="httptools",
         log_level=settings.log_level,
         access_log=False,
+        timeout_graceful_shutdown=settings.shutdown_grace_s,
     )
     with contextlib.ExitStack() as stack:
         if apps:

@@ -79,6 +79,12 @@ class Deliverer:
         )
         # Sources whose last delivery failed: when one answers again, its backlog is due.
         self._failing: set[OrderSource] = set()
+        self._stopping = False
+
+    def stop(self) -> None:
+        """The worker finishes the round in hand (its leases given back) and ends."""
+        self._stopping = True
+        self.wakeup.set()
 
     @contextlib.asynccontextmanager
     async def holding(self, order: str) -> AsyncIterator[None]:
@@ -216,7 +222,7 @@ class Deliverer:
             async with semaphore, self.holding(order):
                 await self.deliver_pending(order)
 
-        while True:
+        while not self._stopping:
             self.wakeup.clear()  # before the round: a wake-up during it is not lost
             try:
                 await self._probe_failing_sources()

@@ -3,6 +3,8 @@
 - ``BoundedBody``: reads the request body once, refusing one over ``max_body_bytes`` with
   HTTP 413 before it is parsed, and cancels the request's work (its upstream calls
   included) when the client disconnects before the answer.
+- ``ShutdownGuard``: a request the shutdown's grace period cuts short answers HTTP 503 with
+  a GraphQL error ``UNAVAILABLE`` (retry elsewhere or later), never a plain-text 500.
 - ``CsrfGuard``: Apollo Router's CSRF prevention. A browser sends a cross-site request
   without a preflight only with a "simple" content type and no custom header; such a
   request is refused unless it carries ``Authorization`` or a preflight header, so no page
@@ -108,6 +110,35 @@ class BoundedBody:
                 await watcher
             with contextlib.suppress(asyncio.CancelledError):
                 await work  # re-raises what the app raised, unless it was cancelled
+
+
+class ShutdownGuard:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except asyncio.CancelledError:
+            # The server cancels what still runs when its grace period ends: say so.
+            if not started:
+                await send_error(
+                    send,
+                    503,
+                    "The gateway is shutting down and could not finish this request; "
+                    "send it again (a change that was queued is delivered all the same).",
+                    {"code": ErrorCode.UNAVAILABLE.value},
+                )
 
 
 class CsrfGuard:

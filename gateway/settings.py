@@ -131,6 +131,11 @@ class Settings(BaseSettings):
         default_factory=list, description="origins a browser app may call /graphql from"
     )
     log_level: str = Field(default="info")
+    shutdown_grace_s: int = Field(
+        default=25,
+        ge=0,
+        description="after SIGTERM, how long requests in flight may finish (then 503)",
+    )
     request_deadline_s: float = Field(
         default=10.0,
         gt=0,

@@ -241,7 +241,12 @@ async def _check_queue_deliver(
     except OrdergateError as error:  # another replica queued a change of this order first
         return WriteResponse(order=current, errors=[error])
     assert change.entry.id is not None
-    outcome = await deliverer.deliver_pending(global_id, through=change.entry.id)
+    try:
+        outcome = await deliverer.deliver_pending(global_id, through=change.entry.id)
+    except asyncio.CancelledError:
+        # Cut short (the gateway shutting down, the client gone) once the change was queued:
+        # it stays queued and will be delivered; answer that, not a failure.
+        return _cut_short(gid, current, change.entry.id, change.entry.attempts)
     delivery = await _delivery_state(context, change.entry.id, outcome)
     context.loaders.forget(gid.source, gid.upstream_id)  # this request reads it anew
     if isinstance(outcome, Delivered):
@@ -261,6 +266,17 @@ async def _check_queue_deliver(
     queued = UpstreamUnavailableError(
         gid.source, f"not delivered yet ({reason}); the change is queued and will be delivered"
     )
+    return WriteResponse(order=current, errors=[queued], delivery=delivery)
+
+
+def _cut_short(
+    gid: GlobalId, current: Order | None, change_id: int, attempts: int
+) -> WriteResponse:
+    reason = "the gateway stopped before the delivery ended"
+    queued = UpstreamUnavailableError(
+        gid.source, f"not delivered yet ({reason}); the change is queued and will be delivered"
+    )
+    delivery = DeliveryState(change_id, "queued", attempts, reason)
     return WriteResponse(order=current, errors=[queued], delivery=delivery)
 
 

@@ -31,9 +31,16 @@ class QuietServer(uvicorn.Server):
         yield
 
 
-def make_server(app: ASGIApp, *, log_level: str = "warning") -> uvicorn.Server:
+def make_server(
+    app: ASGIApp, *, log_level: str = "warning", graceful_s: int = 1
+) -> uvicorn.Server:
+    """``graceful_s``: how long, once told to stop, requests in flight may still finish."""
     config = uvicorn.Config(
-        app, log_level=log_level, access_log=False, lifespan="auto", timeout_graceful_shutdown=1
+        app,
+        log_level=log_level,
+        access_log=False,
+        lifespan="auto",
+        timeout_graceful_shutdown=graceful_s,
     )
     return QuietServer(config)
 
