@@ -127,8 +127,8 @@ async def change_order(
     except OrdergateError as error:
         return WriteResponse(errors=[error])
 
-    async def run() -> WriteResponse:
-        return await _change(context, gid, backend, command)
+    async def run(change_key: str | None) -> WriteResponse:
+        return await _change(context, gid, backend, command, change_key)
 
     return await _idempotent(context, operation, idempotency_key, raw_input, run)
 
@@ -138,10 +138,11 @@ async def _idempotent(
     operation: str,
     key: str | None,
     raw_input: dict[str, Any],
-    run: Callable[[], Any],
+    run: Callable[[str | None], Any],
 ) -> WriteResponse:
+    """``run(change_key)`` once per key and input; a change it queues uses ``change_key``."""
     if key is None:
-        response: WriteResponse = await run()
+        response: WriteResponse = await run(None)
         return response
     store = context.store
     # Keys are the caller's own: another partner's key of the same text is another key.
@@ -158,8 +159,10 @@ async def _idempotent(
         return WriteResponse(errors=[error])
     if claim.response is not None:
         return await _replay(context, claim.response)
+    if claim.change_id is not None:  # queued by a request that has not answered (or died)
+        return await _replay(context, await _answer_of_change(context, claim.change_id))
     try:
-        response = await run()
+        response = await run(claim.change_key)
     except BaseException:
         await idempotency.release(store, scoped)
         raise
@@ -177,12 +180,16 @@ async def _read_current(backend: OrderBackend, upstream_id: str) -> tuple[Order 
 
 
 async def _change(
-    context: Context, gid: GlobalId, backend: OrderBackend, command: OrderCommand
+    context: Context,
+    gid: GlobalId,
+    backend: OrderBackend,
+    command: OrderCommand,
+    change_key: str | None,
 ) -> WriteResponse:
     # One change of an order at a time in this process: two concurrent status changes
     # must not both pass the state machine against the same starting status.
     async with context.deliverer.holding(gid.encode()):
-        return await _check_queue_deliver(context, gid, backend, command)
+        return await _check_queue_deliver(context, gid, backend, command, change_key)
 
 
 async def _check(
@@ -215,7 +222,11 @@ async def _check(
 
 
 async def _check_queue_deliver(
-    context: Context, gid: GlobalId, backend: OrderBackend, command: OrderCommand
+    context: Context,
+    gid: GlobalId,
+    backend: OrderBackend,
+    command: OrderCommand,
+    change_key: str | None,
 ) -> WriteResponse:
     store, global_id, deliverer = context.store, gid.encode(), context.deliverer
     try:
@@ -232,7 +243,7 @@ async def _check_queue_deliver(
             upstream_id=gid.upstream_id,
             reference=current.reference if current else None,
             command=command,
-            idempotency_key=f"og-{uuid.uuid4().hex}",
+            idempotency_key=change_key or f"og-{uuid.uuid4().hex}",
             actor=context.actor,
             owner=deliverer.owner,
             lease_s=deliverer.settings.lease_s,
@@ -397,6 +408,25 @@ async def _replay(context: Context, stored: dict[str, Any]) -> WriteResponse:
     )
 
 
+async def _answer_of_change(context: Context, change_id: int) -> dict[str, Any]:
+    """What the request that queued this change would have answered, as ``_replay`` reads
+    it: the order, and the change's outcome now (queued, delivered or rejected)."""
+    [entry] = await outbox.entries(context.store, [change_id])
+    errors = []
+    if entry.status == outbox.REJECTED:
+        errors = [{"code": "UPSTREAM_REJECTED", "message": entry.last_error or "", "field": None}]
+    elif entry.status == outbox.PENDING:
+        message = f"{entry.source}: not delivered yet; the change is queued and will be delivered"
+        errors = [{"code": "UPSTREAM_UNAVAILABLE", "message": message, "field": None}]
+    return {
+        "order": [entry.source, entry.upstream_id],
+        "new_orders": [],
+        "errors": errors,
+        "change_id": change_id,
+        "shipment_consignment": None,
+    }
+
+
 def _stored_error(stored: dict[str, Any]) -> OrdergateError:
     return ReplayedError(ErrorCode(stored["code"]), stored["message"], field=stored["field"])
 
@@ -429,7 +459,7 @@ async def create_order(
     except pydantic.ValidationError as exc:
         return WriteResponse(errors=input_errors(exc))
 
-    async def run() -> WriteResponse:
+    async def run(_change_key: str | None) -> WriteResponse:  # nothing is queued
         try:
             created = await backend.create_order(
                 command, idempotency_key=f"og-create-{idempotency_key or uuid.uuid4().hex}"

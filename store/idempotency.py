@@ -3,6 +3,12 @@
 A key is claimed by inserting its row (the primary key makes concurrent claims race to one
 winner); the winner stores the result, the others wait for it. The same key with another
 input is a ``ConflictError``.
+
+Each claim carries a ``change_key``: the idempotency key of the outbox change its request
+queues. A retry that finds the first request still unanswered but its change queued (the
+first request's process died between queueing and answering, or is still delivering)
+answers that change's outcome at once instead of waiting. Keys expire after ``TTL`` (24 h,
+as Stripe's): the same key then starts afresh.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -17,6 +24,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from domain.errors import ConflictError
+from store import outbox
 from store.clock import as_utc, utcnow
 from store.engine import Store
 from store.tables import IdempotencyRecord
@@ -24,6 +32,7 @@ from store.tables import IdempotencyRecord
 IN_PROGRESS, DONE = "in_progress", "done"
 WAIT_STEP_S = 0.05
 STALE_S = 300.0  # a request holding its key longer than this has died
+TTL = timedelta(hours=24)  # a key's answer is kept this long
 KEY_MAX = 200  # longest client key (the store keeps "operation:caller:key")
 
 
@@ -34,11 +43,14 @@ def request_hash(operation: str, payload: Any) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """``response`` is the stored result of an earlier identical request, or ``None`` when
-    this request won the key and must run (then ``complete`` it)."""
+    """``response``: the stored result of an earlier identical request. ``change_id``: the
+    change an earlier identical request queued but did not answer. Neither: this request won
+    the key and must run (then ``complete`` it), queueing its change under ``change_key``."""
 
     key: str
     response: dict[str, Any] | None
+    change_key: str = ""
+    change_id: int | None = None
 
 
 async def claim(store: Store, key: str, digest: str, *, wait_s: float) -> Claim:
@@ -50,12 +62,16 @@ async def claim(store: Store, key: str, digest: str, *, wait_s: float) -> Claim:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
     while True:
-        if await _insert(store, key, digest):
-            return Claim(key, None)
+        change_key = f"og-{uuid.uuid4().hex}"
+        if await _insert(store, key, digest, change_key):
+            return Claim(key, None, change_key)
         async with store.session() as session:
             record = await session.get(IdempotencyRecord, key)
         if record is None:
             continue  # its request gave it back (``release``): try to win it again
+        if utcnow() - as_utc(record.created_at) > TTL:
+            await _forget(store, key)  # expired: the key starts afresh
+            continue
         if record.request_hash != digest:
             raise ConflictError(
                 "This idempotency key was used with another input.",
@@ -63,6 +79,9 @@ async def claim(store: Store, key: str, digest: str, *, wait_s: float) -> Claim:
             )
         if record.status == DONE and record.response is not None:
             return Claim(key, json.loads(record.response))
+        queued = await outbox.entry_by_key(store, record.change_key) if record.change_key else None
+        if queued is not None:
+            return Claim(key, None, record.change_key or "", change_id=queued.id)
         if utcnow() - as_utc(record.created_at) > timedelta(seconds=STALE_S):
             await release(store, key)
             continue
@@ -74,10 +93,14 @@ async def claim(store: Store, key: str, digest: str, *, wait_s: float) -> Claim:
         await asyncio.sleep(WAIT_STEP_S)
 
 
-async def _insert(store: Store, key: str, digest: str) -> bool:
+async def _insert(store: Store, key: str, digest: str, change_key: str) -> bool:
     try:
         async with store.session() as session:
-            session.add(IdempotencyRecord(key=key, request_hash=digest, created_at=utcnow()))
+            session.add(
+                IdempotencyRecord(
+                    key=key, request_hash=digest, change_key=change_key, created_at=utcnow()
+                )
+            )
             await session.commit()
     except IntegrityError:
         return False
@@ -92,6 +115,14 @@ async def complete(store: Store, key: str, response: dict[str, Any]) -> None:
         record.response = json.dumps(response)
         session.add(record)
         await session.commit()
+
+
+async def _forget(store: Store, key: str) -> None:
+    async with store.session() as session:
+        record = await session.get(IdempotencyRecord, key)
+        if record is not None:
+            await session.delete(record)
+            await session.commit()
 
 
 async def release(store: Store, key: str) -> None:

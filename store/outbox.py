@@ -316,6 +316,15 @@ async def mark_retry(
         await session.commit()
 
 
+async def entry_by_key(store: Store, idempotency_key: str) -> OutboxEntry | None:
+    """The change queued under this idempotency key, if one was."""
+    async with store.session() as session:
+        rows = await session.exec(
+            select(OutboxEntry).where(col(OutboxEntry.idempotency_key) == idempotency_key)
+        )
+        return rows.first()
+
+
 async def entries(store: Store, ids: Sequence[int]) -> list[OutboxEntry]:
     async with store.session() as session:
         rows = await session.exec(

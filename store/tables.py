@@ -92,6 +92,9 @@ class IdempotencyRecord(SQLModel, table=True):
     request_hash: str = Field(max_length=64)
     status: str = Field(default="in_progress", max_length=20)
     response: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The idempotency key of the outbox change this request queues (``outbox.idempotency_key``):
+    # after a crash, a retry finds that change and answers its outcome.
+    change_key: str | None = Field(default=None, max_length=100)
     created_at: datetime = Field(sa_column=utc_column())
 
 

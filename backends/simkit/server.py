@@ -31,9 +31,7 @@ class QuietServer(uvicorn.Server):
         yield
 
 
-def make_server(
-    app: ASGIApp, *, log_level: str = "warning", graceful_s: int = 1
-) -> uvicorn.Server:
+def make_server(app: ASGIApp, *, log_level: str = "warning", graceful_s: int = 1) -> uvicorn.Server:
     """``graceful_s``: how long, once told to stop, requests in flight may still finish."""
     config = uvicorn.Config(
         app,

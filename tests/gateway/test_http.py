@@ -17,9 +17,10 @@ async def test_ready_reports_the_store_and_each_backend(gateway: GatewayClient) 
     response = await gateway.http.get("/ready")
     assert response.status_code == 200
     body = response.json()
-    assert body["store"] is True
+    assert (body["status"], body["store"]) == ("ready", True)
     assert body["backends"] == {
-        source: {"healthy": True} for source in ("AFFILIATE", "WEBSHOP", "CRM", "B2B")
+        source: {"healthy": True, "breaker": "closed"}
+        for source in ("AFFILIATE", "WEBSHOP", "CRM", "B2B")
     }
 
 
@@ -27,9 +28,12 @@ async def test_ready_names_a_backend_that_is_down(gateway: GatewayClient, sims) 
     from domain.models import OrderSource
 
     sims[OrderSource.CRM].set_faults(error_rate=1.0)
-    body = (await gateway.http.get("/ready")).json()
-    assert body["backends"]["CRM"] == {"healthy": False}
-    assert body["backends"]["WEBSHOP"] == {"healthy": True}
+    response = await gateway.http.get("/ready")
+    body = response.json()
+    assert response.status_code == 200  # degraded: the store answers, the rest is served
+    assert body["status"] == "degraded"
+    assert body["backends"]["CRM"] == {"healthy": False, "breaker": "closed"}  # one failure
+    assert body["backends"]["WEBSHOP"] == {"healthy": True, "breaker": "closed"}
 
 
 async def test_graphiql_opens_in_a_browser_with_example_queries(gateway: GatewayClient) -> None:

@@ -7,12 +7,14 @@ upstream is down and started again once it is back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -162,5 +164,60 @@ def test_twenty_queued_changes_survive_a_restart_and_land_once_each_in_order(
             upstream = upstream_get(A, simulator_urls[A], f"/api/v1/orders/{order['upstreamId']}")
             assert upstream["data"]["status"] == "completed"
             assert upstream["data"]["consignment_number"] == f"CN-{n}"
+    finally:
+        sim.reset()
+
+
+KEYED_CONFIRM = """mutation($input: UpdateStatusInput!) { updateStatus(input: $input) {
+  userErrors { code message } delivery { status changeId } } }"""
+
+
+def test_a_retry_after_a_crash_between_queueing_and_answering_gets_the_change_at_once(
+    gateway_process: GatewayProcess, simulator_urls: dict[OrderSource, str]
+) -> None:
+    sim = SimControlClient(simulator_urls[A])
+    sim.reset()
+    try:
+        gateway_process.start()
+        [order, *_] = [
+            e["node"] for e in gateway_process.graphql(PENDING_ORDERS, {})["orders"]["edges"]
+        ]
+        variables = {
+            "input": {"orderId": order["id"], "status": "CONFIRMED", "idempotencyKey": "crash-1"}
+        }
+        sim.set_faults(latency_ms=3_000)  # the delivery is still in flight when the process dies
+        sim.reset_stats()
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(
+                httpx.post,
+                f"{gateway_process.url}/graphql",
+                json={"query": KEYED_CONFIRM, "variables": variables},
+                timeout=30,
+            )
+            patch = "PATCH /api/v1/orders/{order_id}/status"
+            for _ in range(400):  # until the queued change is on its way (the write arrived)
+                if sim.stats()["requests"].get(patch):
+                    break
+                time.sleep(0.05)
+            gateway_process.kill()
+            with contextlib.suppress(httpx.TransportError):
+                first.result()  # the answer never came
+        sim.reset_faults()
+        gateway_process.start()
+        answers = [gateway_process.graphql(KEYED_CONFIRM, variables) for _ in range(2)]
+        deliveries = [a["updateStatus"]["delivery"] for a in answers]
+        assert deliveries[0]["changeId"] and deliveries[0]["changeId"] == deliveries[1]["changeId"]
+        for answer in answers:
+            assert answer["updateStatus"]["delivery"]["status"] in ("QUEUED", "DELIVERED")
+            codes = {e["code"] for e in answer["updateStatus"]["userErrors"]}
+            assert "CONFLICT" not in codes
+        deadline = time.monotonic() + 30  # the restarted worker delivers it, once
+        while time.monotonic() < deadline:
+            upstream = upstream_get(A, simulator_urls[A], f"/api/v1/orders/{order['upstreamId']}")
+            if upstream["data"]["status"] == "confirmed":
+                break
+            time.sleep(0.2)
+        assert upstream["data"]["status"] == "confirmed"
+        assert sim.stats()["requests"].get(patch, 0) <= 2  # the first, and one redelivery at most
     finally:
         sim.reset()

@@ -1,6 +1,7 @@
 """Idempotency keys: one winner, the same answer for the same input, a conflict for another
-input; a key whose request died (held longer than STALE_S) is taken over; a failed request
-gives its key back, an answered one never."""
+input; a key whose request died (held longer than STALE_S) is taken over, at once when its
+change was queued (the change's outcome is the answer); a failed request gives its key back,
+an answered one never; after TTL a key starts afresh."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col
 
+from domain.commands import UpdateStatus
 from domain.errors import ConflictError
-from store import idempotency
+from domain.models import OrderSource, OrderStatus
+from store import idempotency, outbox
 from store.clock import as_utc, utcnow
 from store.engine import Store
 from store.tables import IdempotencyRecord
@@ -176,7 +179,7 @@ async def test_an_old_answer_stays_the_answer(
 ) -> None:
     await guarded(idempotency.claim(store, "op:k5", DIGEST, wait_s=0))
     await idempotency.complete(store, "op:k5", ANSWER)
-    await set_created_at(store, "op:k5", utcnow() - STALE - timedelta(days=1))
+    await set_created_at(store, "op:k5", utcnow() - idempotency.TTL + timedelta(minutes=1))
     if isinstance(expected, dict):
         claim = await guarded(idempotency.claim(store, "op:k5", digest, wait_s=0))
         assert claim.response == expected
@@ -188,7 +191,7 @@ async def test_an_old_answer_stays_the_answer(
 
 async def test_a_stale_key_used_with_another_input_is_still_a_conflict(store: Store) -> None:
     await guarded(idempotency.claim(store, "op:k6", DIGEST, wait_s=0))
-    await set_created_at(store, "op:k6", utcnow() - STALE - timedelta(days=1))
+    await set_created_at(store, "op:k6", utcnow() - STALE - timedelta(hours=1))
     with pytest.raises(ConflictError) as raised:
         await guarded(idempotency.claim(store, "op:k6", OTHER_DIGEST, wait_s=0))
     assert raised.value.message == ANOTHER_INPUT
@@ -203,9 +206,9 @@ async def test_a_key_given_back_while_we_looked_is_won_on_the_next_try(
     insert = idempotency._insert
     tries: list[str] = []
 
-    async def lose_the_first_race(store: Store, key: str, digest: str) -> bool:
+    async def lose_the_first_race(store: Store, key: str, digest: str, change_key: str) -> bool:
         tries.append(key)
-        return len(tries) > 1 and await insert(store, key, digest)
+        return len(tries) > 1 and await insert(store, key, digest, change_key)
 
     monkeypatch.setattr(idempotency, "_insert", lose_the_first_race)
     claim = await guarded(idempotency.claim(store, "op:k7", DIGEST, wait_s=0))
@@ -300,3 +303,55 @@ def test_another_operation_or_input_has_another_hash(
     one: tuple[str, Any], other: tuple[str, Any]
 ) -> None:
     assert idempotency.request_hash(*one) != idempotency.request_hash(*other)
+
+
+# --- keys tied to their change, and their expiry ------------------------------------------
+
+
+async def test_a_retry_finds_the_change_an_unanswered_request_queued_at_once(
+    store: Store,
+) -> None:
+    first = await guarded(idempotency.claim(store, "op:k20", DIGEST, wait_s=0))
+    assert first.change_key.startswith("og-")
+    # The first request queued its change, then its process died before it answered.
+    change = await outbox.enqueue(
+        store,
+        order_id="order-20",
+        source=OrderSource.CRM,
+        upstream_id="20",
+        reference=None,
+        command=UpdateStatus(status=OrderStatus.CONFIRMED),
+        idempotency_key=first.change_key,
+        actor="tester",
+        owner="dead",
+        lease_s=0,
+    )
+    # wait_s=0: without the link the retry would be a "still running" conflict.
+    retry = await guarded(idempotency.claim(store, "op:k20", DIGEST, wait_s=0))
+    assert (retry.response, retry.change_id) == (None, change.entry.id)
+    with pytest.raises(ConflictError, match="another input"):
+        await guarded(idempotency.claim(store, "op:k20", OTHER_DIGEST, wait_s=0))
+
+
+async def test_an_unanswered_request_with_nothing_queued_still_holds_its_key(
+    store: Store,
+) -> None:
+    first = await guarded(idempotency.claim(store, "op:k21", DIGEST, wait_s=0))
+    with pytest.raises(ConflictError) as raised:
+        await guarded(idempotency.claim(store, "op:k21", DIGEST, wait_s=0))
+    assert raised.value.message == STILL_RUNNING
+    row = await record(store, "op:k21")
+    assert row is not None and row.change_key == first.change_key
+
+
+@pytest.mark.parametrize("done", [True, False], ids=["answered", "unanswered"])
+async def test_after_its_ttl_a_key_starts_afresh(store: Store, done: bool) -> None:
+    first = await guarded(idempotency.claim(store, "op:k22", DIGEST, wait_s=0))
+    if done:
+        await idempotency.complete(store, "op:k22", ANSWER)
+    await set_created_at(store, "op:k22", utcnow() - idempotency.TTL - timedelta(seconds=1))
+    again = await guarded(idempotency.claim(store, "op:k22", OTHER_DIGEST, wait_s=0))
+    assert again.response is None and again.change_id is None
+    assert again.change_key != first.change_key
+    row = await record(store, "op:k22")
+    assert row is not None and row.request_hash == OTHER_DIGEST
