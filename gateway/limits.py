@@ -52,6 +52,9 @@ class Measure:
     cost: int
 
 
+INT_MAX = 2**31 - 1  # the largest GraphQL Int
+
+
 def too_complex(limit: str, value: int, maximum: int) -> GraphQLError:
     return GraphQLError(
         f"The query's {limit} is {value}; this gateway allows at most {maximum}.",
@@ -224,7 +227,9 @@ class _Walker:
                 value = self._value(argument.value)
                 if isinstance(value, float) and value.is_integer():
                     value = int(value)  # a JSON variable `100.0` is the Int 100 to GraphQL
-                return value if isinstance(value, int) and value >= 0 else default
+                if not isinstance(value, int) or value < 0:
+                    return default
+                return min(value, INT_MAX)  # GraphQL's Int: anything larger is refused anyway
         return default
 
     def _value(self, node: ValueNode) -> Any:

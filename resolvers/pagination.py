@@ -258,10 +258,14 @@ async def page_orders(
         if stream.buffer
     ]
     heapq.heapify(heap)
+    # Whether the page moves on even with no edge (past orders read that did not match). If
+    # not, the first edge is taken whatever the stop: only an upstream that does not list
+    # newest first can get here, and holding it back would repeat this page for ever.
+    advanced = any(stream.resume_at > offsets[source] for source, stream in streams.items())
     edges: list[Edge] = []
     while heap and len(edges) < first:
         *rank, source = heap[0]
-        if stop is not None and tuple(rank) > stop:
+        if stop is not None and tuple(rank) > stop and (edges or advanced):
             break
         heapq.heappop(heap)
         stream = streams[source]

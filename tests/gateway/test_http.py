@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.conftest import GatewayClient
@@ -134,3 +136,21 @@ async def test_the_response_media_type_follows_accept(
     response = await gateway.post("{ viewer { principal } }", headers=headers)
     assert response.status_code == 200
     assert response.headers["content-type"].split(";")[0] == media_type
+
+
+async def test_values_json_libraries_disagree_on_still_get_a_typed_answer(
+    gateway: GatewayClient,
+) -> None:
+    huge = await gateway.query("{ orders(first: 100000000000000000000000) { edges { cursor } } }")
+    assert huge["errors"][0]["extensions"]["code"] in (
+        "QUERY_TOO_COMPLEX",
+        "GRAPHQL_VALIDATION_FAILED",
+    )
+    # JSON may escape a lone surrogate ("\ud800"); it is no UTF-8 character.
+    query = 'query($s: OrderSource!) { orderByReference(source: $s, reference: "x") { id } }'
+    body = json.dumps({"query": query, "variables": {"s": "\ud800"}}).encode()
+    response = await gateway.http.post(
+        "/graphql", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 200
+    assert response.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"

@@ -854,3 +854,31 @@ async def test_a_page_that_fills_up_ends_with_its_last_edge_not_a_continuation()
     )
     assert len(page.edges) == 3
     assert page.continuation is None
+
+
+async def test_an_upstream_out_of_order_still_pages_to_the_end() -> None:
+    # WEBSHOP lists a match older than the non-matches after it (not newest first); pages of
+    # one read each must still reach the end instead of repeating the first page for ever.
+    listing = [make_order(W, 0, minutes=50, status=OrderStatus.PROCESSING)] + [
+        make_order(W, n, minutes=100 + n, status=OrderStatus.CANCELLED) for n in range(1, 30)
+    ]
+    backend = ListBackend(W, [], upstream_page=3)
+    backend.orders = listing  # as the upstream sends it, unsorted
+    seen = await walk({W: backend}, PROCESSING, 5, max_reads=1)
+    assert [o.upstream_id for o in seen] == ["0"]
+
+
+async def test_at_the_stop_a_tie_goes_to_the_source_listed_first() -> None:
+    # CRM was stopped at a non-match of minute 100 (a match of minute 100 unread); B2B has a
+    # match of minute 100: CRM ranks before B2B, so B2B's waits for CRM's next page.
+    crm = [
+        make_order(C, 1, minutes=100, status=OrderStatus.CANCELLED),
+        make_order(C, 2, minutes=100, status=OrderStatus.PROCESSING),
+    ]
+    b2b = [make_order(OrderSource.B2B, 1, minutes=100, status=OrderStatus.PROCESSING)]
+    backends = {
+        C: ListBackend(C, crm, upstream_page=1),
+        OrderSource.B2B: ListBackend(OrderSource.B2B, b2b),
+    }
+    seen = await walk(backends, PROCESSING, 5, max_reads=1)
+    assert [(o.source, o.upstream_id) for o in seen] == [(C, "2"), (OrderSource.B2B, "1")]
