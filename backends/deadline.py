@@ -31,3 +31,8 @@ def within(seconds: float) -> Iterator[None]:
 def remaining() -> float:
     """Seconds left before the current deadline (``inf`` without one; never below 0)."""
     return max(0.0, _deadline.get() - time.monotonic())
+
+
+def clear() -> None:
+    """No deadline in the current context (a read shared by callers with different ones)."""
+    _deadline.set(math.inf)

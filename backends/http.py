@@ -333,12 +333,17 @@ class UpstreamHttp:
             tuple(sorted((headers or {}).items())),
             allow_not_found,
         )
-        return await self.reads.run(
-            key,
-            lambda: self.request(
-                "GET", url, params=params, headers=headers, allow_not_found=allow_not_found
-            ),
-        )
+        try:
+            return await self.reads.run(
+                key,
+                lambda: self.request(
+                    "GET", url, params=params, headers=headers, allow_not_found=allow_not_found
+                ),
+            )
+        except TimeoutError:
+            raise UpstreamTimeoutError(
+                self.source, f"GET {url}: no answer within the request's deadline"
+            ) from None
 
     def parse(self, response: httpx.Response, model: type[T] | pydantic.TypeAdapter[T]) -> T:
         """Validate a JSON body into a wire model; garbage is ``UpstreamMalformedError``."""

@@ -6,17 +6,22 @@ request (path, query parameters, headers); the answer is what the upstream gives
 gateway's own credentials, the same for every caller, and each caller's scopes and sources
 still decide what it sees of it. Nothing is kept once the read has ended: this is not a cache.
 
-A waiter that goes away (its client disconnected) stops waiting; the read itself is
-cancelled only when nobody waits for it any more.
+A waiter that goes away (its client disconnected, its deadline passed) stops waiting; the
+read itself runs under no caller's deadline (only its own timeouts) and is cancelled only
+when nobody waits for it any more.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
+import math
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+
+from backends import deadline
 
 T = TypeVar("T")
 
@@ -37,18 +42,37 @@ class SingleFlight:
         return len(self._flights)
 
     async def run(self, key: Hashable, start: Callable[[], Awaitable[T]]) -> T:
-        flight: _Flight[T] | None = self._flights.get(key)
-        if flight is None:
-            flight = _Flight(asyncio.ensure_future(start()))
-            self._flights[key] = flight
-            flight.task.add_done_callback(functools.partial(self._land, key, flight))
+        """``start()``'s outcome, shared with every caller of ``key`` meanwhile; ``TimeoutError``
+        when this caller's deadline passes first."""
+        left = deadline.remaining()
+        if not left:
+            raise TimeoutError  # no time to wait for anything: start nothing
+        found: _Flight[T] | None = self._flights.get(key)
+        if found is None:
+            # The read is everyone's: it runs without its first caller's deadline; each
+            # caller waits for it only as long as its own deadline allows.
+            context = contextvars.copy_context()
+            context.run(deadline.clear)
+
+            async def shared() -> T:
+                return await start()
+
+            loop = asyncio.get_running_loop()
+            found = _Flight(loop.create_task(shared(), context=context))
+            self._flights[key] = found
+            found.task.add_done_callback(functools.partial(self._land, key, found))
+        flight = found
         flight.waiters += 1
         try:
-            return await asyncio.shield(flight.task)
+            async with asyncio.timeout(left if math.isfinite(left) else None):
+                return await asyncio.shield(flight.task)
         finally:
             flight.waiters -= 1
             if not flight.waiters and not flight.task.done():
-                flight.task.cancel()  # the last waiter left: nobody needs the answer
+                # The last waiter left: nobody needs the answer. A new caller starts afresh.
+                if self._flights.get(key) is flight:
+                    del self._flights[key]
+                flight.task.cancel()
 
     def _land(self, key: Hashable, flight: _Flight[Any], _task: object) -> None:
         if self._flights.get(key) is flight:

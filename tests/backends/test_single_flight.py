@@ -7,10 +7,11 @@ import asyncio
 import httpx
 import pytest
 
+from backends import deadline
 from backends.config import BackendSettings
 from backends.http import UpstreamHttp
 from backends.single_flight import SingleFlight
-from domain.errors import UpstreamUnavailableError
+from domain.errors import UpstreamTimeoutError, UpstreamUnavailableError
 from domain.models import OrderSource
 
 BASE_URL = "http://upstream.test"
@@ -171,3 +172,31 @@ async def test_a_flight_is_keyed_by_exactly_its_key() -> None:
     gate.set()
     assert await asyncio.gather(*runs) == ["a", "a", "b", "a"]
     assert calls == ["a", "b"]
+
+
+async def test_each_waiter_keeps_its_own_deadline() -> None:
+    upstream = HeldUpstream()
+    client = edge(upstream)
+    with deadline.within(0.05):  # the first caller has almost no time
+        hurried = asyncio.ensure_future(client.get("/orders/7"))
+    patient = asyncio.ensure_future(client.get("/orders/7"))  # no deadline
+    await started(upstream, 1)
+    with pytest.raises(UpstreamTimeoutError, match="deadline"):
+        await hurried
+    upstream.release()  # the read itself outlived the first caller's deadline
+    answer = await patient
+    assert answer is not None and answer.status_code == 200
+    assert len(upstream.requests) == 1
+
+
+async def test_a_caller_arriving_as_the_last_waiter_leaves_starts_a_new_read() -> None:
+    upstream = HeldUpstream()
+    client = edge(upstream)
+    leaving = asyncio.ensure_future(client.get("/orders/7"))
+    await started(upstream, 1)
+    leaving.cancel()
+    await asyncio.sleep(0)  # the flight is being cancelled, not landed yet
+    upstream.release()
+    answer = await client.get("/orders/7")  # not a stray CancelledError
+    assert answer is not None and answer.status_code == 200
+    assert len(upstream.requests) == 2
