@@ -25,7 +25,14 @@ import pydantic
 
 from backends import deadline
 from backends.config import BackendSettings
-from backends.resilience import CircuitBreaker, Pacing, Pause, RetryBudget
+from backends.resilience import (
+    BreakerState,
+    CircuitBreaker,
+    Pacing,
+    Pause,
+    RetryBudget,
+    Ticket,
+)
 from backends.single_flight import SingleFlight
 from domain.errors import (
     BackendError,
@@ -76,6 +83,9 @@ def action_for(status: int) -> Action:
 
 
 NO_DELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+# An attempt cut by its caller's deadline counts against the backend only if it had this long.
+FAIR_WAIT_S = 1.0
+GARBAGE_COUNTED = "ordergate.garbage_counted"  # a response the breaker already counted
 
 
 def build_client(
@@ -172,25 +182,22 @@ class UpstreamHttp:
         attempts = 1 + (self.config.retries if idempotent else 0)
         last_error: BackendError | None = None
         for attempt in range(attempts):
+            self._refuse_if_open(method, url)  # at once: nothing waited for, nothing spent
             if attempt:
-                delay = self._delay(attempt, last_error)
                 assert last_error is not None
+                # A retry waits its backoff or Retry-After, and the backend's pause if longer.
+                delay = max(self._delay(attempt, last_error), self.pause.remaining())
                 if delay >= deadline.remaining() or not self.retry_budget.take():
                     raise last_error  # no time, or this backend's retries are spent
                 await asyncio.sleep(delay)
             else:
                 self.retry_budget.sent()
-                # After a 429 the backend is paused, then paced (a retry waits its own
-                # Retry-After or backoff instead, and the retry budget bounds retries).
                 await self._wait_for_pause(method, url)
                 await self._keep_pace(method, url)
-            if not self.breaker.allow():
-                raise UpstreamCircuitOpenError(
-                    self.source,
-                    f"{method} {url}: not sent, the backend failed too often (circuit open; "
-                    f"next try in {self.breaker.retry_in():.0f} s)",
-                    retry_in=self.breaker.retry_in(),
-                )
+            ticket = self.breaker.allow()
+            if ticket is None:  # opened, or another probe went, while this one waited
+                self._refuse_if_open(method, url, now=True)
+            assert ticket is not None
             try:
                 outcome = await self._send(
                     method,
@@ -199,9 +206,10 @@ class UpstreamHttp:
                     json=json,
                     headers=headers,
                     allow_not_found=allow_not_found,
+                    ticket=ticket,
                 )
             except BaseException:
-                self.breaker.released()
+                self.breaker.released(ticket)
                 raise
             if not isinstance(outcome, BackendError):
                 return outcome
@@ -209,16 +217,26 @@ class UpstreamHttp:
         assert last_error is not None
         raise last_error
 
+    def _refuse_if_open(self, method: str, url: str, *, now: bool = False) -> None:
+        """``UpstreamCircuitOpenError`` while the breaker is open (``now``: refused anyway)."""
+        if now or self.breaker.state is BreakerState.OPEN:
+            retry_in = max(self.breaker.retry_in(), 1.0)  # half-open: after the probe
+            raise UpstreamCircuitOpenError(
+                self.source,
+                f"{method} {url}: not sent, the backend failed too often (circuit open; "
+                f"next try in {retry_in:.0f} s)",
+                retry_in=retry_in,
+            )
+
     async def _keep_pace(self, method: str, url: str) -> None:
         """After a 429, requests go no faster than the backend took them."""
-        wait = self.pacing.reserve()
-        if not wait:
-            return
-        if wait > deadline.remaining():
+        wait = self.pacing.slot(min(self.config.max_retry_after_s, deadline.remaining()))
+        if wait is None:
             raise UpstreamRateLimitedError(
-                self.source, f"{method} {url}: rate limited (paced)", retry_after=wait
+                self.source, f"{method} {url}: rate limited (paced)", retry_after=None
             )
-        await asyncio.sleep(wait)
+        if wait:
+            await asyncio.sleep(wait)
 
     async def _wait_for_pause(self, method: str, url: str) -> None:
         """A 429 paused the backend: wait it out if the request's time allows, else fail."""
@@ -242,22 +260,26 @@ class UpstreamHttp:
         json: Any,
         headers: Mapping[str, str] | None,
         allow_not_found: bool,
+        ticket: Ticket,
     ) -> httpx.Response | BackendError | None:
         """One attempt, within the request's deadline. A failure worth retrying is returned
         (the breaker counts it); a refusal is raised; an answer is returned."""
         left = deadline.remaining()
         if not left:
-            self.breaker.released()
             raise UpstreamTimeoutError(
                 self.source, f"{method} {url}: the request's deadline passed"
             )
+        self.pacing.sent()
         try:
             async with asyncio_timeout(left if math.isfinite(left) else None):
                 response = await self.client.request(
                     method, url, params=params, json=json, headers=headers
                 )
         except (httpx.TimeoutException, TimeoutError) as exc:
-            self.breaker.failed()
+            if isinstance(exc, httpx.TimeoutException) or left >= FAIR_WAIT_S:
+                self.breaker.failed()
+            else:  # the caller had almost no time left: not the backend's fault
+                self.breaker.released(ticket)
             error: BackendError = UpstreamTimeoutError(self.source, f"{method} {url} timed out")
             error.__cause__ = exc
             return error
@@ -358,8 +380,10 @@ class UpstreamHttp:
 
     def malformed(self, response: httpx.Response) -> UpstreamMalformedError:
         """The error for an answer that is not valid for this API; the breaker counts it as a
-        failure, like no answer at all."""
-        self.breaker.failed()
+        failure, like no answer at all (once, however many callers shared the answer)."""
+        if not response.extensions.get(GARBAGE_COUNTED):
+            response.extensions[GARBAGE_COUNTED] = True
+            self.breaker.garbage()
         request = response.request
         return UpstreamMalformedError(
             self.source,

@@ -37,6 +37,13 @@ class BreakerState(enum.StrEnum):
     HALF_OPEN = "half_open"
 
 
+class Ticket(enum.Enum):
+    """What ``CircuitBreaker.allow`` let through: a request, or the half-open probe."""
+
+    REGULAR = "regular"
+    PROBE = "probe"
+
+
 @dataclass(slots=True)
 class CircuitBreaker:
     source: OrderSource
@@ -46,6 +53,7 @@ class CircuitBreaker:
     _consecutive: int = 0
     _opened_at: float | None = None
     _probing: bool = False
+    _before_success: tuple[int, bool] = (0, False)  # count, and whether it was open
 
     @property
     def state(self) -> BreakerState:
@@ -61,17 +69,19 @@ class CircuitBreaker:
             return 0.0
         return max(0.0, self._opened_at + self.cooldown_s - self.clock())
 
-    def allow(self) -> bool:
-        """May a request go upstream now? Half-open: only one probe at a time."""
+    def allow(self) -> Ticket | None:
+        """May a request go upstream now? ``None``: no. Half-open: one ``PROBE`` at a time."""
         state = self.state
         if state is BreakerState.CLOSED:
-            return True
+            return Ticket.REGULAR
         if state is BreakerState.OPEN or self._probing:
-            return False
+            return None
         self._probing = True
-        return True
+        return Ticket.PROBE
 
     def succeeded(self) -> None:
+        """An answer (2xx or a refusal): the upstream works."""
+        self._before_success = (self._consecutive, self._opened_at is not None)
         if self._opened_at is not None:
             log.warning("%s: circuit breaker closed, the upstream answers again", self.source)
         self._consecutive, self._opened_at, self._probing = 0, None, False
@@ -79,18 +89,30 @@ class CircuitBreaker:
     def failed(self) -> None:
         self._consecutive += 1
         if self._probing or (self._opened_at is None and self._consecutive >= self.failures):
-            log.warning(
-                "%s: circuit breaker open after %d failures; no request for %.0f s",
-                self.source,
-                self._consecutive,
-                self.cooldown_s,
-            )
-            self._opened_at = self.clock()
+            self._open()
         self._probing = False
 
-    def released(self) -> None:
-        """A probe that ended with neither outcome (cancelled): the next one may go."""
-        self._probing = False
+    def garbage(self) -> None:
+        """The last answer, counted as a success, was garbage: a failure after all."""
+        consecutive, was_open = self._before_success
+        self._consecutive = consecutive + 1
+        if was_open or self._consecutive >= self.failures:
+            self._open()
+
+    def _open(self) -> None:
+        log.warning(
+            "%s: circuit breaker open after %d failures; no request for %.0f s",
+            self.source,
+            self._consecutive,
+            self.cooldown_s,
+        )
+        self._opened_at = self.clock()
+
+    def released(self, ticket: Ticket | None) -> None:
+        """A request that ended with neither outcome (cancelled, not sent): if it was the
+        probe, the next request may probe."""
+        if ticket is Ticket.PROBE:
+            self._probing = False
 
 
 @dataclass(slots=True)
@@ -144,36 +166,48 @@ class RetryBudget:
 class Pacing:
     """The pace a backend keeps once it has said 429: no more requests per second than it
     took in the second before saying so; one more per second for each ``recover_s`` without
-    another 429 (additive increase, cut again by the next 429). Unpaced until the first."""
+    another 429, and no pace at all after ``6 * recover_s`` without one. Unpaced until the
+    first 429. A request that cannot wait for its slot takes none (it fails at once)."""
 
     recover_s: float = 10.0
     clock: Clock = time.monotonic
     rate: float | None = None  # requests per second; None: no pace
     _sent: deque[float] = field(default_factory=deque)
     _next_slot: float = 0.0
-    _since: float = 0.0
+    _since: float = 0.0  # the last 429, or the last step up
+    _limited_at: float = 0.0
 
     def _recent(self, now: float) -> int:
         while self._sent and self._sent[0] <= now - 1.0:
             self._sent.popleft()
         return len(self._sent)
 
-    def reserve(self) -> float:
-        """Seconds to wait before sending; the slot is taken."""
-        now = self.clock()
-        self._recent(now)
-        self._sent.append(now)
+    def slot(self, max_wait: float) -> float | None:
+        """Seconds to wait before sending (the slot is taken), or ``None`` when the next slot
+        is further off than ``max_wait`` (nothing taken)."""
         if self.rate is None:
+            return 0.0
+        now = self.clock()
+        if now - self._limited_at >= 6 * self.recover_s:
+            self.rate = None  # long quiet: the limit has gone or grown
             return 0.0
         if now - self._since >= self.recover_s:
             self.rate, self._since = self.rate + 1, now
         slot = max(now, self._next_slot)
+        if slot - now > max_wait:
+            return None
         self._next_slot = slot + 1 / self.rate
         return slot - now
+
+    def sent(self) -> None:
+        """A request went upstream now."""
+        now = self.clock()
+        self._recent(now)
+        self._sent.append(now)
 
     def limited(self) -> None:
         """A 429: the pace becomes what the backend took in the last second (at least 1)."""
         now = self.clock()
         took = max(1, self._recent(now) - 1)  # the refused request was one too many
         self.rate = float(took) if self.rate is None else min(self.rate, float(took))
-        self._since = now
+        self._since = self._limited_at = now

@@ -390,7 +390,7 @@ async def test_backoff_doubles_from_the_base_up_to_the_ceiling(
     failure: httpx.Response | Exception, delays: list[float]
 ) -> None:
     upstream = Upstream(failure)
-    client = edge(upstream, retries=5, backoff_base_s=0.25, backoff_max_s=1.5)
+    client = edge(upstream, retries=5, backoff_base_s=0.25, backoff_max_s=1.5, breaker_failures=10)
     with pytest.raises(UpstreamUnavailableError):
         await client.request("GET", "/orders")
     assert delays == [0.25, 0.5, 1.0, 1.5, 1.5]

@@ -12,7 +12,7 @@ import pytest
 from backends import deadline
 from backends.config import BackendSettings
 from backends.http import UpstreamHttp
-from backends.resilience import BreakerState, CircuitBreaker, Pause, RetryBudget
+from backends.resilience import BreakerState, CircuitBreaker, Pacing, Pause, RetryBudget, Ticket
 from domain.errors import (
     UpstreamCircuitOpenError,
     UpstreamRateLimitedError,
@@ -65,10 +65,13 @@ def test_after_the_cooldown_one_probe_at_a_time_goes() -> None:
     assert not b.allow()
     clock.now += 0.1
     assert b.state is BreakerState.HALF_OPEN
-    assert b.allow()  # the probe
-    assert not b.allow()  # a second request while the probe is out
-    b.released()  # the probe was cancelled: another may go
-    assert b.allow()
+    probe = b.allow()
+    assert probe is Ticket.PROBE
+    assert b.allow() is None  # a second request while the probe is out
+    b.released(Ticket.REGULAR)  # a request sent while closed ends: the probe stays out
+    assert b.allow() is None
+    b.released(probe)  # the probe was cancelled: another may go
+    assert b.allow() is Ticket.PROBE
 
 
 @pytest.mark.parametrize("probe_succeeds", [True, False], ids=["closes", "reopens"])
@@ -108,6 +111,25 @@ def test_the_retry_budget_starts_full_and_refills_by_requests_and_time() -> None
     clock.now += 1_000  # never more than the cap
     assert budget.take() and budget.take()
     assert not budget.take()
+
+
+def test_pacing_keeps_the_rate_taken_before_the_429_then_recovers() -> None:
+    clock = Clock()
+    pacing = Pacing(recover_s=10, clock=clock)
+    assert pacing.slot(max_wait=0) == 0.0  # no 429 yet: no pace
+    for _ in range(6):
+        pacing.sent()
+    pacing.limited()  # six went in the last second, the sixth was refused: five per second
+    assert pacing.rate == 5
+    waits = [pacing.slot(max_wait=10) for _ in range(5)]
+    assert waits == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.8])
+    assert pacing.slot(max_wait=0.5) is None  # too far off: refused, and no slot taken
+    assert pacing.slot(max_wait=10) == pytest.approx(1.0)
+    clock.now += 10
+    pacing.slot(max_wait=10)
+    assert pacing.rate == 6  # ten quiet seconds: one more per second
+    clock.now += 60
+    assert pacing.slot(max_wait=0) == 0.0 and pacing.rate is None  # a long quiet: unpaced
 
 
 def test_a_pause_only_grows() -> None:
@@ -182,13 +204,32 @@ async def test_what_counts_as_a_failure(
     assert (http.breaker.state is BreakerState.OPEN) is opens
 
 
-async def test_garbage_counts_as_a_failure() -> None:
-    http = edge(Upstream(httpx.Response(200, content=b"{not json")), breaker_failures=1)
+async def test_garbage_counts_as_a_failure_once_per_answer() -> None:
+    garbage = [httpx.Response(200, content=b"{not json") for _ in range(2)]
+    http = edge(Upstream(*garbage), breaker_failures=2)
     response = await http.get("/orders")
     assert response is not None
+    for _ in range(3):  # several callers parsing the one shared answer
+        with pytest.raises(UpstreamUnavailableError):
+            http.parse(response, dict)
+    assert http.breaker.state is BreakerState.CLOSED  # one failure so far
+    second = await http.get("/orders/2")
+    assert second is not None
     with pytest.raises(UpstreamUnavailableError):
-        http.parse(response, dict)
-    assert http.breaker.state is BreakerState.OPEN
+        http.parse(second, dict)
+    assert http.breaker.state is BreakerState.OPEN  # two garbage answers in a row
+
+
+async def test_an_open_breaker_refuses_at_once_even_while_paced() -> None:
+    clock = Clock()
+    upstream = Upstream(httpx.Response(503))
+    http = edge(upstream, clock, breaker_failures=1)
+    http.pacing.rate = 0.01  # one request per 100 s: a paced request would wait
+    with pytest.raises(UpstreamUnavailableError):
+        await http.get("/orders")
+    with pytest.raises(UpstreamCircuitOpenError):
+        await asyncio.wait_for(http.get("/orders/2"), timeout=5)  # a net, not a timing
+    assert len(upstream.requests) == 1
 
 
 async def test_retries_stop_when_the_budget_is_spent() -> None:
@@ -210,8 +251,9 @@ async def test_a_429_pauses_the_backend_for_the_next_request() -> None:
         await http.get("/orders/1")
     assert http.pause.remaining() > 0
     sent_after_pause = asyncio.ensure_future(http.get("/orders/2"))
-    await asyncio.sleep(0)
-    assert len(upstream.requests) == 1  # waiting for the pause, not sent
+    for _ in range(20):  # the read has every chance to run, but waits for the pause
+        await asyncio.sleep(0)
+    assert len(upstream.requests) == 1
     assert (await sent_after_pause) is not None
     assert len(upstream.requests) == 2
 
