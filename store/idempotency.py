@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from domain.errors import ConflictError
 from store import outbox
@@ -69,8 +71,10 @@ async def claim(store: Store, key: str, digest: str, *, wait_s: float) -> Claim:
             record = await session.get(IdempotencyRecord, key)
         if record is None:
             continue  # its request gave it back (``release``): try to win it again
-        if utcnow() - as_utc(record.created_at) > TTL:
-            await _forget(store, key)  # expired: the key starts afresh
+        queued = await outbox.entry_by_key(store, record.change_key) if record.change_key else None
+        waiting = queued is not None and queued.status == outbox.PENDING
+        if utcnow() - as_utc(record.created_at) > TTL and not waiting:
+            await _forget(store, record)  # expired: the key starts afresh
             continue
         if record.request_hash != digest:
             raise ConflictError(
@@ -79,11 +83,10 @@ async def claim(store: Store, key: str, digest: str, *, wait_s: float) -> Claim:
             )
         if record.status == DONE and record.response is not None:
             return Claim(key, json.loads(record.response))
-        queued = await outbox.entry_by_key(store, record.change_key) if record.change_key else None
         if queued is not None:
             return Claim(key, None, record.change_key or "", change_id=queued.id)
         if utcnow() - as_utc(record.created_at) > timedelta(seconds=STALE_S):
-            await release(store, key)
+            await _forget(store, record, only_in_progress=True)  # its request died
             continue
         if loop.time() > deadline:
             raise ConflictError(
@@ -117,18 +120,29 @@ async def complete(store: Store, key: str, response: dict[str, Any]) -> None:
         await session.commit()
 
 
-async def _forget(store: Store, key: str) -> None:
+async def _forget(
+    store: Store, record: IdempotencyRecord, *, only_in_progress: bool = False
+) -> None:
+    """Delete the row as it was read, and only that: if another request has replaced it
+    meanwhile (it forgot the same row first and won the key), theirs stays."""
+    condition = [
+        col(IdempotencyRecord.key) == record.key,
+        col(IdempotencyRecord.change_key) == record.change_key,
+    ]
+    if only_in_progress:
+        condition.append(col(IdempotencyRecord.status) == IN_PROGRESS)
     async with store.session() as session:
-        record = await session.get(IdempotencyRecord, key)
-        if record is not None:
-            await session.delete(record)
-            await session.commit()
+        await session.exec(delete(IdempotencyRecord).where(*condition))
+        await session.commit()
 
 
 async def release(store: Store, key: str) -> None:
-    """Forget a claim whose request failed before producing a result (it may be retried)."""
+    """Forget a claim whose request failed before producing a result (it may be retried) —
+    unless its change was queued: then a retry must find that change, not queue another."""
     async with store.session() as session:
         record = await session.get(IdempotencyRecord, key)
-        if record is not None and record.status == IN_PROGRESS:
-            await session.delete(record)
-            await session.commit()
+    if record is None or record.status != IN_PROGRESS:
+        return
+    if record.change_key and await outbox.entry_by_key(store, record.change_key) is not None:
+        return
+    await _forget(store, record, only_in_progress=True)

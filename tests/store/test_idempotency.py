@@ -355,3 +355,47 @@ async def test_after_its_ttl_a_key_starts_afresh(store: Store, done: bool) -> No
     assert again.change_key != first.change_key
     row = await record(store, "op:k22")
     assert row is not None and row.request_hash == OTHER_DIGEST
+
+
+async def queued_under(store: Store, change_key: str, order: str) -> outbox.Change:
+    return await outbox.enqueue(
+        store,
+        order_id=order,
+        source=OrderSource.CRM,
+        upstream_id=order.removeprefix("order-"),
+        reference=None,
+        command=UpdateStatus(status=OrderStatus.CONFIRMED),
+        idempotency_key=change_key,
+        actor="tester",
+        owner="dead",
+        lease_s=0,
+    )
+
+
+async def test_a_key_whose_change_was_queued_is_not_given_back(store: Store) -> None:
+    first = await guarded(idempotency.claim(store, "op:k23", DIGEST, wait_s=0))
+    change = await queued_under(store, first.change_key, "order-23")
+    await idempotency.release(store, "op:k23")  # the request failed after queueing
+    retry = await guarded(idempotency.claim(store, "op:k23", DIGEST, wait_s=0))
+    assert retry.change_id == change.entry.id  # the same change, not a second one
+
+
+async def test_a_key_whose_change_still_waits_does_not_expire(store: Store) -> None:
+    first = await guarded(idempotency.claim(store, "op:k24", DIGEST, wait_s=0))
+    change = await queued_under(store, first.change_key, "order-24")
+    await set_created_at(store, "op:k24", utcnow() - idempotency.TTL - timedelta(hours=1))
+    retry = await guarded(idempotency.claim(store, "op:k24", DIGEST, wait_s=0))
+    assert retry.change_id == change.entry.id
+
+
+async def test_two_retries_of_an_expired_key_do_not_both_win_it(store: Store) -> None:
+    await guarded(idempotency.claim(store, "op:k25", DIGEST, wait_s=0))
+    await set_created_at(store, "op:k25", utcnow() - idempotency.TTL - timedelta(hours=1))
+    outcomes = await asyncio.gather(
+        *(guarded(idempotency.claim(store, "op:k25", DIGEST, wait_s=0)) for _ in range(2)),
+        return_exceptions=True,
+    )
+    winners = [o for o in outcomes if isinstance(o, idempotency.Claim) and o.response is None]
+    assert len(winners) == 1, outcomes
+    [loser] = [o for o in outcomes if o not in winners]
+    assert isinstance(loser, ConflictError) and loser.message == STILL_RUNNING
