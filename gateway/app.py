@@ -7,7 +7,6 @@ created in the lifespan and closed at shutdown, never at import time.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -52,19 +51,17 @@ CORS_EXPOSED = ["Retry-After", "WWW-Authenticate"]
 
 
 STOP_S = 4.0  # what shutting down may take once requests are done: the process exits by then
+CANCEL_GRACE_S = 0.2  # what a cancelled step gets to unwind
 
 
-async def _within(task: asyncio.Future[Any], seconds: float, *, cancel: bool = False) -> None:
-    """Wait for ``task`` at most ``seconds``; past that it is cancelled (``cancel``) or left
-    behind: a stuck close must not keep the process from exiting."""
+async def _within(task: asyncio.Future[Any], seconds: float) -> None:
+    """Wait for ``task`` at most ``seconds``, then cancel it and give it a moment more: a
+    stuck step must not keep the process from exiting."""
     done, _ = await asyncio.wait({task}, timeout=seconds)
     if not done:
-        log.warning("shutdown: %s did not end in %.1f s", task, seconds)
+        log.warning("shutdown: %s did not end in %.1f s; cancelled", task, seconds)
         task.cancel()
-        if cancel:
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                async with asyncio.timeout(seconds):
-                    await task
+        await asyncio.wait({task}, timeout=CANCEL_GRACE_S)
     elif not task.cancelled() and task.exception() is not None:
         log.warning("shutdown: %s failed: %s", task, task.exception())
 
@@ -105,6 +102,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         else {"Authorization": f"Bearer {demo_key.get_secret_value()}"},
     )
 
+    # Who is calling, then whether a browser could have been tricked into it, then the body
+    # (bounded): all before any GraphQL parsing. The guard answers what a shutdown cuts.
+    guard = ShutdownGuard(
+        RequireCredential(CsrfGuard(BoundedBody(view, max_bytes=settings.limits.max_body_bytes)))
+    )
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = Store(settings.database_url)
@@ -131,9 +134,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             # Requests have had their grace period; what is left fits in STOP_S.
+            await guard.drain(STOP_S / 4)  # the requests the grace period cut, unwinding
             if worker is not None:
                 deliverer.stop()  # the round in hand finishes and gives its leases back
-                await _within(worker, STOP_S / 2, cancel=True)
+                await _within(worker, STOP_S / 4)
             closing = asyncio.gather(
                 *(backend.aclose() for backend in backends.values()),
                 tokens.aclose(),
@@ -165,13 +169,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route(
                 "/graphql",
-                # Who is calling, then whether a browser could have been tricked into it,
-                # then the body (bounded): all before any GraphQL parsing.
-                ShutdownGuard(
-                    RequireCredential(
-                        CsrfGuard(BoundedBody(view, max_bytes=settings.limits.max_body_bytes))
-                    )
-                ),
+                guard,
                 methods=["GET", "POST"],
             ),
             Route("/health", health, methods=["GET"]),

@@ -13,6 +13,8 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
+import threading
 from collections.abc import Iterable
 
 import uvicorn
@@ -30,6 +32,8 @@ from gateway.app import create_app, prepare_store
 from gateway.settings import Settings
 from store import api_keys
 from store.engine import Store
+
+EXIT_WATCHDOG_S = 1.0  # after shutting down, the longest the process may linger
 
 
 def simulator_apps(settings: Settings) -> dict[OrderSource, tuple[ASGIApp, int]]:
@@ -70,6 +74,11 @@ async def run(settings: Settings) -> None:
     servers.append((gateway, bind(settings.host, settings.port)))
     print_addresses(settings, ((source, port) for source, (_, port) in simulators.items()))
     await serve_until_signalled(servers)
+    # Served and shut down (the lifespan's closes are bounded). What may be left is a close
+    # that never ends (a cancelled SQLite connection): it must not keep the process alive.
+    exit_soon = threading.Timer(EXIT_WATCHDOG_S, os._exit, args=(0,))
+    exit_soon.daemon = True
+    exit_soon.start()
 
 
 def run_workers(settings: Settings) -> None:
@@ -85,6 +94,13 @@ def run_workers(settings: Settings) -> None:
             await store.aclose()
 
     asyncio.run(prepare())
+    if settings.redis_url is None:
+        logging.getLogger(__name__).warning(
+            "%d workers without ORDERGATE_REDIS_URL: each keeps its own rate-limit buckets, "
+            "so a caller may spend up to %d times its budget",
+            settings.workers,
+            settings.workers,
+        )
     simulators = simulator_apps(settings)
     ports = {source.value: port for source, (_, port) in simulators.items()}
     apps = {source.value: app for source, (app, _) in simulators.items()}
@@ -165,6 +181,8 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"ordergate keys: {error.message}") from None
         return
     if args.workers is not None:
+        if args.workers < 1:
+            parser.error("--workers takes 1 or more")
         settings = settings.model_copy(update={"workers": args.workers})
     print("ordergate")
     if settings.workers > 1:

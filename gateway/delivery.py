@@ -142,6 +142,20 @@ class Deliverer:
                 result = await backend.execute(
                     entry.upstream_id, change.command, idempotency_key=entry.idempotency_key
                 )
+        except asyncio.CancelledError:
+            # Stopped mid-send (shutdown, a client gone): what reached the upstream is unknown,
+            # so the next attempt looks first; the lease is given back now, not at its end.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(
+                    outbox.mark_retry(
+                        self.store,
+                        change,
+                        "the attempt was cut short",
+                        retry_at=utcnow(),
+                        outcome_unknown=True,
+                    )
+                )
+            raise
         except UpstreamCircuitOpenError as error:
             # Nothing was sent: the change waits for the breaker, its attempts unchanged.
             await outbox.mark_retry(
@@ -149,7 +163,8 @@ class Deliverer:
                 change,
                 error.message,
                 retry_at=utcnow() + timedelta(seconds=error.retry_in),
-                outcome_unknown=entry.outcome_unknown,
+                # An adapter's later request may be the one refused: look before resending.
+                outcome_unknown=True,
                 attempted=False,
             )
             self._failing.add(change.source)

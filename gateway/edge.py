@@ -115,11 +115,27 @@ class BoundedBody:
 class ShutdownGuard:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.running: set[asyncio.Task[object]] = set()  # the requests in flight
+
+    async def drain(self, timeout_s: float) -> None:
+        """Wait (at most ``timeout_s``) for the requests still running, cut or not, to end:
+        what they still do with the store must be done before the store closes."""
+        if self.running:
+            await asyncio.wait(set(self.running), timeout=timeout_s)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        task = asyncio.current_task()
+        assert task is not None
+        self.running.add(task)
+        try:
+            await self._guarded(scope, receive, send)
+        finally:
+            self.running.discard(task)
+
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def tracked(message: Message) -> None:
@@ -139,6 +155,7 @@ class ShutdownGuard:
                     "send it again (a change that was queued is delivered all the same).",
                     {"code": ErrorCode.UNAVAILABLE.value},
                 )
+            raise
 
 
 class CsrfGuard:

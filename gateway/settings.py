@@ -114,6 +114,7 @@ class Settings(BaseSettings):
     )
     cursor_secret: SecretStr | None = Field(
         default=None,
+        min_length=16,
         description="HMAC key of `orders` cursors (unset: a random key kept in the store, "
         "shared by every replica on it)",
     )
@@ -142,7 +143,7 @@ class Settings(BaseSettings):
         description="how long one GraphQL request may take; its upstream calls fit inside it",
     )
     idempotency_wait_s: float = Field(
-        default=10.0, gt=0, description="how long a repeated key waits for the first request"
+        default=5.0, gt=0, description="how long a repeated key waits for the first request"
     )
 
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)

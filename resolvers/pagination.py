@@ -32,7 +32,7 @@ from domain.models import Order, OrderSource
 
 log = logging.getLogger(__name__)
 
-CURSOR_VERSION = 1
+CURSOR_VERSION = 2  # 2: signed (a version-1 cursor of an older deploy is refused)
 MAC_BYTES = 16  # of the HMAC-SHA256, in every cursor: 128 bits no client can guess
 # No upstream listing is this deep; an offset past it was not written by this gateway.
 MAX_OFFSET = 10_000_000

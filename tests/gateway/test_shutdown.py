@@ -78,6 +78,14 @@ def test_sigterm_during_a_burst_answers_every_request_it_took_and_exits_in_time(
         codes = {a.status_code for a in answers if not isinstance(a, Exception)}
         assert 503 in codes  # the scans were cut by the grace period
 
+        queued = [
+            a.json()["data"]["updateStatus"]["delivery"]
+            for a in answers[: len(orders)]
+            if not isinstance(a, Exception) and a.status_code == 200
+        ]
+        # The writes were cut mid-delivery (1.2 s upstream, 1 s of grace): they say QUEUED.
+        assert any(d and d["status"] == "QUEUED" and d["changeId"] for d in queued), queued
+
         sim.reset_faults()
         for order, answer in zip(orders, answers, strict=False):
             upstream = upstream_get(A, simulator_urls[A], f"/api/v1/orders/{order['upstreamId']}")
