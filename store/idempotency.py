@@ -5,10 +5,10 @@ winner); the winner stores the result, the others wait for it. The same key with
 input is a ``ConflictError``.
 
 Each claim carries a ``change_key``: the idempotency key of the outbox change its request
-queues. A retry that finds the first request still unanswered but its change queued (the
-first request's process died between queueing and answering, or is still delivering)
-answers that change's outcome at once instead of waiting. Keys expire after ``TTL`` (24 h,
-as Stripe's): the same key then starts afresh.
+queues. A retry that finds the first request unanswered but its change queued answers that
+change's outcome: at once when no delivery holds the change's lease (the first request's
+process died between queueing and answering), else once its wait is over (never CONFLICT).
+Keys expire after ``TTL`` (24 h, as Stripe's): the same key then starts afresh.
 """
 
 from __future__ import annotations
@@ -84,7 +84,12 @@ async def claim(store: Store, key: str, digest: str, *, wait_s: float) -> Claim:
         if record.status == DONE and record.response is not None:
             return Claim(key, json.loads(record.response))
         if queued is not None:
-            return Claim(key, None, record.change_key or "", change_id=queued.id)
+            # Its delivery still leased: the first request is at it, its answer is near.
+            # Otherwise (that request died, or the wait is over): the change answers.
+            lease = queued.lease_until
+            delivering = lease is not None and as_utc(lease) > utcnow()
+            if not delivering or loop.time() > deadline:
+                return Claim(key, None, record.change_key or "", change_id=queued.id)
         if utcnow() - as_utc(record.created_at) > timedelta(seconds=STALE_S):
             await _forget(store, record, only_in_progress=True)  # its request died
             continue

@@ -399,3 +399,47 @@ async def test_two_retries_of_an_expired_key_do_not_both_win_it(store: Store) ->
     assert len(winners) == 1, outcomes
     [loser] = [o for o in outcomes if o not in winners]
     assert isinstance(loser, ConflictError) and loser.message == STILL_RUNNING
+
+
+async def test_while_its_change_is_being_delivered_a_retry_waits_for_the_first_answer(
+    store: Store,
+) -> None:
+    first = await guarded(idempotency.claim(store, "op:k26", DIGEST, wait_s=0))
+    change = await outbox.enqueue(
+        store,
+        order_id="order-26",
+        source=OrderSource.CRM,
+        upstream_id="26",
+        reference=None,
+        command=UpdateStatus(status=OrderStatus.CONFIRMED),
+        idempotency_key=first.change_key,
+        actor="tester",
+        owner="alive",
+        lease_s=60,  # the first request holds the delivery
+    )
+    waiting = asyncio.ensure_future(idempotency.claim(store, "op:k26", DIGEST, wait_s=30))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()  # it waits for the answer, not for the change's state
+    await idempotency.complete(store, "op:k26", ANSWER)
+    assert (await guarded(waiting)).response == ANSWER
+    assert change.entry.id is not None
+
+
+async def test_a_wait_that_ends_during_the_delivery_answers_the_change_not_conflict(
+    store: Store,
+) -> None:
+    first = await guarded(idempotency.claim(store, "op:k27", DIGEST, wait_s=0))
+    change = await outbox.enqueue(
+        store,
+        order_id="order-27",
+        source=OrderSource.CRM,
+        upstream_id="27",
+        reference=None,
+        command=UpdateStatus(status=OrderStatus.CONFIRMED),
+        idempotency_key=first.change_key,
+        actor="tester",
+        owner="alive",
+        lease_s=60,
+    )
+    retry = await guarded(idempotency.claim(store, "op:k27", DIGEST, wait_s=0))
+    assert retry.change_id == change.entry.id
