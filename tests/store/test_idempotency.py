@@ -308,24 +308,32 @@ def test_another_operation_or_input_has_another_hash(
 # --- keys tied to their change, and their expiry ------------------------------------------
 
 
+async def queued_under(
+    store: Store, change_key: str, order: str, *, lease_s: float = 0
+) -> outbox.Change:
+    """A change queued under the claim's ``change_key``; ``lease_s``: its delivery still held
+    (0: the request that queued it is gone)."""
+    return await outbox.enqueue(
+        store,
+        order_id=order,
+        source=OrderSource.CRM,
+        upstream_id=order.removeprefix("order-"),
+        reference=None,
+        command=UpdateStatus(status=OrderStatus.CONFIRMED),
+        idempotency_key=change_key,
+        actor="tester",
+        owner="first",
+        lease_s=lease_s,
+    )
+
+
 async def test_a_retry_finds_the_change_an_unanswered_request_queued_at_once(
     store: Store,
 ) -> None:
     first = await guarded(idempotency.claim(store, "op:k20", DIGEST, wait_s=0))
     assert first.change_key.startswith("og-")
     # The first request queued its change, then its process died before it answered.
-    change = await outbox.enqueue(
-        store,
-        order_id="order-20",
-        source=OrderSource.CRM,
-        upstream_id="20",
-        reference=None,
-        command=UpdateStatus(status=OrderStatus.CONFIRMED),
-        idempotency_key=first.change_key,
-        actor="tester",
-        owner="dead",
-        lease_s=0,
-    )
+    change = await queued_under(store, first.change_key, "order-20")
     # wait_s=0: without the link the retry would be a "still running" conflict.
     retry = await guarded(idempotency.claim(store, "op:k20", DIGEST, wait_s=0))
     assert (retry.response, retry.change_id) == (None, change.entry.id)
@@ -355,21 +363,6 @@ async def test_after_its_ttl_a_key_starts_afresh(store: Store, done: bool) -> No
     assert again.change_key != first.change_key
     row = await record(store, "op:k22")
     assert row is not None and row.request_hash == OTHER_DIGEST
-
-
-async def queued_under(store: Store, change_key: str, order: str) -> outbox.Change:
-    return await outbox.enqueue(
-        store,
-        order_id=order,
-        source=OrderSource.CRM,
-        upstream_id=order.removeprefix("order-"),
-        reference=None,
-        command=UpdateStatus(status=OrderStatus.CONFIRMED),
-        idempotency_key=change_key,
-        actor="tester",
-        owner="dead",
-        lease_s=0,
-    )
 
 
 async def test_a_key_whose_change_was_queued_is_not_given_back(store: Store) -> None:
@@ -405,18 +398,7 @@ async def test_while_its_change_is_being_delivered_a_retry_waits_for_the_first_a
     store: Store,
 ) -> None:
     first = await guarded(idempotency.claim(store, "op:k26", DIGEST, wait_s=0))
-    change = await outbox.enqueue(
-        store,
-        order_id="order-26",
-        source=OrderSource.CRM,
-        upstream_id="26",
-        reference=None,
-        command=UpdateStatus(status=OrderStatus.CONFIRMED),
-        idempotency_key=first.change_key,
-        actor="tester",
-        owner="alive",
-        lease_s=60,  # the first request holds the delivery
-    )
+    change = await queued_under(store, first.change_key, "order-26", lease_s=60)
     waiting = asyncio.ensure_future(idempotency.claim(store, "op:k26", DIGEST, wait_s=30))
     await asyncio.sleep(0.2)
     assert not waiting.done()  # it waits for the answer, not for the change's state
@@ -429,17 +411,6 @@ async def test_a_wait_that_ends_during_the_delivery_answers_the_change_not_confl
     store: Store,
 ) -> None:
     first = await guarded(idempotency.claim(store, "op:k27", DIGEST, wait_s=0))
-    change = await outbox.enqueue(
-        store,
-        order_id="order-27",
-        source=OrderSource.CRM,
-        upstream_id="27",
-        reference=None,
-        command=UpdateStatus(status=OrderStatus.CONFIRMED),
-        idempotency_key=first.change_key,
-        actor="tester",
-        owner="alive",
-        lease_s=60,
-    )
+    change = await queued_under(store, first.change_key, "order-27", lease_s=60)
     retry = await guarded(idempotency.claim(store, "op:k27", DIGEST, wait_s=0))
     assert retry.change_id == change.entry.id
