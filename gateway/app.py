@@ -18,7 +18,8 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from backends.health import backend_health
 from backends.registry import create_adapter
@@ -27,7 +28,7 @@ from gateway.authentication import Authenticator, RequireCredential
 from gateway.context import AppState
 from gateway.delivery import Deliverer
 from gateway.edge import PREFLIGHT_HEADERS, BoundedBody, CsrfGuard, ShutdownGuard
-from gateway.graphql_view import GraphQLView
+from gateway.graphql_view import IDE_FILES, IDE_PATH, GraphQLView
 from gateway.settings import Settings
 from gateway.throttle import create_buckets
 from gateway.tokens import TokenVerifier
@@ -174,6 +175,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ),
             Route("/health", health, methods=["GET"]),
             Route("/ready", ready, methods=["GET"]),
+            Mount(IDE_PATH.rstrip("/"), StaticFiles(directory=IDE_FILES), name="ide"),
         ],
         lifespan=lifespan,
         middleware=[

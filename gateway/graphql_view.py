@@ -35,7 +35,12 @@ from schema import build_schema
 
 EXAMPLES = Path(__file__).with_name("examples.graphql")
 JSON = "application/json"
-IDE_ASSETS = "https://unpkg.com"  # where strawberry's GraphiQL page loads its files from
+# GraphiQL's files, served by the gateway itself (no CDN: it runs on closed networks). The
+# page strawberry renders names them on unpkg.com, each with its SRI hash; the copies under
+# gateway/static/ide are those very files (tests/gateway/test_edge.py checks the hashes).
+IDE_CDN = "https://unpkg.com/"
+IDE_PATH = "/ide/"
+IDE_FILES = Path(__file__).parent / "static" / "ide"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 
@@ -133,10 +138,11 @@ class GraphQLView(GraphQL[Context, None]):
     @cached_property
     def graphql_ide_html(self) -> str:
         examples = EXAMPLES.read_text().replace("\\", "\\\\").replace("`", "\\`")
+        html = super().graphql_ide_html.replace(IDE_CDN, IDE_PATH)
         html = re.sub(
             r"const EXAMPLE_QUERY = `.*?`;",
             lambda _: f"const EXAMPLE_QUERY = `{examples}`;",
-            super().graphql_ide_html,
+            html,
             count=1,
             flags=re.DOTALL,
         )
@@ -165,9 +171,9 @@ class GraphQLView(GraphQL[Context, None]):
         policy = "; ".join(
             [
                 "default-src 'none'",
-                f"script-src {IDE_ASSETS} {hashes}",
-                f"style-src {IDE_ASSETS} 'unsafe-inline'",
-                f"font-src {IDE_ASSETS} data:",
+                f"script-src 'self' {hashes}",
+                "style-src 'self' 'unsafe-inline'",
+                "font-src 'self' data:",
                 "img-src 'self' data:",
                 "connect-src 'self'",
                 "base-uri 'none'",

@@ -4,7 +4,10 @@ production profile. Each refusal is tried as an attacker would send it."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
+import re
 from typing import Any
 
 import pytest
@@ -16,6 +19,23 @@ from tests.conftest import GatewayClient, bearer, client_of, running
 from tests.support import SimControlClient, requests_served
 
 ORDERS = "{ orders(first: 5) { edges { node { id } } } }"
+
+
+async def test_the_graphiql_page_loads_every_file_from_the_gateway_itself(
+    gateway: GatewayClient,
+) -> None:
+    """No CDN: the page works on a closed network, and each file is the one its SRI names."""
+    response = await gateway.http.get("/graphql", headers={"Accept": "text/html"})
+    page, policy = response.text, response.headers["content-security-policy"]
+    assert "https://" not in policy
+    assets = re.findall(r'(?:src|href)="([^"]+)"\s*integrity="sha384-([^"]+)"', page)
+    assert len(assets) == 7
+    assert not re.search(r'(?:src|href)="https?://', page)
+    for path, sri in assets:
+        assert path.startswith("/ide/")
+        served = await gateway.http.get(path)  # no credential: GraphiQL's own files
+        assert served.status_code == 200, path
+        assert base64.b64encode(hashlib.sha384(served.content).digest()).decode() == sri
 
 
 @pytest.mark.parametrize("size", [1_000_001, 10_000_000], ids=["1MB", "10MB"])
