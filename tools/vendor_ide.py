@@ -20,7 +20,9 @@ from strawberry.http.ides import get_graphql_ide_html
 
 from gateway.graphql_view import IDE_CDN, IDE_FILES
 
-ASSET = re.compile(r'(?:src|href)="' + re.escape(IDE_CDN) + r'([^"]+)"\s*integrity="sha384-([^"]+)"')
+ASSET = re.compile(
+    r'(?:src|href)="' + re.escape(IDE_CDN) + r'([^"]+)"\s*integrity="sha384-([^"]+)"'
+)
 
 
 def sri(data: bytes) -> str:
@@ -40,8 +42,11 @@ def main() -> int:
         for path, expected in assets:
             package, inner = package_of(path)
             tarball = subprocess.run(
-                ["npm", "pack", "--silent", package], cwd=scratch, check=True,
-                capture_output=True, text=True,
+                ["npm", "pack", "--silent", package],
+                cwd=scratch,
+                check=True,
+                capture_output=True,
+                text=True,
             ).stdout.split()[-1]
             with tarfile.open(Path(scratch) / tarball) as archive:
                 member = archive.extractfile(f"package/{inner}")
