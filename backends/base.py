@@ -75,13 +75,25 @@ class OrderPage:
     total: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One order as its upstream answered it a moment ago: the domain order, and the adapter's
+    own wire model of it (``wire``, which only that adapter reads), so that a write can build
+    its requests from it instead of reading the order again."""
+
+    order: Order
+    wire: object
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WriteResult:
-    """What one upstream write leaves behind, read back from the upstream."""
+    """What one upstream write leaves behind, as the upstream answered or read it back."""
 
     order: Order
     new_orders: tuple[Order, ...] = ()  # SplitOrder: the order(s) it created
     shipment: Shipment | None = None  # Dispatch: the shipment it recorded
+    # ``order`` with the adapter's wire model, for the next write to the same order.
+    after: Snapshot | None = None
 
 
 @runtime_checkable
@@ -124,13 +136,26 @@ class OrderBackend(Protocol):
         """A cheap authenticated read; ``True`` when the upstream answers correctly."""
         ...
 
-    async def execute(
-        self, upstream_id: str, command: OrderCommand, *, idempotency_key: str
-    ) -> WriteResult:
-        """Carry out one write on the order upstream and read the result back.
+    async def snapshot(self, upstream_id: str) -> Snapshot | None:
+        """One order read for a write (``None`` when the upstream has no such order)."""
+        ...
 
-        ``idempotency_key`` is stable across redeliveries of the same write; adapters send it
-        where the upstream honours one (``Idempotency-Key``). Raises ``ValidationError``
+    async def execute(
+        self,
+        upstream_id: str,
+        command: OrderCommand,
+        *,
+        idempotency_key: str,
+        known: Snapshot | None = None,
+    ) -> WriteResult:
+        """Carry out one write on the order upstream; the result as the upstream answered it
+        (read back only where the write's answer is not the order).
+
+        ``known``: this adapter's snapshot of the order taken a moment ago (a redelivery's look
+        before resending, or the previous write's answer); an adapter that needs the order to
+        build its requests uses it instead of reading again. ``idempotency_key`` is stable
+        across redeliveries of the same write; adapters send it where the upstream honours one
+        (``Idempotency-Key``). Raises ``ValidationError``
         (naming the field) for input the upstream's own data refuses before anything is sent,
         e.g. an unknown discount code; ``UnsupportedByBackendError`` for a command outside
         ``capabilities``; ``NotFoundError`` for an unknown order; ``UpstreamRejectedError``

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from backends.base import OrderBackend, WriteResult
+from backends.base import OrderBackend, Snapshot, WriteResult
 from backends.health import backend_health
 from domain.commands import Dispatch, SplitOrder
 from domain.errors import (
@@ -28,7 +28,7 @@ from domain.errors import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
-from domain.models import Order, OrderSource
+from domain.models import OrderSource
 from gateway.settings import OutboxSettings
 from store import outbox
 from store.clock import utcnow
@@ -102,45 +102,53 @@ class Deliverer:
         The outcome is ``through``'s (``Queued`` without an error when an earlier entry could
         not go first), or the last entry's."""
         outcome: Outcome = Queued(None)
+        known: Snapshot | None = None  # the order as the previous delivery left it
         for entry in await outbox.pending_for_order(self.store, order):
             assert entry.id is not None
             if through is not None and entry.id > through:
                 break
-            outcome = await self._deliver(entry.id)
+            outcome = await self._deliver(entry.id, known)
             if isinstance(outcome, Queued):
                 return outcome if entry.id == through else Queued(None)
+            known = outcome.result.after if isinstance(outcome, Delivered) else None
         return outcome
 
-    async def _deliver(self, entry_id: int) -> Outcome:
+    async def _deliver(self, entry_id: int, known: Snapshot | None) -> Outcome:
         change = await outbox.claim(
             self.store, entry_id, owner=self.owner, lease_s=self.settings.lease_s
         )
         if change is None:
             return Queued(None)
         try:
-            return await self._attempt(change)
+            return await self._attempt(change, known)
         except outbox.LeaseLost as lost:
             log.warning("%s; its outcome stays with them", lost)
             return Queued(None)
 
-    async def _attempt(self, change: outbox.Change) -> Outcome:
+    async def _attempt(self, change: outbox.Change, known: Snapshot | None) -> Outcome:
+        """One delivery attempt; it reads the order at most once (not at all with ``known``),
+        and the adapter builds its requests from that same read."""
         backend = self.backends[change.source]
         entry = change.entry
         try:
             # An earlier attempt may have landed (a 5xx or a lost answer after the upstream
             # applied it, or a crash mid-send): look before sending again.
-            if (entry.attempts or entry.outcome_unknown) and (
-                applied := await self._already_applied(change)
-            ):
+            redelivery = bool(entry.attempts or entry.outcome_unknown)
+            if redelivery:
+                known = known or await backend.snapshot(entry.upstream_id)
+            if redelivery and known and change.command.is_applied(known.order) is True:
                 shipment = (
-                    change.command.shipment_in(applied)
+                    change.command.shipment_in(known.order)
                     if isinstance(change.command, Dispatch)
                     else None
                 )
-                result = WriteResult(order=applied, shipment=shipment)
+                result = WriteResult(order=known.order, shipment=shipment, after=known)
             else:
                 result = await backend.execute(
-                    entry.upstream_id, change.command, idempotency_key=entry.idempotency_key
+                    entry.upstream_id,
+                    change.command,
+                    idempotency_key=entry.idempotency_key,
+                    known=known,
                 )
         except asyncio.CancelledError:
             # Stopped mid-send (shutdown, a client gone): what reached the upstream is unknown,
@@ -207,13 +215,6 @@ class Deliverer:
             if await outbox.make_due(self.store, change.source):
                 self.wakeup.set()
         return Delivered(result, entry.attempts + 1)
-
-    async def _already_applied(self, change: outbox.Change) -> Order | None:
-        """The order as upstream has it, if it already shows the change (after a timeout)."""
-        [current] = await self.backends[change.source].get_orders([change.entry.upstream_id])
-        if current is not None and change.command.is_applied(current) is True:
-            return current
-        return None
 
     async def _probe_failing_sources(self) -> None:
         """A cheap read of each source whose deliveries fail; once one answers, its backlog is

@@ -21,7 +21,7 @@ from backends.affiliate import wire
 from backends.affiliate.client import MAX_LIMIT, AffiliateClient
 from backends.affiliate.commission import commission
 from backends.affiliate.writes import edit_request, split_request, status_steps
-from backends.base import OrderPage, OrderQuery, WriteResult
+from backends.base import OrderPage, OrderQuery, Snapshot, WriteResult
 from backends.batching import gather_bounded
 from backends.config import AffiliateSettings
 from backends.values import numeric_id, utc_timestamp
@@ -111,6 +111,17 @@ def to_address(address: wire.Address | None) -> Address | None:
         postal_code=address.postcode,
         country=address.country,
     )
+
+
+def answered(order: wire.Order) -> Snapshot:
+    """The platform's answer (a read or a write's) as a snapshot for the next write."""
+    return Snapshot(to_order(order), order)
+
+
+def written(order: wire.Order) -> WriteResult:
+    """A write's result from the order the platform answered it with."""
+    after = answered(order)
+    return WriteResult(order=after.order, after=after)
 
 
 def to_order(order: wire.Order) -> Order:
@@ -285,109 +296,90 @@ class AffiliateAdapter:
             return False
         return True
 
+    async def snapshot(self, upstream_id: str) -> Snapshot | None:
+        number = numeric_id(upstream_id)  # platform ids are integers
+        found = None if number is None else await self.client.get_order(number)
+        return None if found is None else answered(found)
+
     async def execute(
-        self, upstream_id: str, command: OrderCommand, *, idempotency_key: str
+        self,
+        upstream_id: str,
+        command: OrderCommand,
+        *,
+        idempotency_key: str,
+        known: Snapshot | None = None,
     ) -> WriteResult:
-        """One write through the platform's own call(s), then one read back of the result.
+        """One write through the platform's own call(s), built from the order as read (or
+        ``known``); the platform answers each write with the order after it, so nothing is
+        read back.
 
         Every request carries ``Idempotency-Key``: the platform answers a repeated key with
         its first answer, so a redelivery after a lost answer changes nothing twice.
         """
-        match command:
-            case UpdateStatus():
-                return await self.update_status(upstream_id, command, idempotency_key)
-            case Dispatch():
-                return await self.dispatch(upstream_id, command, idempotency_key)
-            case SplitOrder():
-                return await self.split_order(upstream_id, command, idempotency_key)
-            case EditOrderLines():
-                return await self.edit_lines(upstream_id, command, idempotency_key)
-            case _:
-                raise UnsupportedByBackendError(f"{self.name} cannot do {command.capability.value}")
-
-    async def update_status(
-        self, upstream_id: str, command: UpdateStatus, idempotency_key: str
-    ) -> WriteResult:
-        """``PATCH .../status`` with the platform status (through ``confirmed`` if need be)."""
-        if command.status not in self.settable_statuses:
+        if isinstance(command, UpdateStatus) and command.status not in self.settable_statuses:
             raise UnsupportedByBackendError(
                 f"{self.name} cannot set {command.status.value} by a status update"
             )
-        order = await self._current(upstream_id)
-        update = wire.StatusUpdate(status=UPSTREAM_STATUS[command.status], note=command.note)
-        await self._move_to(order, update, idempotency_key)
-        [updated] = await self._read_back(order.id)
-        return WriteResult(order=updated)
+        if not isinstance(command, UpdateStatus | Dispatch | SplitOrder | EditOrderLines):
+            raise UnsupportedByBackendError(f"{self.name} cannot do {command.capability.value}")
+        order = await self._current(upstream_id, known)
+        key, client = idempotency_key, self.client
+        match command:
+            case UpdateStatus():
+                update = wire.StatusUpdate(
+                    status=UPSTREAM_STATUS[command.status], note=command.note
+                )
+                return written(await self._move_to(order, update, key))
+            case Dispatch():
+                update = wire.StatusUpdate(
+                    status=UPSTREAM_STATUS[OrderStatus.DISPATCHED],
+                    consignment_number=command.consignment_number,
+                    carrier=command.carrier,
+                    tracking_url=command.tracking_url,
+                )
+                after = answered(await self._move_to(order, update, key))
+                shipment = next(
+                    (
+                        shipment
+                        for shipment in after.order.shipments
+                        if shipment.consignment_number == command.consignment_number
+                    ),
+                    None,
+                )
+                return WriteResult(order=after.order, shipment=shipment, after=after)
+            case SplitOrder():
+                split = await client.split_order(
+                    order.id, split_request(order, command), idempotency_key=key
+                )
+                after = answered(split.order)
+                new_order = to_order(split.split_order)
+                return WriteResult(order=after.order, new_orders=(new_order,), after=after)
+            case EditOrderLines():
+                edited = await client.edit_order(
+                    order.id, edit_request(order, command), idempotency_key=key
+                )
+                return written(edited)
 
-    async def dispatch(
-        self, upstream_id: str, command: Dispatch, idempotency_key: str
-    ) -> WriteResult:
-        """``PATCH .../status`` to ``dispatched`` with the consignment, carrier and tracking."""
-        order = await self._current(upstream_id)
-        update = wire.StatusUpdate(
-            status=UPSTREAM_STATUS[OrderStatus.DISPATCHED],
-            consignment_number=command.consignment_number,
-            carrier=command.carrier,
-            tracking_url=command.tracking_url,
-        )
-        await self._move_to(order, update, idempotency_key)
-        [dispatched] = await self._read_back(order.id)
-        shipment = next(
-            (
-                shipment
-                for shipment in dispatched.shipments
-                if shipment.consignment_number == command.consignment_number
-            ),
-            None,
-        )
-        return WriteResult(order=dispatched, shipment=shipment)
-
-    async def split_order(
-        self, upstream_id: str, command: SplitOrder, idempotency_key: str
-    ) -> WriteResult:
-        """``POST .../split``; the original after the split and the one order it created."""
-        order = await self._current(upstream_id)
-        body = split_request(order, command)
-        split = await self.client.split_order(order.id, body, idempotency_key=idempotency_key)
-        original, new_order = await self._read_back(order.id, split.split_order.id)
-        return WriteResult(order=original, new_orders=(new_order,))
-
-    async def edit_lines(
-        self, upstream_id: str, command: EditOrderLines, idempotency_key: str
-    ) -> WriteResult:
-        """``PUT /api/v1/orders/{id}`` with the complete new item list."""
-        order = await self._current(upstream_id)
-        body = edit_request(order, command)
-        await self.client.edit_order(order.id, body, idempotency_key=idempotency_key)
-        [edited] = await self._read_back(order.id)
-        return WriteResult(order=edited)
-
-    async def _current(self, upstream_id: str) -> wire.Order:
-        """The order as the platform has it now; ``NotFoundError`` when it has none."""
-        # Platform ids are integers; anything else cannot be one of its orders.
-        number = numeric_id(upstream_id)
-        found = None if number is None else await self.client.get_order(number)
+    async def _current(self, upstream_id: str, known: Snapshot | None) -> wire.Order:
+        """The order as the platform has it now (``known`` if given); ``NotFoundError`` when
+        it has none."""
+        if known is not None and isinstance(known.wire, wire.Order):
+            return known.wire
+        found = await self.snapshot(upstream_id)
         if found is None:
             raise NotFoundError(f"No affiliate order has the id {upstream_id!r}")
-        return found
+        assert isinstance(found.wire, wire.Order)
+        return found.wire
 
-    async def _move_to(self, order: wire.Order, update: wire.StatusUpdate, key: str) -> None:
-        """Set ``update.status``, through ``confirmed`` first where the platform needs it."""
+    async def _move_to(self, order: wire.Order, update: wire.StatusUpdate, key: str) -> wire.Order:
+        """Set ``update.status``, through ``confirmed`` first where the platform needs it;
+        the order as the last request answered it."""
         *intermediate, _ = status_steps(order.status, update.status)
         for status in intermediate:
             # Each step is its own request, so it gets its own key (a key names one request).
             step = wire.StatusUpdate(status=status)
             await self.client.update_status(order.id, step, idempotency_key=f"{key}:{status}")
-        await self.client.update_status(order.id, update, idempotency_key=key)
-
-    async def _read_back(self, *order_ids: int) -> list[Order]:
-        """The orders after a write, in ``order_ids`` order, in one batch read."""
-        page = await self.client.list_orders(offset=0, limit=len(order_ids), ids=order_ids)
-        found = {order.id: to_order(order) for order in page.data}
-        for order_id in order_ids:
-            if order_id not in found:
-                raise UpstreamMalformedError(self.source, f"order {order_id} vanished on write")
-        return [found[order_id] for order_id in order_ids]
+        return await self.client.update_status(order.id, update, idempotency_key=key)
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -13,7 +13,7 @@ from backends.b2b import wire
 from backends.b2b.client import B2BClient
 from backends.b2b.reference import ReferenceData
 from backends.b2b.writes import new_order_body, refused_input
-from backends.base import OrderPage, OrderQuery, WriteResult
+from backends.base import OrderPage, OrderQuery, Snapshot, WriteResult
 from backends.batching import gather_bounded
 from backends.config import B2BSettings
 from backends.values import utc_timestamp
@@ -156,15 +156,30 @@ class B2BAdapter:
             return False
         return True
 
+    async def snapshot(self, upstream_id: str) -> Snapshot | None:
+        found = await self.client.order(upstream_id)
+        return None if found is None else self._answered(found)
+
     async def execute(
-        self, upstream_id: str, command: OrderCommand, *, idempotency_key: str
+        self,
+        upstream_id: str,
+        command: OrderCommand,
+        *,
+        idempotency_key: str,
+        known: Snapshot | None = None,
     ) -> WriteResult:
+        """The API's own write call; it answers the order after it (nothing read before or
+        after, so ``known`` is not needed)."""
         match command:
             case UpdateStatus():
-                await self._update_status(upstream_id, command, idempotency_key)
+                updated = await self._update_status(upstream_id, command, idempotency_key)
             case _:
                 raise UnsupportedByBackendError(f"The B2B API cannot {command.capability.value}")
-        return WriteResult(order=await self._read_back(upstream_id))
+        after = self._answered(updated)
+        return WriteResult(order=after.order, after=after)
+
+    def _answered(self, order: wire.Order) -> Snapshot:
+        return Snapshot(to_order(order, currency=self.settings.currency), order)
 
     async def create_order(self, command: CreateWholesaleOrder, *, idempotency_key: str) -> Order:
         """``POST /Order/create`` after checking every rule of the document against the
@@ -185,7 +200,7 @@ class B2BAdapter:
 
     async def _update_status(
         self, upstream_id: str, command: UpdateStatus, idempotency_key: str
-    ) -> None:
+    ) -> wire.Order:
         """``PUT /Order/update/{id}``; the API keeps no note, so ``command.note`` is not sent."""
         status_id = STATUS_UPDATES.get(command.status)
         if status_id is None or status_id not in await self.reference.order_statuses.get():
@@ -193,19 +208,14 @@ class B2BAdapter:
                 f"The B2B API has no order status for {command.status.value}",
                 field=["input", "status"],
             )
-        if not await self.client.update_status(
+        updated = await self.client.update_status(
             upstream_id, status_id, idempotency_key=idempotency_key
-        ):
+        )
+        if updated is None:
             raise NotFoundError(
                 f"No B2B order has the id {upstream_id!r}", field=["input", "orderId"]
             )
-
-    async def _read_back(self, upstream_id: str) -> Order:
-        """The order as the upstream has it after a write."""
-        order = await self.client.order(upstream_id)
-        if order is None:
-            raise NotFoundError(f"B2B order {upstream_id!r} is gone after the write")
-        return to_order(order, currency=self.settings.currency)
+        return updated
 
     async def aclose(self) -> None:
         await self.client.aclose()

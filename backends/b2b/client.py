@@ -134,9 +134,11 @@ class B2BClient:
         assert response is not None  # only allow_not_found requests answer None
         return self.http.parse(response, Order)
 
-    async def update_status(self, order_id: str, status: str, *, idempotency_key: str) -> bool:
-        """``PUT /api/Order/update/{id}`` with a new status; ``False`` when the order is
-        unknown (404)."""
+    async def update_status(
+        self, order_id: str, status: str, *, idempotency_key: str
+    ) -> Order | None:
+        """``PUT /api/Order/update/{id}`` with a new status: the order as the API answers it
+        after the update, ``None`` when the order is unknown (404)."""
         response = await self.http.request(
             "PUT",
             f"/api/Order/update/{order_id}",
@@ -144,7 +146,7 @@ class B2BClient:
             headers=write_headers(idempotency_key),
             allow_not_found=True,
         )
-        return response is not None
+        return None if response is None else self.http.parse(response, Order)
 
     async def _read_all(self, path: str, model: type[wire.EntityList[E]]) -> list[E]:
         """Every entity of one catalog, following its pages to the last."""

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import httpx
 
-from backends.base import OrderPage, OrderQuery, WriteResult
+from backends.base import OrderPage, OrderQuery, Snapshot, WriteResult
 from backends.batching import gather_bounded
 from backends.config import CrmSettings
 from backends.crm import wire, writes
@@ -125,13 +125,17 @@ class CrmAdapter:
 
     async def get_orders(self, upstream_ids: Sequence[str]) -> list[Order | None]:
         async def read(upstream_id: str) -> Order | None:
-            number = numeric_id(upstream_id)
-            if number is None:
-                return None  # CRM order ids are integers: no other id can exist
-            order = await self.client.get_order(number)
-            return None if order is None else to_order(order)
+            found = await self.snapshot(upstream_id)
+            return None if found is None else found.order
 
         return await gather_bounded(upstream_ids, read, concurrency=self.settings.read_concurrency)
+
+    async def snapshot(self, upstream_id: str) -> Snapshot | None:
+        number = numeric_id(upstream_id)
+        if number is None:
+            return None  # CRM order ids are integers: no other id can exist
+        order = await self.client.get_order(number)
+        return None if order is None else Snapshot(to_order(order), order)
 
     async def find_by_reference(self, reference: str) -> Order | None:
         """The order whose ``OrderName`` is ``reference``.
@@ -164,13 +168,19 @@ class CrmAdapter:
         return True
 
     async def execute(
-        self, upstream_id: str, command: OrderCommand, *, idempotency_key: str
+        self,
+        upstream_id: str,
+        command: OrderCommand,
+        *,
+        idempotency_key: str,
+        known: Snapshot | None = None,
     ) -> WriteResult:
         """Carry out ``command`` with the CRM's own write call(s) (crm.md, "Writes (adapter)").
 
-        Every body is built (and checked against the catalogs) before anything is sent. The
-        CRM answers each write with the full order after it (document 002, "Data / Response"),
-        so the last write's answer is the read-back: no extra GET.
+        Every body is built (and checked against the catalogs) before anything is sent, without
+        reading the order (so ``known`` is not needed). The CRM answers each write with the full
+        order after it (document 002, "Data / Response"), so the last write's answer is the
+        read-back: no extra GET.
         """
         order_id = _order_id(upstream_id)
         key = idempotency_key
@@ -200,14 +210,15 @@ class CrmAdapter:
                 )
         if answer is None:
             raise _unknown_order(upstream_id)
-        order = to_order(answer)
+        after = Snapshot(to_order(answer), answer)
+        order = after.order
         if isinstance(command, Dispatch):
             shipment = next(
                 (s for s in order.shipments if s.consignment_number == command.consignment_number),
                 None,
             )
-            return WriteResult(order=order, shipment=shipment)
-        return WriteResult(order=order)
+            return WriteResult(order=order, shipment=shipment, after=after)
+        return WriteResult(order=order, after=after)
 
     async def _dispatch(self, order_id: int, command: Dispatch, key: str) -> wire.Order | None:
         """The shipment update, then the status update to Shipped: the CRM's shipment update

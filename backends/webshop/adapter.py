@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import httpx
 
-from backends.base import OrderPage, OrderQuery, WriteResult
+from backends.base import OrderPage, OrderQuery, Snapshot, WriteResult
 from backends.batching import gather_bounded
 from backends.config import WebshopSettings
 from backends.values import numeric_id, utc_timestamp
@@ -93,6 +93,11 @@ STATE_NAMES = {
 }
 
 NEWEST_FIRST = "-modified_date,-id"  # id breaks ties so pages never overlap
+
+
+def answered(order: wire.Order) -> Snapshot:
+    """CloudSuite's answer (a read or a write's) as a snapshot for the next write."""
+    return Snapshot(to_order(order), order)
 
 
 def to_order(order: wire.Order) -> Order:
@@ -291,37 +296,59 @@ class WebshopAdapter:
             return False
         return True
 
-    async def execute(
-        self, upstream_id: str, command: OrderCommand, *, idempotency_key: str
-    ) -> WriteResult:
-        """One command as CloudSuite's own calls (``writes.OrderWrites``), then one read back."""
+    async def snapshot(self, upstream_id: str) -> Snapshot | None:
         order_id = numeric_id(upstream_id)
-        if order_id is None:
-            raise NotFoundError(f"CloudSuite has no order {upstream_id!r}")
-        delivery_id: int | None = None
+        found = None if order_id is None else await self.client.get_order(order_id)
+        return None if found is None else answered(found)
+
+    async def execute(
+        self,
+        upstream_id: str,
+        command: OrderCommand,
+        *,
+        idempotency_key: str,
+        known: Snapshot | None = None,
+    ) -> WriteResult:
+        """One command as CloudSuite's own calls (``writes.OrderWrites``), built from the order
+        as read (or ``known``). ``PATCH`` and ``PUT`` answer the order after them; a DESADV
+        answers the delivery, so a dispatch reads the order back."""
+        key = idempotency_key
         match command:
-            case UpdateStatus(status=status):
-                if status not in STATE_FOR_STATUS:
-                    raise ValidationError(
-                        f"CloudSuite has no state for {status.value}", field=["input", "status"]
-                    )
-                state = STATE_FOR_STATUS[status]
-                await self.writes.update_status(order_id, state, idempotency_key)
-            case Dispatch():
-                delivery_id = await self.writes.dispatch(order_id, command, idempotency_key)
-            case SetErpOrderNumber():
-                await self.writes.set_erp_order_number(order_id, command, idempotency_key)
-            case EditOrderLines():
-                await self.writes.edit_lines(order_id, command, idempotency_key)
+            case UpdateStatus(status=status) if status not in STATE_FOR_STATUS:
+                raise ValidationError(
+                    f"CloudSuite has no state for {status.value}", field=["input", "status"]
+                )
+            case UpdateStatus() | Dispatch() | SetErpOrderNumber() | EditOrderLines():
+                order = await self._current(upstream_id, known)
             case _:
                 raise UnsupportedByBackendError(
                     f"The CloudSuite webshop does not support {type(command).__name__}"
                 )
-        order = to_order(await self.writes.current(order_id))
-        if delivery_id is None:
-            return WriteResult(order=order)
-        shipment = next((s for s in order.shipments if s.id == str(delivery_id)), None)
-        return WriteResult(order=order, shipment=shipment)
+        match command:
+            case UpdateStatus(status=status):
+                after = await self.writes.update_status(order, STATE_FOR_STATUS[status], key)
+            case SetErpOrderNumber():
+                after = await self.writes.set_erp_order_number(order, command, key)
+            case EditOrderLines():
+                after = await self.writes.edit_lines(order, command, key)
+            case Dispatch():
+                delivery_id = str(await self.writes.dispatch(order, command, key))
+                dispatched = answered(await self.writes.current(order.id))
+                shipment = next(
+                    (s for s in dispatched.order.shipments if s.id == delivery_id), None
+                )
+                return WriteResult(order=dispatched.order, shipment=shipment, after=dispatched)
+        snapshot = answered(after)
+        return WriteResult(order=snapshot.order, after=snapshot)
+
+    async def _current(self, upstream_id: str, known: Snapshot | None) -> wire.Order:
+        if known is not None and isinstance(known.wire, wire.Order):
+            return known.wire
+        found = await self.snapshot(upstream_id)
+        if found is None:
+            raise NotFoundError(f"CloudSuite has no order {upstream_id!r}")
+        assert isinstance(found.wire, wire.Order)
+        return found.wire
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -1,8 +1,8 @@
 """WEBSHOP writes: the gateway's commands as CloudSuite's own order flow (doc 001, steps 3-4).
 
-``OrderWrites`` reads the order, checks the command against it (and against the product
-catalogue) before anything is sent, then makes the document's calls in order. Reading the
-result back and mapping it is the adapter's.
+``OrderWrites`` checks the command against the order as read (and against the product
+catalogue) before anything is sent, then makes the document's calls in order, answering the
+order as CloudSuite's last ``PATCH``/``PUT`` answered it. Mapping it is the adapter's.
 """
 
 from __future__ import annotations
@@ -196,24 +196,26 @@ class OrderWrites:
             raise NotFoundError(f"CloudSuite has no order {order_id}")
         return order
 
-    async def update_status(self, order_id: int, state: str, idempotency_key: str) -> None:
-        """``PATCH {"state"}`` (doc step 3), once per step ``state_steps`` gives."""
-        order = await self.current(order_id)
+    async def update_status(
+        self, order: wire.Order, state: str, idempotency_key: str
+    ) -> wire.Order:
+        """``PATCH {"state"}`` (doc step 3), once per step ``state_steps`` gives; the order as
+        the last ``PATCH`` answered it."""
         for step in state_steps(order.state, state):
-            await self.client.patch_order(
-                order_id, wire.OrderPatch(state=step), idempotency_key=idempotency_key
+            order = await self.client.patch_order(
+                order.id, wire.OrderPatch(state=step), idempotency_key=idempotency_key
             )
+        return order
 
-    async def dispatch(self, order_id: int, command: Dispatch, idempotency_key: str) -> int:
+    async def dispatch(self, order: wire.Order, command: Dispatch, idempotency_key: str) -> int:
         """A DESADV (doc step 3d) with the consignment number as track & trace; its id.
 
         CloudSuite sets ``shipment_state`` to ``sent`` with it, so step 4's ``PATCH`` is not
         needed. The delivery has no field for a tracking URL: it is not sent.
         """
-        order = await self.current(order_id)
         delivery = await self.client.create_delivery(
             wire.DeliveryWrite(
-                order=order_id,
+                order=order.id,
                 track_and_trace=command.consignment_number,
                 carrier=command.carrier,
                 lines=delivery_lines(order),
@@ -223,34 +225,33 @@ class OrderWrites:
         return delivery.id
 
     async def set_erp_order_number(
-        self, order_id: int, command: SetErpOrderNumber, idempotency_key: str
-    ) -> None:
+        self, order: wire.Order, command: SetErpOrderNumber, idempotency_key: str
+    ) -> wire.Order:
         """``PATCH {"erp_order_number"}`` (step 3b), then the lines' numbers by ``PUT`` (3c).
 
         The ``PUT`` is built from the ``PATCH``'s answer, so it carries the new ERP number;
         without line numbers to set it would change nothing and is not sent.
         """
-        order = await self.current(order_id)
         lines = numbered_lines(order, command)
         patched = await self.client.patch_order(
-            order_id,
+            order.id,
             wire.OrderPatch(erp_order_number=command.erp_order_number),
             idempotency_key=idempotency_key,
         )
-        if command.lines:
-            await self.client.put_order(
-                order_id, order_write(patched, lines), idempotency_key=idempotency_key
-            )
+        if not command.lines:
+            return patched
+        return await self.client.put_order(
+            order.id, order_write(patched, lines), idempotency_key=idempotency_key
+        )
 
     async def edit_lines(
-        self, order_id: int, command: EditOrderLines, idempotency_key: str
-    ) -> None:
+        self, order: wire.Order, command: EditOrderLines, idempotency_key: str
+    ) -> wire.Order:
         """The full ``PUT`` (doc step 3c) with the edited lines in place of the old ones."""
-        order = await self.current(order_id)
         new_products = check_line_edits(order, command.lines)
         catalog = await self.catalog.get() if new_products else {}
         check_products(new_products, catalog)
         lines = edited_lines(order, command.lines, catalog)
-        await self.client.put_order(
-            order_id, order_write(order, lines), idempotency_key=idempotency_key
+        return await self.client.put_order(
+            order.id, order_write(order, lines), idempotency_key=idempotency_key
         )
