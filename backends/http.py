@@ -193,7 +193,7 @@ class UpstreamHttp:
             else:
                 self.retry_budget.sent()
                 await self._wait_for_pause(method, url)
-                await self._keep_pace(method, url)
+            await self._keep_pace(method, url)  # a retry keeps the pace too
             ticket = self.breaker.allow()
             if ticket is None:  # opened, or another probe went, while this one waited
                 self._refuse_if_open(method, url, now=True)

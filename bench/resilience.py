@@ -593,17 +593,21 @@ def defaults_text() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer queries, shorter load")
+    parser.add_argument(
+        "--only", type=int, choices=(1, 3, 4), help="one part: 1 breaker, 3 429 limit, 4 shutdown"
+    )
     args = parser.parse_args()
     sizes = QUICK if args.quick else DEFAULT
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         simulators_log = Path(tmp) / "simulators.log"
         with simulators(simulators_log) as urls:
-            parts = [
-                breaker_part(urls, Path(tmp), sizes),
-                rate_limit_part(urls, Path(tmp), sizes),
-                shutdown_part(urls, Path(tmp)),
-            ]
+            chosen = {
+                1: lambda: breaker_part(urls, Path(tmp), sizes),
+                3: lambda: rate_limit_part(urls, Path(tmp), sizes),
+                4: lambda: shutdown_part(urls, Path(tmp)),
+            }
+            parts = [run() for number, run in chosen.items() if args.only in (None, number)]
         errors = sum("ERROR" in line for line in simulators_log.read_text().splitlines())
     parts[-1].notes.append(
         f"the simulators' stderr went to a file: {errors} ERROR lines (on stopping, uvicorn "

@@ -56,19 +56,37 @@ class Upstream:
         return step
 
 
+class VirtualTime:
+    """The clock of the edge's breaker, pause, pacing and retry budget: it moves only by the
+    waits the edge asks for (``delays``), so a wait "slept" is time passed for them too."""
+
+    now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def edge(upstream: Handler, **config: Any) -> UpstreamHttp:
     settings = BackendSettings(base_url=BASE_URL, **{"retries": 2, **config})
     client = httpx.AsyncClient(base_url=BASE_URL, transport=httpx.MockTransport(upstream))
-    return UpstreamHttp(OrderSource.WEBSHOP, client, settings)
+    edge = UpstreamHttp(OrderSource.WEBSHOP, client, settings)
+    edge.breaker.clock = edge.pause.clock = edge.pacing.clock = VIRTUAL_TIME
+    edge.retry_budget.clock = VIRTUAL_TIME
+    return edge
+
+
+VIRTUAL_TIME = VirtualTime()
 
 
 @pytest.fixture
 def delays(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
-    """The waits ``UpstreamHttp`` asks for, in order; none is actually slept."""
+    """The waits ``UpstreamHttp`` asks for, in order; none is actually slept (virtual time
+    moves by each)."""
     asked: list[float] = []
 
     async def record(delay: float) -> None:
         asked.append(delay)
+        VIRTUAL_TIME.now += delay
         await asyncio.sleep(0)
 
     monkeypatch.setattr(http, "asyncio", SimpleNamespace(sleep=record))
@@ -159,7 +177,8 @@ async def test_a_read_ends_in_the_statuss_outcome_after_its_retries(
         assert caught.value.status == status
         assert caught.value.source is OrderSource.WEBSHOP
     assert len(upstream.requests) == requests
-    assert len(delays) == requests - 1
+    # A 429 also paces the backend (here 1/s, all it took): the second retry waits its slot.
+    assert len(delays) == requests - 1 + (status == 429)
 
 
 # Retryable statuses, answered to writes: (method, idempotent flag, requests made).
@@ -383,8 +402,8 @@ async def test_a_write_that_times_out_or_fails_is_not_sent_again(
 
 @pytest.mark.parametrize(
     "failure",
-    [httpx.Response(503), httpx.Response(429), httpx.ReadTimeout("slow")],
-    ids=["503", "429-without-retry-after", "timeout"],
+    [httpx.Response(503), httpx.ReadTimeout("slow")],
+    ids=["503", "timeout"],
 )
 async def test_backoff_doubles_from_the_base_up_to_the_ceiling(
     failure: httpx.Response | Exception, delays: list[float]
@@ -394,6 +413,20 @@ async def test_backoff_doubles_from_the_base_up_to_the_ceiling(
     with pytest.raises(UpstreamUnavailableError):
         await client.request("GET", "/orders")
     assert delays == [0.25, 0.5, 1.0, 1.5, 1.5]
+
+
+async def test_a_429_without_retry_after_backs_off_and_keeps_the_pace(
+    delays: list[float],
+) -> None:
+    """The backend took one request a second before its 429: retries wait their backoff, then
+    their paced slot where the backoff ended sooner (attempts at 0, 0.25, 1.25, 2.25, 3.75,
+    5.25 s)."""
+    upstream = Upstream(httpx.Response(429))
+    client = edge(upstream, retries=5, backoff_base_s=0.25, backoff_max_s=1.5, breaker_failures=10)
+    with pytest.raises(UpstreamRateLimitedError):
+        await client.request("GET", "/orders")
+    assert delays == [0.25, 0.5, 0.5, 1.0, 1.5, 1.5]
+    assert len(upstream.requests) == 6
 
 
 async def test_backoff_is_full_jitter_from_zero_to_the_ceiling(
@@ -419,7 +452,7 @@ def rate_limited(retry_after: str) -> httpx.Response:
 
 # Retry-After (cap 5 s) -> the waits asked for and the requests made (retries=2).
 RETRY_AFTER_MATRIX = [
-    ("0", [0.0, 0.0], 3),
+    ("0", [0.0, 0.0, 1.0], 3),  # the pace (1/s, what the backend took) still spaces them
     ("1.5", [1.5, 1.5], 3),
     ("5", [5.0, 5.0], 3),  # exactly the cap is still waited for
     ("5.01", [], 1),  # longer than the cap: fail at once, no second attempt

@@ -161,6 +161,7 @@ def edge(upstream: Any, clock: Clock | None = None, **config: Any) -> UpstreamHt
     http = UpstreamHttp(W, client, settings)
     if clock is not None:
         http.breaker.clock = http.pause.clock = http.retry_budget.clock = clock
+        http.pacing.clock = clock
     return http
 
 
@@ -224,12 +225,28 @@ async def test_an_open_breaker_refuses_at_once_even_while_paced() -> None:
     clock = Clock()
     upstream = Upstream(httpx.Response(503))
     http = edge(upstream, clock, breaker_failures=1)
-    http.pacing.rate = 0.01  # one request per 100 s: a paced request would wait
+    http.pacing.rate = 0.01
+    http.pacing.limited()  # a 429 just now: one request per 100 s, a paced request would wait
     with pytest.raises(UpstreamUnavailableError):
         await http.get("/orders")
     with pytest.raises(UpstreamCircuitOpenError):
         await asyncio.wait_for(http.get("/orders/2"), timeout=5)  # a net, not a timing
     assert len(upstream.requests) == 1
+
+
+async def test_a_retry_keeps_the_pace_of_a_rate_limited_backend() -> None:
+    """A retry takes a paced slot like a first attempt: one that cannot have it in time is
+    not sent (before, retries went out unpaced and overshot a 429 limit)."""
+    upstream = Upstream(httpx.Response(503), httpx.Response(200))
+    clock = Clock()
+    http = edge(
+        upstream, clock, retries=1, backoff_base_s=0, backoff_max_s=0, max_retry_after_s=0.5
+    )
+    http.pacing.sent()
+    http.pacing.limited()  # a 429 just now, after one request: one per second from here
+    with pytest.raises(UpstreamRateLimitedError, match="paced"):
+        await asyncio.wait_for(http.get("/orders"), timeout=5)  # a net, not a timing
+    assert len(upstream.requests) == 1  # the first attempt had the slot; the retry's is 1 s off
 
 
 async def test_retries_stop_when_the_budget_is_spent() -> None:
