@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import uuid
 import weakref
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from domain.errors import (
 )
 from domain.models import OrderSource
 from gateway.settings import OutboxSettings
-from store import outbox
+from store import outbox, owners
 from store.clock import utcnow
 from store.engine import Store
 from store.orders import Seen
@@ -71,7 +70,7 @@ class Deliverer:
         self.store = store
         self.backends = backends
         self.settings = settings
-        self.owner = f"gateway-{uuid.uuid4().hex[:12]}"
+        self.owner = owners.new_owner()
         self.wakeup = asyncio.Event()
         # One lock per order being delivered; weak, so orders done with leave no trace.
         self._order_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (

@@ -6,8 +6,9 @@ input is a ``ConflictError``.
 
 Each claim carries a ``change_key``: the idempotency key of the outbox change its request
 queues. A retry that finds the first request unanswered but its change queued answers that
-change's outcome: at once when no delivery holds the change's lease (the first request's
-process died between queueing and answering), else once its wait is over (never CONFLICT).
+change's outcome: at once when no live delivery holds the change's lease (the first
+request's process died between queueing and answering), else once its wait is over (never
+CONFLICT).
 Keys expire after ``TTL`` (24 h, as Stripe's): the same key then starts afresh.
 """
 
@@ -26,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from domain.errors import ConflictError
-from store import outbox
+from store import outbox, owners
 from store.clock import as_utc, utcnow
 from store.engine import Store
 from store.tables import IdempotencyRecord
@@ -58,8 +59,9 @@ class Claim:
 async def claim(store: Store, key: str, digest: str, *, wait_s: float) -> Claim:
     """Win the key, or wait (up to ``wait_s``) for the answer of the request that won it.
 
-    A key still running after ``STALE_S`` belongs to a request that died (a crash between
-    claiming and answering): it is taken over rather than refused for ever.
+    A key still running after ``STALE_S``, or held by a process known gone (``store.owners``),
+    belongs to a request that died (a crash between claiming and answering): it is taken over
+    rather than refused for ever.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
@@ -84,13 +86,20 @@ async def claim(store: Store, key: str, digest: str, *, wait_s: float) -> Claim:
         if record.status == DONE and record.response is not None:
             return Claim(key, json.loads(record.response))
         if queued is not None:
-            # Its delivery still leased: the first request is at it, its answer is near.
-            # Otherwise (that request died, or the wait is over): the change answers.
+            # Its delivery still leased by a live holder: the first request is at it, its
+            # answer is near. Otherwise (that request died, or the wait is over): the change
+            # answers.
             lease = queued.lease_until
-            delivering = lease is not None and as_utc(lease) > utcnow()
+            delivering = (
+                lease is not None
+                and as_utc(lease) > utcnow()
+                and not owners.is_gone(queued.lease_owner)
+            )
             if not delivering or loop.time() > deadline:
                 return Claim(key, None, record.change_key or "", change_id=queued.id)
-        if utcnow() - as_utc(record.created_at) > timedelta(seconds=STALE_S):
+        elif owners.is_gone(record.owner) or (
+            utcnow() - as_utc(record.created_at) > timedelta(seconds=STALE_S)
+        ):
             await _forget(store, record, only_in_progress=True)  # its request died
             continue
         if loop.time() > deadline:
@@ -106,7 +115,11 @@ async def _insert(store: Store, key: str, digest: str, change_key: str) -> bool:
         async with store.session() as session:
             session.add(
                 IdempotencyRecord(
-                    key=key, request_hash=digest, change_key=change_key, created_at=utcnow()
+                    key=key,
+                    request_hash=digest,
+                    change_key=change_key,
+                    owner=owners.this_process(),
+                    created_at=utcnow(),
                 )
             )
             await session.commit()

@@ -95,6 +95,8 @@ class IdempotencyRecord(SQLModel, table=True):
     # The idempotency key of the outbox change this request queues (``outbox.idempotency_key``):
     # after a crash, a retry finds that change and answers its outcome.
     change_key: str | None = Field(default=None, max_length=100)
+    # The process whose request holds the key (``store.owners``): one known gone gives it up.
+    owner: str | None = Field(default=None, max_length=100)
     created_at: datetime = Field(sa_column=utc_column())
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -20,7 +21,7 @@ from sqlmodel import col
 from domain.commands import UpdateStatus
 from domain.errors import ConflictError
 from domain.models import OrderSource, OrderStatus
-from store import idempotency, outbox
+from store import idempotency, outbox, owners
 from store.clock import as_utc, utcnow
 from store.engine import Store
 from store.tables import IdempotencyRecord
@@ -309,10 +310,10 @@ def test_another_operation_or_input_has_another_hash(
 
 
 async def queued_under(
-    store: Store, change_key: str, order: str, *, lease_s: float = 0
+    store: Store, change_key: str, order: str, *, lease_s: float = 0, owner: str = "first"
 ) -> outbox.Change:
     """A change queued under the claim's ``change_key``; ``lease_s``: its delivery still held
-    (0: the request that queued it is gone)."""
+    by ``owner`` (0: the request that queued it is gone)."""
     return await outbox.enqueue(
         store,
         order_id=order,
@@ -322,7 +323,7 @@ async def queued_under(
         command=UpdateStatus(status=OrderStatus.CONFIRMED),
         idempotency_key=change_key,
         actor="tester",
-        owner="first",
+        owner=owner,
         lease_s=lease_s,
     )
 
@@ -414,3 +415,36 @@ async def test_a_wait_that_ends_during_the_delivery_answers_the_change_not_confl
     change = await queued_under(store, first.change_key, "order-27", lease_s=60)
     retry = await guarded(idempotency.claim(store, "op:k27", DIGEST, wait_s=0))
     assert retry.change_id == change.entry.id
+
+
+# This process under an earlier run: the holder of a container restarted after a kill -9.
+GONE = f"{owners.HOST}:{os.getpid()}:0a0a0a0a0a0a:h"
+
+
+async def test_a_retry_answers_at_once_a_change_a_gone_process_was_delivering(
+    store: Store,
+) -> None:
+    first = await guarded(idempotency.claim(store, "op:k28", DIGEST, wait_s=0))
+    change = await queued_under(store, first.change_key, "order-28", lease_s=60, owner=GONE)
+    # Its lease runs 60 s more, yet the retry does not wait for it (a live holder: it would).
+    retry = await guarded(idempotency.claim(store, "op:k28", DIGEST, wait_s=3600))
+    assert retry.change_id == change.entry.id
+
+
+async def test_a_key_a_gone_process_held_before_queueing_is_taken_over_at_once(
+    store: Store,
+) -> None:
+    first = await guarded(idempotency.claim(store, "op:k29", DIGEST, wait_s=0))
+    async with store.session() as session:
+        await session.exec(
+            update(IdempotencyRecord)
+            .where(col(IdempotencyRecord.key) == "op:k29")
+            .values(owner=GONE)
+        )
+        await session.commit()
+    # Well inside STALE_S, yet the key is taken over: its holder is known gone.
+    again = await guarded(idempotency.claim(store, "op:k29", DIGEST, wait_s=3600))
+    assert (again.response, again.change_id) == (None, None)
+    assert again.change_key != first.change_key
+    row = await record(store, "op:k29")
+    assert row is not None and row.owner == owners.this_process()
