@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 import weakref
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -29,12 +30,13 @@ from domain.errors import (
 )
 from domain.models import OrderSource
 from gateway.settings import OutboxSettings
-from store import outbox, owners
+from store import idempotency, outbox, owners
 from store.clock import utcnow
 from store.engine import Store
 from store.orders import Seen
 
 log = logging.getLogger(__name__)
+PURGE_EVERY_S = 3600.0  # how often the worker deletes expired idempotency keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,7 @@ class Deliverer:
         # Sources whose last delivery failed: when one answers again, its backlog is due.
         self._failing: set[OrderSource] = set()
         self._stopping = False
+        self._purge_at = 0.0  # when the worker next deletes expired idempotency keys
 
     def stop(self) -> None:
         """The worker finishes the round in hand (its leases given back) and ends."""
@@ -215,6 +218,15 @@ class Deliverer:
                 self.wakeup.set()
         return Delivered(result, entry.attempts + 1)
 
+    async def _purge_expired_keys(self) -> None:
+        """Once an hour: the idempotency keys past their 24 h go (each replica's worker does
+        it; deleting what another already deleted is nothing)."""
+        if time.monotonic() < self._purge_at:
+            return
+        self._purge_at = time.monotonic() + PURGE_EVERY_S
+        if purged := await idempotency.purge_expired(self.store):
+            log.info("%s expired idempotency keys deleted", purged)
+
     async def _probe_failing_sources(self) -> None:
         """A cheap read of each source whose deliveries fail; once one answers, its backlog is
         due at once instead of at each entry's backoff."""
@@ -241,6 +253,7 @@ class Deliverer:
             self.wakeup.clear()  # before the round: a wake-up during it is not lost
             try:
                 await self._probe_failing_sources()
+                await self._purge_expired_keys()
                 heads = await outbox.due_heads(self.store, limit=self.settings.batch_size)
                 await asyncio.gather(*(drain(order) for order in {h.order_id: h for h in heads}))
             except Exception:  # the worker must outlive a bad moment of the database

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, exists
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
@@ -30,7 +30,7 @@ from domain.errors import ConflictError
 from store import outbox, owners
 from store.clock import as_utc, utcnow
 from store.engine import Store
-from store.tables import IdempotencyRecord
+from store.tables import IdempotencyRecord, OutboxEntry
 
 IN_PROGRESS, DONE = "in_progress", "done"
 WAIT_STEP_S = 0.05
@@ -164,3 +164,19 @@ async def release(store: Store, key: str) -> None:
     if record.change_key and await outbox.entry_by_key(store, record.change_key) is not None:
         return
     await _forget(store, record, only_in_progress=True)
+
+
+async def purge_expired(store: Store) -> int:
+    """Delete the keys past ``TTL`` (a claim would start them afresh anyway), but for those
+    whose change still waits in the outbox; how many went."""
+    waiting = exists().where(
+        (col(OutboxEntry.idempotency_key) == col(IdempotencyRecord.change_key))
+        & (col(OutboxEntry.status) == outbox.PENDING)
+    )
+    statement = delete(IdempotencyRecord).where(
+        col(IdempotencyRecord.created_at) < utcnow() - TTL, ~waiting
+    )
+    async with store.session() as session:
+        result = await session.exec(statement)
+        await session.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -448,3 +448,22 @@ async def test_a_key_a_gone_process_held_before_queueing_is_taken_over_at_once(
     assert again.change_key != first.change_key
     row = await record(store, "op:k29")
     assert row is not None and row.owner == owners.this_process()
+
+
+async def test_purging_deletes_expired_keys_but_those_whose_change_still_waits(
+    store: Store,
+) -> None:
+    old = utcnow() - idempotency.TTL - timedelta(seconds=1)
+    for key in ("op:answered", "op:unanswered", "op:waiting", "op:fresh"):
+        await guarded(idempotency.claim(store, key, DIGEST, wait_s=0))
+    await idempotency.complete(store, "op:answered", ANSWER)
+    waiting = await record(store, "op:waiting")
+    assert waiting is not None and waiting.change_key
+    await queued_under(store, waiting.change_key, "order-30")
+    for key in ("op:answered", "op:unanswered", "op:waiting"):
+        await set_created_at(store, key, old)
+    assert await idempotency.purge_expired(store) == 2
+    assert await record(store, "op:answered") is None
+    assert await record(store, "op:unanswered") is None
+    assert await record(store, "op:waiting") is not None  # its change is still to be answered
+    assert await record(store, "op:fresh") is not None
