@@ -191,7 +191,7 @@ class Deliverer:
             self._failing.add(change.source)
             return Queued(error, entry.attempts + 1)
         except OrdergateError as error:
-            await outbox.mark_rejected(self.store, change, error.message)
+            await outbox.mark_rejected(self.store, change, error.message, code=error.code.value)
             log.info("change %s rejected: %s", entry.id, error)
             return Rejected(error, entry.attempts + 1)
         except Exception as error:  # a bug must not lose the change: keep it queued

@@ -414,7 +414,8 @@ async def _answer_of_change(context: Context, change_id: int) -> dict[str, Any]:
     [entry] = await outbox.entries(context.store, [change_id])
     errors = []
     if entry.status == outbox.REJECTED:
-        errors = [{"code": "UPSTREAM_REJECTED", "message": entry.last_error or "", "field": None}]
+        code = entry.rejection_code or ErrorCode.UPSTREAM_REJECTED.value
+        errors = [{"code": code, "message": entry.last_error or "", "field": None}]
     elif entry.status == outbox.PENDING:
         message = f"{entry.source}: not delivered yet; the change is queued and will be delivered"
         errors = [{"code": "UPSTREAM_UNAVAILABLE", "message": message, "field": None}]

@@ -278,12 +278,15 @@ async def mark_delivered(
         await session.commit()
 
 
-async def mark_rejected(store: Store, change: Change, error: str) -> None:
+async def mark_rejected(
+    store: Store, change: Change, error: str, *, code: str = "UPSTREAM_REJECTED"
+) -> None:
+    """The change will never be delivered: ``error`` says why, ``code`` is its error code."""
     async with store.session() as session:
         await _finish(
             session,
             change,
-            values={"status": REJECTED, "last_error": error},
+            values={"status": REJECTED, "last_error": error, "rejection_code": code},
             outcome=REJECTED,
             detail=f"{change.command.describe()} — rejected: {error}",
         )

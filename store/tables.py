@@ -77,6 +77,8 @@ class OutboxEntry(SQLModel, table=True):
     attempts: int = 0
     next_attempt_at: datetime = Field(sa_column=utc_column(index=True))
     last_error: str | None = None
+    # A rejected change's ``extensions.code`` (``ErrorCode``), answered again to a retry.
+    rejection_code: str | None = Field(default=None, max_length=40)
     outcome_unknown: bool = False
     lease_owner: str | None = Field(default=None, max_length=100)
     lease_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))

@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import update
 
 from domain.ids import decode_order_id
 from domain.models import OrderSource
 from gateway.settings import Settings
+from store.tables import IdempotencyRecord
 from tests.conftest import GatewayClient, bearer, client_of, running
 from tests.support import SimControlClient, upstream_get
 
@@ -478,6 +480,37 @@ async def test_an_upstream_403_is_forbidden_and_the_change_is_not_retried(
     assert data["updateStatus"]["delivery"] == {"status": "REJECTED", "attempts": 1}
     assert writes(fresh_sims[A]) == 1
     assert raw_order(A, fresh_sims[A].base_url, order["upstreamId"]) == before
+
+
+async def test_a_retry_of_an_unanswered_rejected_change_keeps_its_error_code(
+    settings: Settings, fresh_sims
+) -> None:
+    """The first request's answer was lost (its process died after the delivery): the retry
+    answers from the change, with the code it was rejected with, not a generic one."""
+    read_only = settings.affiliate.model_copy(
+        update={"api_key": SecretStr("demo-affiliate-readonly-key")}
+    )
+    query = (
+        "mutation($input: UpdateStatusInput!) { updateStatus(input: $input)"
+        " { userErrors { code } delivery { status changeId } } }"
+    )
+    async with running(settings.model_copy(update={"affiliate": read_only})) as app:
+        async with client_of(app, await bearer(app)) as http:
+            gateway = GatewayClient(http)
+            [order, *_] = await find(gateway, A, "CONFIRMED")
+            variables = {
+                "input": {"orderId": order["id"], "status": "CANCELLED", "idempotencyKey": "lost"}
+            }
+            first = (await gateway.data(query, variables))["updateStatus"]
+            async with app.state.ordergate.store.session() as session:  # the answer, never kept
+                await session.exec(
+                    update(IdempotencyRecord).values(status="in_progress", response=None)
+                )
+                await session.commit()
+            retry = (await gateway.data(query, variables))["updateStatus"]
+    assert first["userErrors"] == retry["userErrors"] == [{"code": "FORBIDDEN"}]
+    assert retry["delivery"] == first["delivery"]
+    assert writes(fresh_sims[A]) == 1
 
 
 async def test_a_change_to_a_backend_whose_breaker_is_open_waits_without_an_attempt(

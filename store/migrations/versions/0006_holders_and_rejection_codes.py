@@ -1,4 +1,5 @@
-"""Idempotency keys name the process that holds them while in progress (``store.owners``).
+"""Idempotency keys name the process that holds them while in progress (``store.owners``);
+a rejected outbox change keeps its error code.
 
 Revision ID: 0006
 Revises: 0005
@@ -16,8 +17,12 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("idempotency_keys") as table:
         table.add_column(sa.Column("owner", sa.String(100), nullable=True))
+    with op.batch_alter_table("outbox") as table:
+        table.add_column(sa.Column("rejection_code", sa.String(40), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("outbox") as table:
+        table.drop_column("rejection_code")
     with op.batch_alter_table("idempotency_keys") as table:
         table.drop_column("owner")
