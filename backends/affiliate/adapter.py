@@ -338,14 +338,7 @@ class AffiliateAdapter:
                     tracking_url=command.tracking_url,
                 )
                 after = answered(await self._move_to(order, update, key))
-                shipment = next(
-                    (
-                        shipment
-                        for shipment in after.order.shipments
-                        if shipment.consignment_number == command.consignment_number
-                    ),
-                    None,
-                )
+                shipment = command.shipment_in(after.order)
                 return WriteResult(order=after.order, shipment=shipment, after=after)
             case SplitOrder():
                 split = await client.split_order(

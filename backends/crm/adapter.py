@@ -211,14 +211,8 @@ class CrmAdapter:
         if answer is None:
             raise _unknown_order(upstream_id)
         after = Snapshot(to_order(answer), answer)
-        order = after.order
-        if isinstance(command, Dispatch):
-            shipment = next(
-                (s for s in order.shipments if s.consignment_number == command.consignment_number),
-                None,
-            )
-            return WriteResult(order=order, shipment=shipment, after=after)
-        return WriteResult(order=order, after=after)
+        shipment = command.shipment_in(after.order) if isinstance(command, Dispatch) else None
+        return WriteResult(order=after.order, shipment=shipment, after=after)
 
     async def _dispatch(self, order_id: int, command: Dispatch, key: str) -> wire.Order | None:
         """The shipment update, then the status update to Shipped: the CRM's shipment update
