@@ -13,6 +13,7 @@ import json
 import math
 import random
 import socket
+import time
 from asyncio import timeout as asyncio_timeout
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -270,11 +271,18 @@ class UpstreamHttp:
                 self.source, f"{method} {url}: the request's deadline passed"
             )
         self.pacing.sent()
+        sent_at = time.monotonic()
         try:
             async with asyncio_timeout(left if math.isfinite(left) else None):
                 response = await self.client.request(
                     method, url, params=params, json=json, headers=headers
                 )
+        except asyncio.CancelledError:
+            # Given up unanswered (a shared read whose last waiter's deadline passed, a caller
+            # gone): after a fair wait that is the backend's slowness, like a timeout.
+            if time.monotonic() - sent_at >= FAIR_WAIT_S:
+                self.breaker.failed()
+            raise
         except (httpx.TimeoutException, TimeoutError) as exc:
             if isinstance(exc, httpx.TimeoutException) or left >= FAIR_WAIT_S:
                 self.breaker.failed()

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from backends import deadline
+from backends import http as http_module
 from backends.config import BackendSettings
 from backends.http import UpstreamHttp
 from backends.resilience import BreakerState, CircuitBreaker, Pacing, Pause, RetryBudget, Ticket
@@ -293,6 +294,25 @@ class Hanging:
         self.requests += 1
         await asyncio.sleep(3600)
         raise AssertionError("unreachable")
+
+
+async def test_a_shared_read_given_up_at_its_waiters_deadline_counts_as_a_failure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A read runs under no caller's deadline (single flight): when its last waiter's deadline
+    ends it, unanswered after a fair wait, the breaker counts it (else a backend that hangs
+    longer than the deadline but shorter than the timeout would never open it)."""
+    monkeypatch.setattr(http_module, "FAIR_WAIT_S", 0.05)
+    upstream = Hanging()
+    http = edge(upstream, timeout_s=3600, breaker_failures=2)
+    for n in range(2):
+        with deadline.within(0.2), pytest.raises(UpstreamTimeoutError):
+            await http.get(f"/orders/{n}")
+        await asyncio.sleep(0)  # the abandoned read's cancellation lands
+    assert http.breaker.state is BreakerState.OPEN
+    with pytest.raises(UpstreamCircuitOpenError):
+        await http.get("/orders/3")
+    assert upstream.requests == 2
 
 
 async def test_an_attempt_ends_at_the_requests_deadline() -> None:
