@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint bench bench-write bench-edge mutation install clean
+.PHONY: run test lint bench bench-write bench-edge bench-resilience mutation install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ bench-write: $(STAMP)
 
 bench-edge: $(STAMP)
 	$(BIN)/python bench/edge.py
+
+bench-resilience: $(STAMP)
+	$(BIN)/python -m bench.resilience
 
 # Mutation testing of the core rules (not in CI: about an hour on 2 cores). README: "Mutation testing".
 mutation: $(STAMP)
