@@ -14,6 +14,7 @@ import math
 import random
 import socket
 import time
+from asyncio import CancelledError
 from asyncio import timeout as asyncio_timeout
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -277,7 +278,7 @@ class UpstreamHttp:
                 response = await self.client.request(
                     method, url, params=params, json=json, headers=headers
                 )
-        except asyncio.CancelledError:
+        except CancelledError:
             # Given up unanswered (a shared read whose last waiter's deadline passed, a caller
             # gone): after a fair wait that is the backend's slowness, like a timeout.
             if time.monotonic() - sent_at >= FAIR_WAIT_S:
