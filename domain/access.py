@@ -58,5 +58,12 @@ class Principal:
     def sees(self, source: OrderSource) -> bool:
         return self.sources is None or source in self.sources
 
+    def covers(self, scopes: Iterable[Scope], sources: Iterable[OrderSource]) -> bool:
+        """Whether a credential with these scopes and sources (none: every source) is within
+        this caller's own reach: a key manager gives and takes away no more than it holds."""
+        sources = frozenset(sources)
+        wide_enough = self.sources is None or (bool(sources) and sources <= self.sources)
+        return frozenset(scopes) <= self.scopes and wide_enough
+
 
 ANONYMOUS_NAME = "anonymous"

@@ -25,6 +25,7 @@ from schema.inputs import (
     SplitOrderInput,
     UpdateStatusInput,
 )
+from schema.keys import ApiKeyMutations
 from schema.order import Order
 from schema.payloads import (
     Delivery,
@@ -67,7 +68,7 @@ async def change(info: Info, operation: str, input: Any, build: Any) -> resolve.
 
 
 @strawberry.type(description="Changes to orders, each sent to the upstream that owns the order.")
-class Mutation:
+class Mutation(ApiKeyMutations):
     @strawberry.mutation(
         description="Move an order to another canonical status.",
         permission_classes=[Requires.ORDERS_WRITE],

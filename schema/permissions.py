@@ -37,3 +37,4 @@ class Requires:
     ORDERS_WRITE = _requires(Scope.ORDERS_WRITE)
     ORDERS_CREATE = _requires(Scope.ORDERS_CREATE)
     CUSTOMERS_READ = _requires(Scope.CUSTOMERS_READ)
+    KEYS_MANAGE = _requires(Scope.KEYS_MANAGE)

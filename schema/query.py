@@ -11,6 +11,7 @@ from graphql import GraphQLError
 from gateway.context import Context
 from resolvers import orders as resolve
 from schema.enums import OrderSource, OrderStatus, PaymentStatus
+from schema.keys import ApiKeyQueries
 from schema.order import Node, Order, OrderConnection, OrderEdge
 from schema.permissions import Requires
 from schema.types import Backend, PageInfo
@@ -43,7 +44,7 @@ Info = strawberry.Info[Context, None]
 
 
 @strawberry.type(description="Reading orders from every backend through one API.")
-class Query:
+class Query(ApiKeyQueries):
     @strawberry.field(description="Who is calling: principal, scopes, sources, budget.")
     async def viewer(self, info: Info) -> Viewer:
         return await Viewer.of(info.context)

@@ -110,6 +110,11 @@ async def list_keys(store: Store) -> Sequence[ApiKeyRecord]:
         return list(await session.exec(select(ApiKeyRecord).order_by(col(ApiKeyRecord.id))))
 
 
+async def get(store: Store, key_id: int) -> ApiKeyRecord | None:
+    async with store.session() as session:
+        return await session.get(ApiKeyRecord, key_id)
+
+
 async def revoke(store: Store, key_id: int) -> ApiKeyRecord:
     async with store.session() as session:
         record = await session.get(ApiKeyRecord, key_id)
@@ -135,13 +140,21 @@ async def authenticate(store: Store, secret: str) -> Principal | None:
     return principal_of(record)
 
 
+def scopes_of(record: ApiKeyRecord) -> frozenset[Scope]:
+    return parse_scopes(record.scopes.split())
+
+
+def sources_of(record: ApiKeyRecord) -> frozenset[OrderSource]:
+    """The sources a key is limited to; empty: every source."""
+    return frozenset(OrderSource(s) for s in (record.sources or "").split())
+
+
 def principal_of(record: ApiKeyRecord) -> Principal:
-    sources = frozenset(OrderSource(s) for s in (record.sources or "").split())
     return Principal(
         name=record.name,
         kind=PrincipalKind.API_KEY,
-        scopes=parse_scopes(record.scopes.split()),
-        sources=sources or None,
+        scopes=scopes_of(record),
+        sources=sources_of(record) or None,
         rate=record.rate,
         key_id=record.id,
     )

@@ -40,3 +40,33 @@ def test_a_principal_sees_only_its_sources(
     principal = Principal("p", PrincipalKind.API_KEY, frozenset({Scope.ORDERS_READ}), sources)
     assert {s for s in OrderSource if principal.sees(s)} == seen
     assert principal.may(Scope.ORDERS_READ) and not principal.may(Scope.ORDERS_WRITE)
+
+
+R, W_, C = Scope.ORDERS_READ, Scope.ORDERS_WRITE, Scope.KEYS_MANAGE
+AF, WS = OrderSource.AFFILIATE, OrderSource.WEBSHOP
+
+
+@pytest.mark.parametrize(
+    ("holds", "sees", "asks", "for_sources", "covered"),
+    [
+        ({R, C}, None, {R}, set(), True),
+        ({R, C}, None, {R, C}, {AF, WS}, True),
+        ({R, C}, None, {W_}, set(), False),
+        ({R, C}, None, set(), set(), True),
+        ({R}, {AF}, {R}, {AF}, True),
+        ({R}, {AF}, {R}, {WS}, False),
+        ({R}, {AF}, {R}, {AF, WS}, False),
+        ({R}, {AF}, {R}, set(), False),  # no sources: every source, wider than AF
+        ({R}, {AF, WS}, {R}, {WS}, True),
+    ],
+)
+def test_a_principal_covers_only_credentials_within_its_own_reach(
+    holds: set[Scope],
+    sees: set[OrderSource] | None,
+    asks: set[Scope],
+    for_sources: set[OrderSource],
+    covered: bool,
+) -> None:
+    sources = None if sees is None else frozenset(sees)
+    principal = Principal("p", PrincipalKind.API_KEY, frozenset(holds), sources)
+    assert principal.covers(asks, for_sources) is covered
