@@ -27,6 +27,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 
 from backends import deadline
 from domain.errors import ErrorCode
@@ -63,6 +64,18 @@ def negotiate(accept: str | None) -> str:
     return GRAPHQL_RESPONSE if preferred > 0 and preferred >= weights.get(JSON, 0.0) else JSON
 
 
+def media_type_lowered(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Headers whose ``Content-Type`` media type is in lower case: media types are
+    case-insensitive (RFC 9110), strawberry compares ``application/json`` as written."""
+    lowered = []
+    for name, value in headers:
+        if name == b"content-type":
+            media, sep, params = value.partition(b";")
+            value = media.lower() + sep + params
+        lowered.append((name, value))
+    return lowered
+
+
 class GraphQLView(GraphQL[Context, None]):
     def __init__(
         self,
@@ -88,6 +101,7 @@ class GraphQLView(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        scope["headers"] = media_type_lowered(scope["headers"])
         request = Request(scope=scope, receive=receive)
         media_type = negotiate(request.headers.get("accept"))
         assert self.state is not None, "served under the app's lifespan"
@@ -97,13 +111,14 @@ class GraphQLView(GraphQL[Context, None]):
                 response = await self.run(request)
         except HTTPException as exc:
             # Requests that are not GraphQL at all (bad JSON, no query) get JSON errors too.
+            status, code = exc.status_code, ErrorCode.BAD_REQUEST
+            if isinstance(exc.__cause__, CannotGetOperationTypeError):
+                # No operation of that name: a request error as a validation error is.
+                code = ErrorCode.GRAPHQL_VALIDATION_FAILED
+                status = 200 if media_type == JSON else status
             response = JSONResponse(
-                {
-                    "errors": [
-                        {"message": exc.reason, "extensions": {"code": ErrorCode.BAD_REQUEST.value}}
-                    ]
-                },
-                status_code=exc.status_code,
+                {"errors": [{"message": exc.reason, "extensions": {"code": code.value}}]},
+                status_code=status,
                 media_type=media_type,
             )
         else:

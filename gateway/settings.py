@@ -66,6 +66,9 @@ class LimitSettings(BaseModel):
     points (``gateway/throttle.py``). Over a limit: ``QUERY_TOO_COMPLEX`` naming it."""
 
     max_body_bytes: int = Field(default=1_000_000, ge=1, description="bigger bodies: HTTP 413")
+    max_query_chars: int = Field(
+        default=100_000, ge=1, description="characters of a document's text, before parsing"
+    )
     max_tokens: int = Field(default=1_000, ge=1, description="lexical tokens in a document")
     max_depth: int = Field(default=12, ge=1, description="nesting of selections")
     max_aliases: int = Field(default=15, ge=0, description="aliased fields in an operation")
@@ -74,6 +77,12 @@ class LimitSettings(BaseModel):
     max_cost: int = Field(default=1_000, ge=1, description="estimated cost of one query")
     bucket_size: float = Field(
         default=2_000, gt=0, description="cost points a caller may spend at once"
+    )
+    refusal_cost: int = Field(
+        default=10,
+        ge=0,
+        description="points a refused document takes (syntax, limits, validation); a new "
+        "document is parsed only while the caller's bucket holds that much",
     )
     restore_rate: float = Field(
         default=100,

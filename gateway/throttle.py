@@ -72,16 +72,37 @@ class Buckets(Protocol):
 
 
 class MemoryBuckets:
-    """Buckets of this process (one replica)."""
+    """Buckets of this process (one replica). Only buckets short of full are kept (a missing
+    one is full): a caller that stops calling is forgotten once its bucket refills, and past
+    ``MAX_KEPT`` buckets (a flood of anonymous addresses) the refilled ones are swept out."""
+
+    MAX_KEPT = 100_000
 
     def __init__(self, clock: Any = time.monotonic) -> None:
         self._clock = clock
-        self._levels: dict[str, tuple[float, float]] = {}  # key -> (points, at)
+        self._levels: dict[str, tuple[float, float, float, float]] = {}  # points, at, size, rate
         self._lock = asyncio.Lock()
 
     def _level(self, key: str, size: float, rate: float) -> float:
-        points, at = self._levels.get(key, (size, self._clock()))
+        points, at, _, _ = self._levels.get(key, (size, self._clock(), size, rate))
         return min(size, points + (self._clock() - at) * rate)
+
+    def _keep(self, key: str, level: float, size: float, rate: float) -> None:
+        if level >= size:
+            self._levels.pop(key, None)
+            return
+        if key not in self._levels and len(self._levels) >= self.MAX_KEPT:
+            self._sweep()
+        self._levels[key] = (level, self._clock(), size, rate)
+
+    def _sweep(self) -> None:
+        now = self._clock()
+        for key, (points, at, size, rate) in list(self._levels.items()):
+            if points + (now - at) * rate >= size:
+                del self._levels[key]
+
+    def __len__(self) -> int:
+        return len(self._levels)
 
     async def take(self, key: str, cost: float, *, size: float, rate: float) -> Take:
         async with self._lock:
@@ -89,7 +110,7 @@ class MemoryBuckets:
             granted = cost <= level
             if granted:
                 level -= cost
-            self._levels[key] = (level, self._clock())
+            self._keep(key, level, size, rate)
             return Take(granted, ThrottleStatus(size, level, rate))
 
     async def give_back(
@@ -97,7 +118,7 @@ class MemoryBuckets:
     ) -> ThrottleStatus:
         async with self._lock:
             level = min(size, self._level(key, size, rate) + points)
-            self._levels[key] = (level, self._clock())
+            self._keep(key, level, size, rate)
             return ThrottleStatus(size, level, rate)
 
     async def aclose(self) -> None:

@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -59,12 +59,43 @@ class QueryLimits(SchemaExtension):
         context: Context = self.execution_context.context
         return context
 
-    def on_parse(self) -> Iterator[None]:
+    async def on_operation(self) -> AsyncIterator[None]:
+        try:
+            yield
+        except Exception:  # no operation of that name, ...: refused all the same
+            await self._charge_refusal()
+            raise
+        await self._charge_refusal()
+
+    async def _charge_refusal(self) -> None:
+        """A document refused before it could run (syntax, a limit, validation, no such
+        operation) cost the gateway a parse all the same: it takes ``refusal_cost`` points."""
+        context = self._context()
+        if context.cost is not None and context.cost.status is not None:
+            return  # it reached the bucket: it paid its own cost
+        budget = context.budget()
+        take = await context.buckets.take(
+            budget.key, context.settings.limits.refusal_cost, size=budget.size, rate=budget.rate
+        )
+        if context.cost is None:
+            context.cost = CostReport(requested=0)
+        context.cost.status = take.status
+
+    async def on_parse(self) -> AsyncIterator[None]:
         ctx = self.execution_context
-        limits = self._context().settings.limits
+        context = self._context()
+        limits = context.settings.limits
         if ctx.graphql_document is None and ctx.query:
             ctx.graphql_document = self.documents.document(ctx.query)
         if ctx.graphql_document is None and ctx.query:
+            if len(ctx.query) > limits.max_query_chars:
+                raise too_complex("query size", len(ctx.query), limits.max_query_chars)
+            # A document not parsed before is parsed only for a caller who could pay for
+            # its refusal: refused documents cannot be sent for free, over and over.
+            budget = context.budget()
+            take = await context.buckets.take(budget.key, 0, size=budget.size, rate=budget.rate)
+            if take.status.currently_available < limits.refusal_cost:
+                raise self._rate_limited(take, limits.refusal_cost)
             try:
                 ctx.graphql_document = parse(ctx.query, max_tokens=limits.max_tokens)
                 self.documents.remember(ctx.query, ctx.graphql_document)
@@ -128,23 +159,8 @@ class QueryLimits(SchemaExtension):
         )
         report.status = take.status
         if not take.granted:
-            retry_after = take.retry_after_s(report.requested)
-            if context.response is not None:
-                context.response.status_code = 429
-                context.response.headers["Retry-After"] = str(retry_after)
-            self.execution_context.result = ExecutionResult(
-                data=None,
-                errors=[
-                    GraphQLError(
-                        f"This query costs {report.requested} points and the caller's bucket "
-                        f"holds {int(take.status.currently_available)}; retry in {retry_after} s.",
-                        extensions={
-                            "code": ErrorCode.RATE_LIMITED.value,
-                            "retryAfter": retry_after,
-                        },
-                    )
-                ],
-            )
+            refusal = self._rate_limited(take, report.requested)
+            self.execution_context.result = ExecutionResult(data=None, errors=[refusal])
             yield
             return
         yield
@@ -164,6 +180,19 @@ class QueryLimits(SchemaExtension):
             report.status = await context.buckets.give_back(
                 budget.key, unused, size=budget.size, rate=budget.rate
             )
+
+    def _rate_limited(self, take: Take, cost: int) -> GraphQLError:
+        """RATE_LIMITED, answered with HTTP 429 and ``Retry-After``."""
+        retry_after = take.retry_after_s(cost)
+        response = self._context().response
+        if response is not None:
+            response.status_code = 429
+            response.headers["Retry-After"] = str(retry_after)
+        return GraphQLError(
+            f"This query costs {cost} points and the caller's bucket holds "
+            f"{int(take.status.currently_available)}; retry in {retry_after} s.",
+            extensions={"code": ErrorCode.RATE_LIMITED.value, "retryAfter": retry_after},
+        )
 
     def get_results(self) -> dict[str, Any]:
         report = self._context().cost

@@ -79,6 +79,33 @@ async def test_requests_that_cannot_run_get_errors_and_no_data(
     assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
 
 
+async def test_an_operation_name_the_document_lacks_is_a_request_error(
+    gateway: GatewayClient,
+) -> None:
+    body = {"query": "query A { viewer { principal } }", "operationName": "B"}
+    for accept, status in [("application/graphql-response+json", 400), ("application/json", 200)]:
+        response = await gateway.http.post("/graphql", json=body, headers={"Accept": accept})
+        assert response.status_code == status, accept
+        [error] = response.json()["errors"]
+        assert '"B"' in error["message"]
+        assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
+@pytest.mark.parametrize(
+    "content_type", ["Application/JSON", "APPLICATION/JSON; charset=UTF-8", "application/json"]
+)
+async def test_the_media_type_of_a_body_is_case_insensitive(
+    gateway: GatewayClient, content_type: str
+) -> None:
+    response = await gateway.http.post(
+        "/graphql",
+        content=b'{"query": "{ viewer { principal } }"}',
+        headers={"Content-Type": content_type},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["viewer"]["principal"]
+
+
 async def test_a_body_that_is_not_json_gets_400_with_errors(gateway: GatewayClient) -> None:
     response = await gateway.http.post(
         "/graphql", content=b"{nope", headers={"Content-Type": "application/json"}

@@ -26,6 +26,7 @@ from starlette.applications import Starlette
 from domain.models import OrderSource
 from gateway.settings import Settings
 from gateway.throttle import RedisBuckets
+from schema import limits as schema_limits
 from tests.conftest import GatewayClient, bearer, client_of, running
 from tests.support import SimControlClient, requests_served
 
@@ -75,7 +76,10 @@ BOMBS: dict[str, Bomb] = {
         aliased(100, "backends { healthy }"), "aliases", 100, 15
     ),
     "a-10000-field-document": Bomb(
-        "{ viewer { " + "principal " * 10_000 + "} }", "tokens", 1001, 1000
+        "{ viewer { " + "principal " * 10_000 + "} }", "query size", 100_014, 100_000
+    ),
+    "a-2000-field-document": Bomb(
+        "{ viewer { " + "principal " * 2_000 + "} }", "tokens", 1001, 1000
     ),
     "depth-13": Bomb("{ " + DEEP_ORDER + " }", "depth", 13, 12),
     "nested-5000-levels": Bomb("{ viewer " * 5000 + "}" * 5000, "depth", 13, 12),
@@ -329,3 +333,53 @@ async def test_an_ordinary_syntax_error_is_not_taken_for_the_token_limit(
 ) -> None:
     body = (await gateway.post("{ __typename } tokens")).json()
     assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
+REFUSED = {
+    "syntax": "{ viewer { principal }",
+    "validation": "{ viewer { nosuchfield } }",
+    "a-limit": "{ " + DEEP_ORDER + " }",
+    "no-such-operation": "query A { viewer { principal } }",
+}
+
+
+@pytest.mark.parametrize("query", REFUSED.values(), ids=REFUSED.keys())
+async def test_a_refused_document_takes_the_refusal_cost_from_the_bucket(
+    settings: Settings, query: str
+) -> None:
+    async with (
+        running(with_limits(settings, bucket_size=1000, restore_rate=SLOW)) as app,
+        client_of(app, await bearer(app)) as http,
+    ):
+        client = GatewayClient(http)
+        before = await available(client)
+        extra = {"operationName": "B"} if "query A" in query else {}
+        response = await http.post("/graphql", json={"query": query, **extra})
+        assert response.json().get("data") is None and response.json()["errors"]
+        assert before - await available(client) == pytest.approx(10, abs=0.2)
+
+
+async def test_a_caller_who_cannot_pay_for_a_refusal_has_no_new_document_parsed(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed: list[str] = []
+    real_parse = schema_limits.parse
+
+    def counting_parse(source: str, **options: Any) -> Any:
+        parsed.append(source)
+        return real_parse(source, **options)
+
+    monkeypatch.setattr(schema_limits, "parse", counting_parse)
+    async with (
+        running(with_limits(settings, bucket_size=25, restore_rate=SLOW)) as app,
+        client_of(app, await bearer(app)) as http,
+    ):
+        client = GatewayClient(http)
+        await available(client)  # VIEWER is known from now on
+        for n in range(2):  # 2 x 10 points: 5 are left
+            assert "errors" in (await client.post(f"{{ viewer {{ no{n} }} }}")).json()
+        before = len(parsed)
+        retry_after = rate_limited(await client.post("{ viewer { principal kind } }"))
+        assert retry_after >= 5 / SLOW - 1
+        assert len(parsed) == before  # refused unread
+        assert await available(client) == pytest.approx(5, abs=0.2)  # a known document runs
