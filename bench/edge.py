@@ -88,7 +88,8 @@ BOMBS = [
     bomb("20 aliases of orders(first: 100)", aliased(20, ORDERS_100)),
     bomb("500 aliases of orders(first: 100) (tokens)", aliased(500, ORDERS_100)),
     bomb("100 aliases of backends { healthy }", aliased(100, "backends { healthy }")),
-    bomb("10,000-field document (tokens)", "{ viewer { " + "principal " * 10_000 + "} }"),
+    bomb("10,000-field document (query size)", "{ viewer { " + "principal " * 10_000 + "} }"),
+    bomb("2,000-field document (tokens)", "{ viewer { " + "principal " * 2_000 + "} }"),
     bomb(
         "depth 13",
         "{ orders(first: 1) { edges { node { " + "parentOrder { " * 9 + "id" + " }" * 12 + " }",
@@ -224,14 +225,17 @@ def timed(send: Callable[[], None], tries: int) -> list[float]:
 
 
 def make_keys(database: Path) -> tuple[str, str]:
-    """Two keys with every scope: one to time with, one for the load (refilled at once)."""
+    """Two keys with every scope: one to time with, one for the load."""
     from store import api_keys
     from store.engine import Store
 
     async def create() -> tuple[str, str]:
         store = Store(f"sqlite+aiosqlite:///{database}")
         try:
-            timed_key = await api_keys.create(store, name="bench", scopes=ALL_SCOPES)
+            # Refused bombs take points too (`refusal_cost`): both keys refill at once.
+            timed_key = await api_keys.create(
+                store, name="bench", scopes=ALL_SCOPES, rate=1_000_000
+            )
             load_key = await api_keys.create(
                 store, name="bench-load", scopes=ALL_SCOPES, rate=1_000_000
             )
