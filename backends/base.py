@@ -41,6 +41,9 @@ class OrderQuery:
     payment_statuses: frozenset[PaymentStatus] | None = None
     updated_since: datetime | None = None
     search: str | None = None
+    # Whether ``search`` looks at customer names too (only for callers who may read them:
+    # a search must not tell whether a named person has orders).
+    search_customers: bool = True
 
     def matches(self, order: Order) -> bool:
         """Whether an order satisfies every filter (the gateway's own, exact check)."""
@@ -53,7 +56,7 @@ class OrderQuery:
         if self.search:
             needle = self.search.casefold()
             haystack = [order.reference, order.number]
-            if order.customer is not None:
+            if order.customer is not None and self.search_customers:
                 haystack.append(order.customer.name)
             if not any(value and needle in value.casefold() for value in haystack):
                 return False

@@ -15,6 +15,7 @@ from backends.base import OrderBackend
 from domain.access import Principal, Scope
 from domain.models import OrderSource
 from gateway.authentication import PRINCIPAL
+from gateway.limits import Listing
 from gateway.settings import Settings
 from gateway.throttle import Budget, bucket_key
 
@@ -44,9 +45,9 @@ class Context:
     cursors: CursorCodec
     actor: str | None = None
     cost: CostReport | None = None  # set by ``schema.limits.QueryLimits`` once measured
-    # Root `orders` fields whose listing ended, by response key: how many orders they read
-    # upstream, matching or not (what the cost counts instead of `first` per source).
-    returned: dict[str, int] = field(default_factory=dict)
+    # What each root `orders` field read upstream, by response key (what its actual cost
+    # counts instead of the estimate).
+    listings: dict[str, Listing] = field(default_factory=dict)
     # Errors for the response's `errors` that do not fail a field (e.g. a backend missing
     # from a page of `orders`); ``schema.errors.TypedErrors`` adds them to the result.
     partial_errors: list[GraphQLError] = field(default_factory=list)

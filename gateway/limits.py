@@ -6,7 +6,11 @@ and returns its depth, aliases, root fields, the most directives on one field, a
 
 Cost model (documented in the README, "Partner access"):
 - ``orders(first: n)``: ``n`` per source it reads (each source's listing is read to depth n),
-  plus, per returned order, what its selection costs;
+  plus, per returned order, what its selection costs; with a filter that can thin the
+  upstream pages (statuses, payment statuses, updatedSince, search), each source may read up
+  to ``max_scan_pages`` pages: every read after the first costs ``SCAN_PAGE_COST`` more.
+  Once it ran, a listing costs what it read: the orders of each source's first read, 10 per
+  later read, and the per-order part of the orders it returned;
 - ``order``, ``node``, ``orderByReference``: 1, plus what the order's selection costs;
 - an order's ``parentOrder`` and ``splitOrders``: 1 each (a read of their own), plus theirs;
 - ``backends``: 1 per visible backend (one health call each, asked for or not);
@@ -38,9 +42,20 @@ from domain.errors import ErrorCode
 
 MUTATION_COST = 10
 ORDER_COST = 1
+SCAN_PAGE_COST = 10  # an upstream read after a listing's first (a filter thinned the pages)
+THINNING_FILTERS = ("statuses", "paymentStatuses", "updatedSince", "search")
 DEFAULT_FIRST = 20
 ORDER_FIELDS = {"parentOrder", "splitOrders"}  # each a read of its own, per order
 SINGLE_ORDER = {"order", "node", "orderByReference"}
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """What a root ``orders`` field read upstream, once it ran (``resolvers.pagination``)."""
+
+    first_reads: int  # orders of each source's first read, sources together
+    later_reads: int  # reads after the first, sources together
+    edges: int  # orders it returned
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,19 +95,22 @@ def measure(
     *,
     variables: Mapping[str, Any] | None,
     sources: int,
-    returned: Mapping[str, int] | None = None,
+    scan_pages: int = 1,
+    listings: Mapping[str, Listing] | None = None,
 ) -> Measure:
-    """The figures of ``operation``; ``sources``: how many backends the caller may read.
-    ``returned``: after execution, how many orders each root ``orders`` field (by response
-    key) read upstream when its listing ended, so that the cost counts what was read
-    rather than asked for."""
+    """The figures of ``operation``; ``sources``: how many backends the caller may read;
+    ``scan_pages``: how many upstream pages a filtered listing reads per source at most.
+    ``listings``: after execution, what each root ``orders`` field (by response key) read,
+    so that the cost counts what was read rather than what might have been."""
     # A variable the request leaves out takes its default: the value the resolver will see.
     defaults = {
         definition.variable.name.value: value_from_ast_untyped(definition.default_value)
         for definition in operation.variable_definitions or ()
         if definition.default_value is not None
     }
-    walker = _Walker(document, {**defaults, **(variables or {})}, sources, returned or {})
+    walker = _Walker(
+        document, {**defaults, **(variables or {})}, sources, scan_pages, listings or {}
+    )
     root = operation.selection_set
     cost = walker.cost(root)
     if operation.operation is OperationType.MUTATION:
@@ -116,14 +134,16 @@ class _Walker:
         document: DocumentNode,
         variables: Mapping[str, Any],
         sources: int,
-        returned: Mapping[str, int],
+        scan_pages: int,
+        listings: Mapping[str, Listing],
     ) -> None:
         self.fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
         self.variables = dict(variables)
         self.sources = sources
-        self.returned = returned
+        self.scan_pages = scan_pages
+        self.listings = listings
         self.memo: dict[tuple[str, str], int] = {}
 
     def _fold(
@@ -179,11 +199,13 @@ class _Walker:
         name = field.name.value
         if name == "orders":
             first = self._int_argument(field, "first", DEFAULT_FIRST)
-            key = (field.alias or field.name).value
-            if key in self.returned:  # the listing ended: what it read, matching or not
-                read = self.returned[key]
-                return read + min(first, read) * self._per_order(field)
-            return first * self._sources_of(field) + first * self._per_order(field)
+            per_order = self._per_order(field)
+            listing = self.listings.get((field.alias or field.name).value)
+            if listing is not None:  # it ran: what it read
+                reads = listing.first_reads + SCAN_PAGE_COST * listing.later_reads
+                return reads + listing.edges * per_order
+            later = self.scan_pages - 1 if first and self._thins(field) else 0
+            return self._sources_of(field) * (first + SCAN_PAGE_COST * later) + first * per_order
         if name in SINGLE_ORDER:
             return ORDER_COST + self.order_cost(field.selection_set)
         if name == "backends":
@@ -213,13 +235,23 @@ class _Walker:
 
         return self._fold(connection.selection_set, "per-order:edges", edges, _max)
 
-    def _sources_of(self, connection: FieldNode) -> int:
+    def _filter(self, connection: FieldNode) -> dict[str, Any]:
         for argument in connection.arguments or ():
             if argument.name.value == "filter":
                 value = self._value(argument.value)
-                if isinstance(value, dict) and isinstance(value.get("sources"), list):
-                    return max(1, min(self.sources, len(value["sources"])))
+                return value if isinstance(value, dict) else {}
+        return {}
+
+    def _sources_of(self, connection: FieldNode) -> int:
+        sources = self._filter(connection).get("sources")
+        if isinstance(sources, list):
+            return max(1, min(self.sources, len(sources)))
         return max(1, self.sources)
+
+    def _thins(self, connection: FieldNode) -> bool:
+        """Whether its filter may leave upstream pages with few matches (more reads)."""
+        given = self._filter(connection)
+        return any(given.get(name) not in (None, "", []) for name in THINNING_FILTERS)
 
     def _int_argument(self, field: FieldNode, name: str, default: int) -> int:
         for argument in field.arguments or ():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from backends.base import OrderQuery
+from domain.access import Scope
 from domain.errors import NotFoundError, ValidationError
 from domain.ids import decode_order_id
 from domain.models import Order, OrderSource, OrderStatus, PaymentStatus
@@ -57,6 +58,7 @@ async def list_orders(
         payment_statuses=frozenset(payment_statuses) if payment_statuses is not None else None,
         updated_since=updated_since,
         search=search.strip() or None if search else None,
+        search_customers=context.principal.may(Scope.CUSTOMERS_READ),
     )
     wanted = sources if sources is not None else list(OrderSource)
     backends = {s: b for s, b in context.backends.items() if s in wanted}

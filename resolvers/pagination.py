@@ -145,6 +145,8 @@ class SourceStream:
     exhausted: bool = False
     start: int = -1  # where the stream began (``next_offset`` at creation)
     last_read: Order | None = None  # the last order read upstream, matching or not
+    reads: int = 0  # upstream reads this page made
+    first_read: int = 0  # orders the first of them answered
 
     def __post_init__(self) -> None:
         self.start = self.next_offset
@@ -162,6 +164,9 @@ class SourceStream:
             if len(self.buffer) >= wanted or self.exhausted:
                 return
             page = await self.backend.list_orders(self.query, offset=self.next_offset, limit=limit)
+            self.reads += 1
+            if self.reads == 1:
+                self.first_read = len(page.orders)
             for position, order in enumerate(page.orders, start=self.next_offset):
                 if self.query.matches(order):
                     self.buffer.append((position, order))
@@ -202,6 +207,10 @@ class OrdersPage:
     has_next_page: bool
     unavailable: list[BackendError]
     read: int = 0  # orders read upstream for this page, every available source together
+    # What the page cost upstream (``gateway.limits``): the orders of each source's first read,
+    # and the reads after the first (a filter thinning the upstream pages), sources together.
+    first_reads: int = 0
+    later_reads: int = 0
     # Set when the scan limit ended the page before `first` orders: where the next page reads
     # on from (past what was read and did not match). Otherwise the last edge's cursor.
     continuation: str | None = None
@@ -285,5 +294,7 @@ async def page_orders(
         has_next_page=has_next,
         unavailable=unavailable,
         read=read,
+        first_reads=sum(stream.first_read for stream in streams.values()),
+        later_reads=sum(max(0, stream.reads - 1) for stream in streams.values()),
         continuation=continuation,
     )

@@ -7,8 +7,7 @@
   limit and the value, and the document is neither validated nor run;
 - before execution, the caller's bucket (``gateway.throttle``) pays the cost: short of it,
   ``RATE_LIMITED`` with HTTP 429 and ``Retry-After``; after execution the unused part of
-  the estimate goes back: a root ``orders`` whose listing ended before ``first`` orders
-  (``Context.returned``; a listing that goes on keeps its full cost);
+  the estimate goes back: what a root ``orders`` did not read (``Context.listings``);
 - every answer says what it cost, under ``extensions.cost`` (Shopify's shape).
 """
 
@@ -121,6 +120,7 @@ class QueryLimits(SchemaExtension):
                     operation,
                     variables=ctx.variables,
                     sources=len(context.backends),
+                    scan_pages=context.settings.max_scan_pages,
                 )
             except RecursionError:
                 figures = None
@@ -172,7 +172,8 @@ class QueryLimits(SchemaExtension):
             operation,
             variables=ctx.variables,
             sources=len(context.backends),
-            returned=context.returned,
+            scan_pages=context.settings.max_scan_pages,
+            listings=context.listings,
         ).cost
         report.actual = min(actual, report.requested)
         unused = report.requested - report.actual

@@ -103,7 +103,11 @@ class Order(Node):
     def company(self) -> Party | None:
         return Party.from_domain(self.order.company)
 
-    @strawberry.field(description="The sales agent who made the sale (B2B).")
+    @strawberry.field(
+        description="The sales agent who made the sale (B2B): a person, with contacts. "
+        "Needs customers:read.",
+        permission_classes=[Requires.CUSTOMERS_READ],
+    )
     def agent(self) -> Party | None:
         return Party.from_domain(self.order.agent)
 

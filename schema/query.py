@@ -9,6 +9,7 @@ import strawberry
 from graphql import GraphQLError
 
 from gateway.context import Context
+from gateway.limits import Listing
 from resolvers import orders as resolve
 from schema.enums import OrderSource, OrderStatus, PaymentStatus
 from schema.keys import ApiKeyQueries
@@ -34,7 +35,8 @@ class OrderFilter:
     )
     search: str | None = strawberry.field(
         default=None,
-        description="Case-insensitive text in the reference, number or customer name. Each page "
+        description="Case-insensitive text in the reference, number or customer name (the "
+        "name only for callers with customers:read). Each page "
         "reads a bounded number of upstream pages (`max_scan_pages`): a rare match may take "
         "several pages, some empty, until hasNextPage is false.",
     )
@@ -104,8 +106,10 @@ class Query(ApiKeyQueries):
                 GraphQLError(error.message, path=info.path.as_list(), extensions=error.extensions)
             )
         edges = [OrderEdge(cursor=e.cursor, node=Order.from_domain(e.order)) for e in page.edges]
-        if not page.has_next_page and len(info.path.as_list()) == 1:
-            info.context.returned[str(info.path.key)] = page.read
+        if len(info.path.as_list()) == 1:
+            info.context.listings[str(info.path.key)] = Listing(
+                first_reads=page.first_reads, later_reads=page.later_reads, edges=len(edges)
+            )
         return OrderConnection(
             edges=edges,
             page_info=PageInfo(

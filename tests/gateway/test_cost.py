@@ -6,7 +6,9 @@ The rules (module docstring of ``gateway.limits``): ``orders(first: n)`` costs `
 source it reads plus, per order, what the order's selection costs; ``order``/``node``/
 ``orderByReference`` cost 1 plus their selection; an order's ``parentOrder`` and
 ``splitOrders`` cost 1 each plus theirs; ``backends`` one per visible backend; a mutation 10;
-every other field nothing. Fragments count exactly as the same selection written inline.
+every other field nothing. A filter that can thin upstream pages lets each source read up to
+``scan_pages`` pages, 10 points each after the first; once run, a listing costs what it read.
+Fragments count exactly as the same selection written inline.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from typing import Any
 import pytest
 from graphql import OperationDefinitionNode, parse
 
-from gateway.limits import DEFAULT_FIRST, Measure, measure, operation_of
+from gateway.limits import DEFAULT_FIRST, Listing, Measure, measure, operation_of
 
 ALL_SOURCES = 4
+SCAN_PAGES = 5
 
 
 def measured(
@@ -27,13 +30,20 @@ def measured(
     variables: dict[str, Any] | None = None,
     *,
     sources: int = ALL_SOURCES,
-    returned: dict[str, int] | None = None,
+    listings: dict[str, Listing] | None = None,
     operation: str | None = None,
 ) -> Measure:
     document = parse(query)
     chosen = operation_of(document, operation)
     assert chosen is not None
-    return measure(document, chosen, variables=variables, sources=sources, returned=returned)
+    return measure(
+        document,
+        chosen,
+        variables=variables,
+        sources=sources,
+        scan_pages=SCAN_PAGES,
+        listings=listings,
+    )
 
 
 def doubling(levels: int, leaf: str) -> str:
@@ -48,7 +58,7 @@ class Case:
     cost: int
     variables: dict[str, Any] | None = None
     sources: int = ALL_SOURCES  # backends the caller may read
-    returned: dict[str, int] | None = None  # after execution: orders read per root connection
+    listings: dict[str, Listing] | None = None  # after execution: what each root listing read
 
 
 ORDERS_100 = "{ orders(first: 100) { edges { node { id } } } }"
@@ -119,29 +129,56 @@ COSTS: dict[str, Case] = {
         ' b: updateStatus(input: {orderId: "y", status: SHIPPED}) { userErrors { code } } }',
         2 * 10,
     ),
-    # After execution, a listing that ended costs the orders it read upstream (all sources
-    # together, matching or not), plus the per-order part for at most `first` of them.
-    "an-ended-listing-costs-what-it-read": Case(
+    # A filter that may thin the upstream pages: up to 5 reads per source, 10 points after
+    # the first.
+    "a-search-may-scan": Case(
+        '{ orders(first: 20, filter: {search: "x"}) { edges { cursor } } }', 4 * (20 + 4 * 10)
+    ),
+    "a-status-filter-may-scan": Case(
+        "{ orders(first: 1, filter: {statuses: [PENDING], sources: [CRM]}) { edges { cursor } } }",
+        1 + 4 * 10,
+    ),
+    "updated-since-may-scan": Case(
+        "query($f: OrderFilter) { orders(first: 5, filter: $f) { edges { cursor } } }",
+        2 * (5 + 40),
+        variables={"f": {"updatedSince": "2026-01-01T00:00:00Z", "sources": ["CRM", "B2B"]}},
+    ),
+    "payment-statuses-may-scan": Case(
+        "{ orders(first: 2, filter: {paymentStatuses: [PAID]}) { edges { cursor } } }",
+        4 * (2 + 40),
+    ),
+    "sources-alone-do-not-scan": Case(
+        "{ orders(first: 10, filter: {sources: [CRM]}) { edges { cursor } } }", 10
+    ),
+    "empty-filters-do-not-scan": Case(
+        '{ orders(first: 10, filter: {search: "", statuses: []}) { edges { cursor } } }', 40
+    ),
+    "nothing-asked-nothing-scanned": Case(
+        '{ orders(first: 0, filter: {search: "x"}) { edges { cursor } } }', 0
+    ),
+    # After execution a listing costs what it read: the orders of each source's first read,
+    # 10 per later read, and the per-order part of the orders it returned.
+    "a-listing-costs-what-it-read": Case(
         "{ orders(first: 100) { edges { node { parentOrder { id } } } } }",
         7 + 7 * 1,
-        returned={"orders": 7},
+        listings={"orders": Listing(first_reads=7, later_reads=0, edges=7)},
     ),
     "read-by-response-key": Case(
         "{ a: orders(first: 100) { edges { cursor } } b: orders(first: 100) { edges { cursor } } }",
         3 + 100 * 4,
-        returned={"a": 3},
+        listings={"a": Listing(first_reads=3, later_reads=0, edges=3)},
     ),
-    "a-scan-that-read-more-than-first-costs-what-it-read": Case(
-        "{ orders(first: 5) { edges { node { splitOrders { id } } } } }",
-        300 + 5 * 1,
-        returned={"orders": 300},
+    "a-scan-pays-for-each-later-read": Case(
+        '{ orders(first: 5, filter: {search: "x"}) { edges { node { splitOrders { id } } } } }',
+        20 + 10 * 12 + 2 * 1,
+        listings={"orders": Listing(first_reads=20, later_reads=12, edges=2)},
     ),
 }
 
 
 @pytest.mark.parametrize("case", COSTS.values(), ids=COSTS.keys())
 def test_each_rule_of_the_cost_model(case: Case) -> None:
-    figures = measured(case.query, case.variables, sources=case.sources, returned=case.returned)
+    figures = measured(case.query, case.variables, sources=case.sources, listings=case.listings)
     assert figures.cost == case.cost
 
 

@@ -41,8 +41,9 @@ ISSUER, AUDIENCE = "https://id.example.test/", "ordergate"
 
 ORDERS = "{ orders(first: 50) { edges { node { id source } } } }"
 ONE = "query($id: ID!) { order(id: $id) { id source } }"
+ONE_REF = "query($id: ID!) { order(id: $id) { reference } }"
 CUSTOMER = """query($id: ID!) { order(id: $id) {
-  id status customer { name email } company { name } shippingAddress { city }
+  id status customer { name email } company { name } agent { name } shippingAddress { city }
   billingAddress { city } lines { sku } } }"""
 FIRST_OF = """query($s: [OrderSource!]) {
   orders(first: 1, filter: {sources: $s}) { edges { node { id upstreamId } } } }"""
@@ -327,13 +328,34 @@ async def test_without_customers_read_the_customer_fields_are_null_and_forbidden
         body = await partner.query(CUSTOMER, {"id": order["id"]})
     served = body["data"]["order"]
     assert served["id"] == order["id"] and served["status"] and served["lines"]
-    hidden = ["customer", "company", "shippingAddress", "billingAddress"]
+    hidden = ["customer", "company", "agent", "shippingAddress", "billingAddress"]
     assert all(served[name] is None for name in hidden)
     forbidden = sorted(e["path"][-1] for e in body["errors"])
     assert forbidden == sorted(hidden)
     assert {e["extensions"]["code"] for e in body["errors"]} == {"FORBIDDEN"}
     full = await gateway.data(CUSTOMER, {"id": order["id"]})
     assert full["order"]["customer"] is not None
+
+
+SEARCH = """query($s: String!) { orders(first: 5, filter: {search: $s, sources: [WEBSHOP]}) {
+  edges { node { id } } } }"""
+
+
+async def test_without_customers_read_a_search_does_not_match_customer_names(
+    gateway_app: Starlette, gateway: GatewayClient
+) -> None:
+    """Else a search would tell whether a named person has orders."""
+    order = await some_order(gateway, W)
+    name = (await gateway.data(CUSTOMER, {"id": order["id"]}))["order"]["customer"]["name"]
+    found = await gateway.data(SEARCH, {"s": name})
+    assert order["id"] in {e["node"]["id"] for e in found["orders"]["edges"]}
+    partner = await keyed(gateway_app, name="no-pii-search", scopes=[Scope.ORDERS_READ])
+    async with partner.http:
+        blind = await partner.data(SEARCH, {"s": name})
+        assert blind["orders"]["edges"] == []
+        reference = (await partner.data(ONE_REF, {"id": order["id"]}))["order"]["reference"]
+        by_reference = await partner.data(SEARCH, {"s": reference})
+    assert order["id"] in {e["node"]["id"] for e in by_reference["orders"]["edges"]}
 
 
 @pytest.mark.parametrize(
