@@ -1,49 +1,78 @@
 """Who holds an outbox lease or an idempotency key, and whether that holder is known gone.
 
-An owner id names the host, the process, this run of the program and the holder within it
-(``host:pid:run:holder``). A holder on this host whose process no longer runs, or whose pid
-is this very process under another run (a container restarted with the same pid), is gone:
-what it held can be taken at once instead of when its lease or wait runs out. Holders on
-other hosts are never judged gone here; their leases lapse as before.
+An owner id names the host, the kernel and PID namespace it runs in, the process (its pid and
+start time) and the holder within it: ``host:space:pid:start:holder``. A holder is judged
+gone only when it shares this process's namespace (same kernel boot, same PID namespace;
+``space``), and its pid no longer runs or now belongs to a process started at another time
+(the pid was reused): what it held can then be taken at once instead of when its lease or
+wait runs out. Anything else (another host, another container, even one with the same
+hostname and pid 1, a system without ``/proc``) is never judged gone here: its leases lapse.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import socket
 import uuid
+from pathlib import Path
 
-HOST = socket.gethostname()[:60]  # an owner id fits the 100 characters the store keeps
-RUN = uuid.uuid4().hex[:12]
+HOST = socket.gethostname()[:40]  # an owner id fits the 100 characters the store keeps
+PROC = Path("/proc")
+
+
+def _namespace() -> str | None:
+    """This kernel boot and PID namespace, hashed short; None where /proc cannot say."""
+    try:
+        boot = (PROC / "sys/kernel/random/boot_id").read_text().strip()
+        space = os.stat(PROC / "self/ns/pid").st_ino
+    except OSError:
+        return None
+    return hashlib.sha256(f"{boot}/{space}".encode()).hexdigest()[:12]
+
+
+def started(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot); None if no such process runs."""
+    try:
+        stat = (PROC / str(pid) / "stat").read_text()
+    except (OSError, ValueError):
+        return None
+    # Field 22, counted after the command name, which may itself hold spaces and parentheses.
+    return stat.rpartition(")")[2].split()[19]
+
+
+SPACE = _namespace()
+
+
+@functools.cache
+def _process_of(pid: int) -> str:
+    start = started(pid) if SPACE is not None else None
+    return f"{HOST}:{SPACE or '-'}:{pid}:{start or '-'}"
+
+
+def _process() -> str:
+    return _process_of(os.getpid())  # at call time: a forked worker is a process of its own
 
 
 def new_owner() -> str:
     """A holder id of its own for this process (two apps in one process have two)."""
-    return f"{HOST}:{os.getpid()}:{RUN}:{uuid.uuid4().hex[:8]}"
+    return f"{_process()}:{uuid.uuid4().hex[:8]}"
 
 
 def this_process() -> str:
     """The holder id of whatever this process's requests hold (idempotency keys)."""
-    return f"{HOST}:{os.getpid()}:{RUN}:-"
+    return f"{_process()}:-"
 
 
 def is_gone(owner: str | None) -> bool:
-    """Whether ``owner`` is a holder on this host that no longer runs."""
-    if not owner:
+    """Whether ``owner`` is a holder in this PID namespace whose process no longer runs."""
+    if not owner or SPACE is None:
         return False
     parts = owner.split(":")
-    if len(parts) != 4:
+    if len(parts) != 5:
         return False  # another form (an id from an older version): not judged
-    host, pid_text, run, _holder = parts
-    if host != HOST or not pid_text.isdigit():
+    _host, space, pid_text, start, _holder = parts
+    if space != SPACE or not pid_text.isdigit() or len(pid_text) > 9:
         return False
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return run != RUN  # this process, so that holder was an earlier run of it
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False  # it runs, as another user
-    return False
+    return started(int(pid_text)) != start

@@ -417,8 +417,9 @@ async def test_a_wait_that_ends_during_the_delivery_answers_the_change_not_confl
     assert retry.change_id == change.entry.id
 
 
-# This process under an earlier run: the holder of a container restarted after a kill -9.
-GONE = f"{owners.HOST}:{os.getpid()}:0a0a0a0a0a0a:h"
+# This pid under a process started at another time: a holder killed with kill -9, its pid
+# since reused (on this host, in this PID namespace).
+GONE = f"{owners.HOST}:{owners.SPACE}:{os.getpid()}:1:h"
 
 
 async def test_a_retry_answers_at_once_a_change_a_gone_process_was_delivering(
