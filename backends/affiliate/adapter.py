@@ -118,12 +118,6 @@ def answered(order: wire.Order) -> Snapshot:
     return Snapshot(to_order(order), order)
 
 
-def written(order: wire.Order) -> WriteResult:
-    """A write's result from the order the platform answered it with."""
-    after = answered(order)
-    return WriteResult(order=after.order, after=after)
-
-
 def to_order(order: wire.Order) -> Order:
     """One platform order, with its items, as the gateway's ``Order``."""
     status = STATUS_MAP.get(order.status)
@@ -329,7 +323,8 @@ class AffiliateAdapter:
                 update = wire.StatusUpdate(
                     status=UPSTREAM_STATUS[command.status], note=command.note
                 )
-                return written(await self._move_to(order, update, key))
+                after = await self._after(await self._move_to(order, update, key), order)
+                return WriteResult(order=after.order, after=after)
             case Dispatch():
                 update = wire.StatusUpdate(
                     status=UPSTREAM_STATUS[OrderStatus.DISPATCHED],
@@ -337,21 +332,35 @@ class AffiliateAdapter:
                     carrier=command.carrier,
                     tracking_url=command.tracking_url,
                 )
-                after = answered(await self._move_to(order, update, key))
+                after = await self._after(await self._move_to(order, update, key), order)
                 shipment = command.shipment_in(after.order)
                 return WriteResult(order=after.order, shipment=shipment, after=after)
             case SplitOrder():
                 split = await client.split_order(
                     order.id, split_request(order, command), idempotency_key=key
                 )
-                after = answered(split.order)
+                after = await self._after(split.order, order)
                 new_order = to_order(split.split_order)
                 return WriteResult(order=after.order, new_orders=(new_order,), after=after)
             case EditOrderLines():
                 edited = await client.edit_order(
                     order.id, edit_request(order, command), idempotency_key=key
                 )
-                return written(edited)
+                after = await self._after(edited, order)
+                return WriteResult(order=after.order, after=after)
+
+    async def _after(self, answer: wire.Order, built_on: wire.Order) -> Snapshot:
+        """The order after a write: the platform's answer, unless that answer is older than
+        the order the write was built on. The platform answers a repeated Idempotency-Key
+        with its *first* answer: a redelivery after a lost answer gets the order as it was
+        then, not as it has become since (confirmed by the merchant meanwhile...). Then the
+        order is read once."""
+        after = answered(answer)
+        if after.order.updated_at < parse_timestamp(built_on, "updated_at", built_on.updated_at):
+            fresh = await self.snapshot(str(built_on.id))
+            if fresh is not None:
+                return fresh
+        return after
 
     async def _current(self, upstream_id: str, known: Snapshot | None) -> wire.Order:
         """The order as the platform has it now (``known`` if given); ``NotFoundError`` when

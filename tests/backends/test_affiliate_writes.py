@@ -499,3 +499,24 @@ async def test_a_status_update_cannot_set_what_is_not_settable(
     with pytest.raises(UnsupportedByBackendError):
         await adapter.execute("100017", UpdateStatus(status=status), idempotency_key="k")
     assert control.stats()["total"] == 0
+
+
+async def test_a_replayed_first_answer_older_than_the_order_is_not_taken_for_it(
+    adapter: AffiliateAdapter, sim_url: str
+) -> None:
+    """A redelivery after a lost answer resends under the same key; the platform answers with
+    its first answer, the order as it was then. The merchant confirmed it since."""
+    command = edit(LineEdit(line_id="500001", quantity=Decimal(2)))
+    await adapter.execute("100001", command, idempotency_key="k-replayed")  # its answer "lost"
+    headers = upstream_headers(OrderSource.AFFILIATE, sim_url)
+    async with httpx.AsyncClient(base_url=sim_url, headers=headers) as platform:
+        confirmed = await platform.patch(
+            "/api/v1/orders/100001/status", json={"status": "confirmed"}
+        )
+        confirmed.raise_for_status()
+    known = await adapter.snapshot("100001")
+    assert known is not None and known.order.status is OrderStatus.CONFIRMED
+    result = await adapter.execute("100001", command, idempotency_key="k-replayed", known=known)
+    assert result.order.status is OrderStatus.CONFIRMED
+    assert result.after is not None and result.after.order == result.order
+    assert result.order == as_read(upstream(sim_url, 100001))
