@@ -25,7 +25,7 @@ from typing import Any, TypeVar, cast
 import httpx
 import pydantic
 
-from backends import deadline
+from backends import deadline, single_flight
 from backends.config import BackendSettings
 from backends.resilience import (
     BreakerState,
@@ -279,9 +279,10 @@ class UpstreamHttp:
                     method, url, params=params, json=json, headers=headers
                 )
         except CancelledError:
-            # Given up unanswered (a shared read whose last waiter's deadline passed, a caller
-            # gone): after a fair wait that is the backend's slowness, like a timeout.
-            if time.monotonic() - sent_at >= FAIR_WAIT_S:
+            # A shared read given up because its last waiter's deadline passed: after a fair
+            # wait, that is the backend's slowness, like a timeout. Any other cancellation (a
+            # client gone, a batch given up after another read failed) says nothing of it.
+            if single_flight.given_up_for_time() and time.monotonic() - sent_at >= FAIR_WAIT_S:
                 self.breaker.failed()
             raise
         except (httpx.TimeoutException, TimeoutError) as exc:

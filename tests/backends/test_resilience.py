@@ -11,6 +11,7 @@ import pytest
 
 from backends import deadline
 from backends import http as http_module
+from backends.batching import gather_bounded
 from backends.config import BackendSettings
 from backends.http import UpstreamHttp
 from backends.resilience import BreakerState, CircuitBreaker, Pacing, Pause, RetryBudget, Ticket
@@ -313,6 +314,51 @@ async def test_a_shared_read_given_up_at_its_waiters_deadline_counts_as_a_failur
     with pytest.raises(UpstreamCircuitOpenError):
         await http.get("/orders/3")
     assert upstream.requests == 2
+
+
+class Slow:
+    """A healthy upstream that answers every request after ``seconds``."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(self.seconds)
+        return httpx.Response(200, json={})
+
+
+async def test_reads_a_batch_gives_up_after_another_failed_do_not_count_against_the_backend(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Cancelled by the caller (here: a batch cancels its other reads when one is refused),
+    not by a deadline: a healthy backend slower than the fair wait keeps its breaker closed."""
+    monkeypatch.setattr(http_module, "FAIR_WAIT_S", 0.05)
+    http = edge(Slow(0.2), timeout_s=5, breaker_failures=2)
+
+    async def read(key: str) -> Any:
+        if key == "bad":
+            await asyncio.sleep(0.1)
+            raise UpstreamRejectedError(OrderSource.WEBSHOP, "refused", status=400)
+        return await http.get(f"/orders/{key}")
+
+    with pytest.raises(UpstreamRejectedError):
+        await gather_bounded(["1", "2", "3", "bad"], read, concurrency=10)
+    await asyncio.sleep(0.01)  # the cancelled reads land
+    assert http.breaker.state is BreakerState.CLOSED
+
+
+async def test_a_shared_read_whose_waiter_went_away_does_not_count_against_the_backend(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(http_module, "FAIR_WAIT_S", 0.05)
+    http = edge(Slow(0.3), timeout_s=5, breaker_failures=1)
+    waiter = asyncio.ensure_future(http.get("/orders/1"))
+    await asyncio.sleep(0.1)
+    waiter.cancel()  # its client disconnected
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    await asyncio.sleep(0.01)
+    assert http.breaker.state is BreakerState.CLOSED
 
 
 async def test_an_attempt_ends_at_the_requests_deadline() -> None:
