@@ -18,7 +18,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from backends.health import backend_health
@@ -168,11 +168,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     return Starlette(
         routes=[
-            Route(
-                "/graphql",
-                guard,
-                methods=["GET", "POST"],
-            ),
+            Route("/graphql", guard, methods=["GET", "POST"]),
+            # The same door for WebSockets (graphql-transport-ws): the credential is checked
+            # at the handshake, every operation runs under the same limits and budget.
+            WebSocketRoute("/graphql", guard),
             Route("/health", health, methods=["GET"]),
             Route("/ready", ready, methods=["GET"]),
             Mount(IDE_PATH.rstrip("/"), StaticFiles(directory=IDE_FILES), name="ide"),

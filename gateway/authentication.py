@@ -137,18 +137,32 @@ class RequireCredential:
         try:
             principal = await authenticator.authenticate(headers)
         except UnauthenticatedError as error:
-            await refuse(scope, send, error, credential_given="authorization" in headers)
+            if scope["type"] == "websocket":
+                await refuse_websocket(scope, receive, send, error)
+            else:
+                await refuse(send, error, credential_given="authorization" in headers)
             return
         scope.setdefault("state", {})[PRINCIPAL] = principal
         await self.app(scope, receive, send)
 
 
-async def refuse(
-    scope: Scope, send: Send, error: UnauthenticatedError, *, credential_given: bool
+async def refuse_websocket(
+    scope: Scope, receive: Receive, send: Send, error: UnauthenticatedError
 ) -> None:
-    if scope["type"] == "websocket":
-        await send({"type": "websocket.close", "code": WS_UNAUTHORIZED, "reason": error.message})
+    """Accepted, then closed with 4401 and the reason, as graphql-transport-ws closes an
+    unauthorised socket: a client sees why (a refused handshake would be a bare HTTP 403)."""
+    message = await receive()
+    if message["type"] != "websocket.connect":
         return
+    offered = scope.get("subprotocols") or []
+    accept: dict[str, object] = {"type": "websocket.accept"}
+    if offered:
+        accept["subprotocol"] = offered[0]
+    await send(accept)
+    await send({"type": "websocket.close", "code": WS_UNAUTHORIZED, "reason": error.message})
+
+
+async def refuse(send: Send, error: UnauthenticatedError, *, credential_given: bool) -> None:
     challenge = 'Bearer realm="ordergate"'
     if credential_given:
         challenge += ', error="invalid_token"'  # RFC 6750 §3

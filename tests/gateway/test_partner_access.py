@@ -30,7 +30,7 @@ from domain.access import ALL_SCOPES, Scope
 from domain.errors import ValidationError
 from domain.models import OrderSource
 from gateway.app import create_app
-from gateway.authentication import KeyCache, RequireCredential
+from gateway.authentication import KeyCache
 from gateway.settings import AuthSettings, Settings
 from store import api_keys
 from tests.conftest import GatewayClient, bearer, client_of, running
@@ -446,31 +446,6 @@ def test_keys_are_made_listed_and_revoked_from_the_command_line(tmp_path: Path) 
     assert "revoked" in cli(database, "list").stdout
     unknown = cli(database, "revoke", "999")
     assert unknown.returncode != 0 and "No API key has the id 999" in unknown.stderr
-
-
-async def test_a_websocket_without_a_credential_is_closed_unauthorized(
-    gateway_app: Starlette,
-) -> None:
-    reached: list[object] = []
-
-    async def graphql(scope: Any, receive: Any, send: Any) -> None:
-        reached.append(scope)
-
-    sent: list[dict[str, Any]] = []
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "websocket.connect"}
-
-    scope = {"type": "websocket", "path": "/graphql", "headers": [], "app": gateway_app}
-    await RequireCredential(graphql)(scope, receive, send)
-    assert reached == []
-    assert sent == [
-        {"type": "websocket.close", "code": 4401, "reason": sent[0]["reason"]},
-    ]
-    assert "credential" in sent[0]["reason"]
 
 
 # --- what the reviewers tried -----------------------------------------------------------
