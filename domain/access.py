@@ -52,6 +52,14 @@ class Principal:
     rate: float | None = None  # cost points per second; None: the gateway's default
     key_id: int | None = None
 
+    @property
+    def identity(self) -> str:
+        """Who this is, told apart from every other caller: an API key by its id, a token by
+        its subject (a key and a token subject of the same name are two callers)."""
+        if self.key_id is not None:
+            return f"key:{self.key_id}"
+        return f"{self.kind.value.lower()}:{self.name}"
+
     def may(self, scope: Scope) -> bool:
         return scope in self.scopes
 

@@ -52,11 +52,9 @@ class Budget:
 
 def bucket_key(principal: Principal, client: str | None) -> str:
     """One bucket per key, per token subject; anonymous callers one per client address."""
-    if principal.key_id is not None:
-        return f"key:{principal.key_id}"
     if principal.kind is PrincipalKind.ANONYMOUS:
         return f"anonymous:{client or '-'}"
-    return f"token:{principal.name}"
+    return principal.identity
 
 
 class Buckets(Protocol):

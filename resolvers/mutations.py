@@ -146,7 +146,7 @@ async def _idempotent(
         return response
     store = context.store
     # Keys are the caller's own: another partner's key of the same text is another key.
-    caller = hashlib.sha256(context.principal.name.encode()).hexdigest()[:12]
+    caller = hashlib.sha256(context.principal.identity.encode()).hexdigest()[:12]
     scoped = f"{operation}:{caller}:{key}"
     try:
         claim = await idempotency.claim(

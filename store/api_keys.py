@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from store.tables import ApiKeyRecord
 PREFIX = "og_"
 DEMO_NAME = "demo"  # reserved for the demo key (``ensure``); revoked outside the demo
 NAME_MAX = 200
+NAME = re.compile(rf"[\w][\w .@-]{{0,{NAME_MAX - 1}}}")
 
 
 def secret_hash(secret: str) -> str:
@@ -53,10 +55,19 @@ async def create(
 ) -> NewKey:
     """A new key. ``secret`` is for the demo key only (a known value); otherwise random."""
     name = name.strip()
-    if not name or len(name) > NAME_MAX:
-        raise ValidationError(f"A key's name has 1 to {NAME_MAX} characters.", field=["name"])
+    if not NAME.fullmatch(name):
+        raise ValidationError(
+            f"A key's name has 1 to {NAME_MAX} letters, digits, spaces and . _ @ - "
+            "(it is the actor in order histories).",
+            field=["name"],
+        )
     if name == DEMO_NAME and secret is None:
         raise ValidationError(f"The name {DEMO_NAME!r} is the demo key's.", field=["name"])
+    if await _live_named(store, name):
+        raise ValidationError(
+            f"A live key is named {name!r} already: histories could not tell them apart.",
+            field=["name"],
+        )
     if rate is not None and not (math.isfinite(rate) and rate > 0):
         raise ValidationError("A key's rate is a positive number of points per second.")
     secret = secret or PREFIX + secrets.token_urlsafe(32)
@@ -158,6 +169,16 @@ def principal_of(record: ApiKeyRecord) -> Principal:
         rate=record.rate,
         key_id=record.id,
     )
+
+
+async def _live_named(store: Store, name: str) -> bool:
+    async with store.session() as session:
+        rows = await session.exec(
+            select(ApiKeyRecord.id).where(
+                col(ApiKeyRecord.name) == name, col(ApiKeyRecord.revoked_at).is_(None)
+            )
+        )
+        return rows.first() is not None
 
 
 async def _by_hash(store: Store, digest: str) -> ApiKeyRecord | None:

@@ -123,14 +123,19 @@ TESTER = "tester"  # the name of the key the `gateway` fixture sends: the actor 
 async def bearer(
     app: Starlette,
     *,
-    name: str = TESTER,
+    name: str | None = None,
     scopes: Iterable[Scope] = ALL_SCOPES,
     sources: Iterable[OrderSource] = (),
 ) -> dict[str, str]:
-    """The header of a new API key made in the running app's store."""
-    key = await api_keys.create(
-        app.state.ordergate.store, name=name, scopes=scopes, sources=sources
-    )
+    """The header of a new API key made in the running app's store. Without a ``name`` it is
+    the first of "tester", "tester-2", ... that no live key has (names are unique)."""
+    store = app.state.ordergate.store
+    live = {r.name for r in await api_keys.list_keys(store) if r.revoked_at is None}
+    if name is None:
+        name = next(
+            n for n in (TESTER, *(f"{TESTER}-{i}" for i in range(2, 10_000))) if n not in live
+        )
+    key = await api_keys.create(store, name=name, scopes=scopes, sources=sources)
     return {"Authorization": f"Bearer {key.secret}"}
 
 

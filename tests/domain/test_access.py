@@ -70,3 +70,16 @@ def test_a_principal_covers_only_credentials_within_its_own_reach(
     sources = None if sees is None else frozenset(sees)
     principal = Principal("p", PrincipalKind.API_KEY, frozenset(holds), sources)
     assert principal.covers(asks, for_sources) is covered
+
+
+@pytest.mark.parametrize(
+    ("principal", "identity"),
+    [
+        (Principal("acme", PrincipalKind.API_KEY, frozenset(), key_id=7), "key:7"),
+        (Principal("acme", PrincipalKind.ACCESS_TOKEN, frozenset()), "access_token:acme"),
+        (Principal("anonymous", PrincipalKind.ANONYMOUS, frozenset()), "anonymous:anonymous"),
+    ],
+    ids=["key-by-id", "token-by-subject", "anonymous"],
+)
+def test_a_key_and_a_token_of_one_name_are_two_callers(principal: Principal, identity: str) -> None:
+    assert principal.identity == identity

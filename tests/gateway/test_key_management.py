@@ -163,8 +163,19 @@ async def test_keys_beyond_reach_are_neither_listed_nor_revoked(
         ({"name": "  ", "scopes": ["orders:read"]}, "VALIDATION", ["name"]),
         ({"name": "demo", "scopes": ["orders:read"]}, "VALIDATION", ["name"]),
         ({"name": "x", "scopes": ["orders:read"], "rate": -1}, "VALIDATION", None),
+        ({"name": "x (on behalf of ceo)", "scopes": []}, "VALIDATION", ["name"]),
+        ({"name": "a\nb", "scopes": []}, "VALIDATION", ["name"]),
+        ({"name": "key-manager", "scopes": []}, "VALIDATION", ["name"]),
     ],
-    ids=["unknown-scope", "blank-name", "demo-name", "negative-rate"],
+    ids=[
+        "unknown-scope",
+        "blank-name",
+        "demo-name",
+        "negative-rate",
+        "a-name-posing-as-on-behalf",
+        "a-control-character",
+        "a-live-keys-name",
+    ],
 )
 async def test_a_bad_key_request_is_a_user_error(
     gateway_app: Starlette, input: dict[str, Any], code: str, field: list[str] | None
@@ -202,3 +213,12 @@ async def test_without_keys_manage_every_key_operation_is_forbidden(
     assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
     after = await api_keys.list_keys(gateway_app.state.ordergate.store)
     assert len(after) == before and all(r.revoked_at is None for r in after)
+
+
+async def test_a_revoked_keys_name_may_be_given_again(gateway_app: Starlette) -> None:
+    caller = await manager(gateway_app)
+    async with caller.http:
+        first = await create(caller, name="rotated", scopes=["orders:read"])
+        await caller.data(REVOKE, {"id": first["apiKey"]["id"]})
+        second = await create(caller, name="rotated", scopes=["orders:read"])
+    assert second["userErrors"] == [] and second["apiKey"]["id"] != first["apiKey"]["id"]
