@@ -92,15 +92,18 @@ async def prepare_store(settings: Settings, store: Store) -> CursorCodec:
     return CursorCodec(await shared_secret(store, "cursors"))
 
 
+def ide_headers_of(settings: Settings) -> dict[str, str] | None:
+    """What GraphiQL's headers editor opens with: the demo key, in the demo only."""
+    demo_key = demo_key_of(settings)
+    return None if demo_key is None else {"Authorization": f"Bearer {demo_key.get_secret_value()}"}
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
-    demo_key = demo_key_of(settings)
     view = GraphQLView(
         introspection=settings.introspection_enabled,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
-        ide_headers=None
-        if demo_key is None
-        else {"Authorization": f"Bearer {demo_key.get_secret_value()}"},
+        ide_headers=ide_headers_of(settings),
     )
 
     # Who is calling, then whether a browser could have been tricked into it, then the body

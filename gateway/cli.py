@@ -28,7 +28,7 @@ from backends.simkit.server import ServerThread, bind, make_server, serve_until_
 from domain.access import Scope
 from domain.errors import OrdergateError
 from domain.models import OrderSource
-from gateway.app import create_app, prepare_store
+from gateway.app import create_app, demo_key_of, prepare_store
 from gateway.settings import Settings
 from store import api_keys
 from store.engine import Store
@@ -58,8 +58,8 @@ def print_addresses(settings: Settings, simulators: Iterable[tuple[OrderSource, 
     print(f"  store               {settings.database_url}")
     if settings.workers > 1:
         print(f"  workers             {settings.workers} processes on one port")
-    if settings.simulators and settings.auth.demo_key is not None:
-        key = settings.auth.demo_key.get_secret_value()
+    if (demo_key := demo_key_of(settings)) is not None:
+        key = demo_key.get_secret_value()
         print(f"  demo key            {key}   (every scope; GraphiQL sends it)")
     print("Ctrl-C stops everything.", flush=True)
 

@@ -27,7 +27,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
-from strawberry.schema.exceptions import CannotGetOperationTypeError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from backends import deadline
 from domain.errors import ErrorCode
@@ -111,14 +111,17 @@ class GraphQLView(GraphQL[Context, None]):
                 response = await self.run(request)
         except HTTPException as exc:
             # Requests that are not GraphQL at all (bad JSON, no query) get JSON errors too.
-            status, code = exc.status_code, ErrorCode.BAD_REQUEST
+            status, code, headers = exc.status_code, ErrorCode.BAD_REQUEST, {}
             if isinstance(exc.__cause__, CannotGetOperationTypeError):
                 # No operation of that name: a request error as a validation error is.
                 code = ErrorCode.GRAPHQL_VALIDATION_FAILED
                 status = 200 if media_type == JSON else status
+            elif isinstance(exc.__cause__, InvalidOperationTypeError):
+                status, headers = 405, {"Allow": "POST"}  # a mutation sent with GET
             response = JSONResponse(
                 {"errors": [{"message": exc.reason, "extensions": {"code": code.value}}]},
                 status_code=status,
+                headers=headers,
                 media_type=media_type,
             )
         else:

@@ -204,7 +204,10 @@ class OrderEvent:
         description="What happened: STATUS_CHANGED, SPLIT, DISPATCHED, DISCOUNT_SET, SYNCED, ..."
     )
     detail: str | None = strawberry.field(description="Details, including the delivery outcome.")
-    actor: str | None = strawberry.field(description="Who made the change (X-Actor header).")
+    actor: str | None = strawberry.field(
+        description="Who made the change: the key name or token subject, with the X-Actor "
+        "header as '(on behalf of ...)' where the key may act for people."
+    )
     outcome: str | None = strawberry.field(
         description="For changes sent upstream: delivered, queued (will be retried) or rejected."
     )

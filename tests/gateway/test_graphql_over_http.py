@@ -24,7 +24,7 @@ from domain.models import OrderSource
 from store import api_keys
 from store.engine import Store
 from tests.conftest import empty_store
-from tests.support import bind_free_port
+from tests.support import bind_free_port, needs
 
 AUDIT = Path(__file__).parents[1] / "audit"
 
@@ -90,7 +90,7 @@ def audit_node() -> str:
     """``node``, with the audit's packages installed (``npm ci``) if they are not yet."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
-        pytest.skip("the graphql-http audit needs Node.js: `node` and `npm` are not on PATH")
+        needs("the graphql-http audit needs Node.js: `node` and `npm` are not on PATH")
     if (AUDIT / "node_modules" / "graphql-http").is_dir():
         return node
     installed = subprocess.run(

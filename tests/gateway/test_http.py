@@ -6,7 +6,9 @@ import json
 
 import pytest
 
+from domain.models import OrderSource
 from tests.conftest import GatewayClient
+from tests.support import SimControlClient, requests_served
 
 
 async def test_health_answers_while_the_process_serves(gateway: GatewayClient) -> None:
@@ -104,6 +106,21 @@ async def test_the_media_type_of_a_body_is_case_insensitive(
     )
     assert response.status_code == 200, response.text
     assert response.json()["data"]["viewer"]["principal"]
+
+
+async def test_a_mutation_sent_with_get_is_405_allow_post(
+    gateway: GatewayClient, sims: dict[OrderSource, SimControlClient]
+) -> None:
+    for sim in sims.values():
+        sim.reset_stats()
+    mutation = (
+        'mutation { updateStatus(input: {orderId: "x", status: SHIPPED}) { userErrors { code } } }'
+    )
+    response = await gateway.http.get("/graphql", params={"query": mutation})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert requests_served(sims) == 0
 
 
 async def test_a_body_that_is_not_json_gets_400_with_errors(gateway: GatewayClient) -> None:

@@ -28,7 +28,7 @@ from gateway.settings import Settings
 from gateway.throttle import RedisBuckets
 from schema import limits as schema_limits
 from tests.conftest import GatewayClient, bearer, client_of, running
-from tests.support import SimControlClient, requests_served
+from tests.support import SimControlClient, needs, requests_served
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -287,7 +287,7 @@ def shared_redis() -> str:
     try:
         client.ping()
     except redis.RedisError as error:
-        pytest.skip(f"Redis at {REDIS_URL} does not answer ({error}); the shared budget needs it")
+        needs(f"Redis at {REDIS_URL} does not answer ({error}); the shared budget needs it")
     try:
         stale = list(client.scan_iter(f"{RedisBuckets.PREFIX}*"))
         if stale:

@@ -29,8 +29,10 @@ from starlette.routing import Route
 from domain.access import ALL_SCOPES, Scope
 from domain.errors import ValidationError
 from domain.models import OrderSource
-from gateway.app import create_app
+from gateway.app import create_app, ide_headers_of
 from gateway.authentication import KeyCache
+from gateway.cli import print_addresses
+from gateway.graphql_view import GraphQLView
 from gateway.settings import AuthSettings, Settings
 from store import api_keys
 from tests.conftest import GatewayClient, bearer, client_of, running
@@ -42,6 +44,7 @@ ISSUER, AUDIENCE = "https://id.example.test/", "ordergate"
 ORDERS = "{ orders(first: 50) { edges { node { id source } } } }"
 ONE = "query($id: ID!) { order(id: $id) { id source } }"
 ONE_REF = "query($id: ID!) { order(id: $id) { reference } }"
+NODE = "query($id: ID!) { node(id: $id) { id } }"
 CUSTOMER = """query($id: ID!) { order(id: $id) {
   id status customer { name email } company { name } agent { name } shippingAddress { city }
   billingAddress { city } lines { sku } } }"""
@@ -313,6 +316,9 @@ async def test_a_key_limited_to_one_source_sees_and_changes_only_that_source(
         assert hidden["data"]["order"] is None
         assert hidden["errors"][0]["extensions"]["code"] == "NOT_FOUND"
         assert "WEBSHOP" not in hidden["errors"][0]["message"]  # no hint that it exists
+        node = await partner.query(NODE, {"id": webshop_order["id"]})
+        assert node["data"]["node"] is None
+        assert node["errors"][0]["extensions"]["code"] == "NOT_FOUND"
         write = await partner.data(UPDATE, {"id": webshop_order["id"], "status": "CANCELLED"})
         [error] = write["updateStatus"]["userErrors"]
         assert error["code"] == "FORBIDDEN"
@@ -479,6 +485,26 @@ async def test_the_published_demo_key_works_only_in_the_demo(
     app = create_app(other)
     async with app.router.lifespan_context(app), client_of(app, demo_key) as http:
         refused(await http.post("/graphql", json={"query": ORDERS}))
+
+
+@pytest.mark.parametrize(
+    ("update", "shown"),
+    [
+        ({"simulators": True}, True),
+        ({"simulators": True, "profile": "production"}, False),
+        ({"simulators": False}, False),
+    ],
+    ids=["demo", "production-profile", "real-upstreams"],
+)
+def test_the_demo_key_is_printed_and_filled_into_graphiql_only_in_the_demo(
+    settings: Settings, capsys: pytest.CaptureFixture[str], update: dict[str, Any], shown: bool
+) -> None:
+    chosen = settings.model_copy(update=update)
+    print_addresses(chosen, [])
+    page = GraphQLView(ide_headers=ide_headers_of(chosen)).graphql_ide_html
+    secret = "og_demo_key_for_local_use_only"
+    assert (secret in capsys.readouterr().out) is shown
+    assert (secret in page) is shown
 
 
 async def test_the_name_of_the_demo_key_is_reserved(gateway_app: Starlette) -> None:
