@@ -280,7 +280,7 @@ def in_process(database: Path, secret: str, runs: int) -> list[tuple[str, float,
             async def measure_and_take() -> None:
                 before = measure(document, operation, variables=variables, sources=4)
                 await buckets.take("key:1", before.cost, size=limits.bucket_size, rate=100)
-                measure(document, operation, variables=variables, sources=4, returned={})
+                measure(document, operation, variables=variables, sources=4, listings={})
 
             rows = []
             for name, step in (

@@ -1,7 +1,9 @@
 """Query limits and cost budgets, enforced after parsing and before any resolver runs.
 
 ``QueryLimits`` is the one place they live:
-- parsing stops at ``max_tokens`` (and a document nested too deep to parse is refused);
+- a document longer than ``max_query_chars`` or of more than ``max_tokens`` tokens (counted
+  by a regular expression, then by the parser itself) is refused unparsed, and one nested
+  too deep to parse is refused;
 - before validation, ``gateway.limits.measure`` gives the operation's depth, aliases, root
   fields, directives per field and cost: over any limit, ``QUERY_TOO_COMPLEX`` naming the
   limit and the value, and the document is neither validated nor run;
@@ -21,7 +23,7 @@ from graphql import ExecutionResult, GraphQLError, parse
 from strawberry.extensions import SchemaExtension
 
 from domain.errors import ErrorCode
-from gateway.limits import Measure, measure, operation_of, too_complex
+from gateway.limits import Measure, measure, more_tokens_than, operation_of, too_complex
 from gateway.throttle import Take, ThrottleStatus
 from schema.documents import DocumentCache
 
@@ -89,6 +91,8 @@ class QueryLimits(SchemaExtension):
         if ctx.graphql_document is None and ctx.query:
             if len(ctx.query) > limits.max_query_chars:
                 raise too_complex("query size", len(ctx.query), limits.max_query_chars)
+            if more_tokens_than(ctx.query, limits.max_tokens):
+                raise _token_limit(limits.max_tokens)
             # A document not parsed before is parsed only for a caller who could pay for
             # its refusal: refused documents cannot be sent for free, over and over.
             budget = context.budget()

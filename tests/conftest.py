@@ -64,6 +64,7 @@ def settings(simulator_urls: dict[OrderSource, str], tmp_path: Path) -> Settings
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url(tmp_path),
         simulators=False,
+        gc_gen0_threshold=0,  # the collector of the test process is left as it is
         outbox={"poll_interval_s": 0.1, "backoff_base_s": 0.1, "backoff_max_s": 1.0},
         # A budget no test exhausts by accident; tests/gateway/test_limits.py sets its own.
         limits={"bucket_size": 1_000_000, "restore_rate": 1_000_000},

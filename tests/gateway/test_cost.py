@@ -17,9 +17,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from graphql import OperationDefinitionNode, parse
+from graphql import Lexer, OperationDefinitionNode, Source, TokenKind, parse
 
-from gateway.limits import DEFAULT_FIRST, Listing, Measure, measure, operation_of
+from gateway.limits import (
+    DEFAULT_FIRST,
+    Listing,
+    Measure,
+    measure,
+    more_tokens_than,
+    operation_of,
+)
 
 ALL_SOURCES = 4
 SCAN_PAGES = 5
@@ -286,3 +293,31 @@ def test_no_operation_is_chosen_when_the_request_does_not_say_which(name: str | 
 def test_the_only_operation_is_chosen_without_a_name() -> None:
     chosen = operation_of(parse("{ viewer { principal } }"), None)
     assert isinstance(chosen, OperationDefinitionNode)
+
+
+TOKEN_DOCUMENTS = {
+    "names-and-braces": "{ orders { edges { cursor } } }",
+    "arguments-and-variables": 'query Q($n: Int = 10) { orders(first: $n, after: "x") { a } }',
+    "numbers": "{ a(b: -1.5e3, c: 0, d: 12.25, e: 7E-2) }",
+    "a-string-holding-a-comment-mark": '{ a(b: "x # not a comment, \\" still") }',
+    "a-block-string": '{ a(b: """line "" \\""" still "two" """) }',
+    "comments-are-not-tokens": "# head\n{ a # tail\n b }\n# end",
+    "commas-are-not-tokens": "{ a, b,, c }",
+    "spread-directive-fragment": "{ ...F @include(if: true) } fragment F on Query { a }",
+    "list-and-object-values": "{ a(b: [1, 2], c: {d: E, f: null}) }",
+    "punctuators": "query($a: [Int!]! = [1]) { a @x(y: $a) | }",
+}
+
+
+def lexed(document: str) -> int:
+    lexer, count = Lexer(Source(document)), 0
+    while lexer.advance().kind is not TokenKind.EOF:
+        count += 1
+    return count
+
+
+@pytest.mark.parametrize("document", TOKEN_DOCUMENTS.values(), ids=TOKEN_DOCUMENTS.keys())
+def test_tokens_are_counted_as_graphql_core_lexes_them(document: str) -> None:
+    count = lexed(document)
+    assert more_tokens_than(document, count - 1)
+    assert not more_tokens_than(document, count)

@@ -82,7 +82,10 @@ BOMBS: dict[str, Bomb] = {
         "{ viewer { " + "principal " * 2_000 + "} }", "tokens", 1001, 1000
     ),
     "depth-13": Bomb("{ " + DEEP_ORDER + " }", "depth", 13, 12),
-    "nested-5000-levels": Bomb("{ viewer " * 5000 + "}" * 5000, "depth", 13, 12),
+    "nested-5000-levels": Bomb("{ viewer " * 5000 + "}" * 5000, "tokens", 1001, 1000),
+    "nested-300-levels-within-the-token-limit": Bomb(
+        "{ viewer " * 300 + "}" * 300, "depth", 13, 12
+    ),
     "50-directives-on-one-field": Bomb(
         "{ orders(first: 1) { edges { node { id" + " @include(if: true)" * 50 + " } } } }",
         "directives on one field",
