@@ -11,6 +11,7 @@ from strawberry.extensions import DisableIntrospection
 
 from schema.documents import DocumentCache, ValidateOnce
 from schema.errors import TypedErrors
+from schema.execution import PlainFieldsExecutor
 from schema.limits import QueryLimits
 from schema.mutation import Mutation
 from schema.order import Order
@@ -23,13 +24,24 @@ class Schema(strawberry.Schema):
 
 
 def build_schema(
-    *, introspection: bool = True, documents: DocumentCache | None = None
+    *,
+    introspection: bool = True,
+    documents: DocumentCache | None = None,
+    plain_fields: bool = True,
 ) -> strawberry.Schema:
     """The schema; without ``introspection``, ``__schema`` and ``__type`` are refused.
-    ``documents``: where parsed and validated documents are kept (a new cache by default)."""
+    ``documents``: where parsed and validated documents are kept (a new cache by default).
+    ``plain_fields``: the executor's fast path for plain scalar fields (``schema.execution``;
+    off only to compare answers with graphql-core's own path)."""
     documents = documents if documents is not None else DocumentCache()
     extensions: list[Any] = [functools.partial(QueryLimits, documents), TypedErrors]
     if not introspection:
         extensions.append(DisableIntrospection)
     extensions.append(functools.partial(ValidateOnce, documents))  # last: sees every rule
-    return Schema(query=Query, mutation=Mutation, types=[Order], extensions=extensions)
+    return Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[Order],
+        extensions=extensions,
+        execution_context_class=PlainFieldsExecutor if plain_fields else None,
+    )

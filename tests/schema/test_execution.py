@@ -1,0 +1,117 @@
+"""The executor's fast path for plain scalar fields (``schema.execution``) answers exactly what
+graphql-core's own path answers: the same data, the same errors at the same paths, for every
+field of every source's orders, for callers who may not see some fields, and for the values
+the fast path must hand back to graphql-core (a null where the type forbids one, a value the
+type cannot serialise)."""
+
+from __future__ import annotations
+
+import enum
+import functools
+from typing import Any
+
+import pytest
+import strawberry
+
+from bench.read_path import ORDERS_NESTED
+from domain.access import Scope
+from gateway import graphql_view
+from gateway.settings import Settings
+from schema import build_schema
+from schema.execution import PlainFieldsExecutor
+from tests.conftest import bearer, client_of, running
+
+QUERIES = {
+    "every-field-of-every-source": (ORDERS_NESTED, {"first": 40}),
+    "aliases-and-typename": (
+        "{ orders(first: 5) { edges { node { __typename a: reference b: reference id "
+        "lines { __typename q: quantity quantity } } } } }",
+        None,
+    ),
+    "skip-and-include": (
+        "query($x: Boolean!) { orders(first: 5) { edges { node { id reference @skip(if: $x) "
+        "status @include(if: $x) } } } }",
+        {"x": True},
+    ),
+    "viewer": ("{ viewer { kind scopes sources } }", None),
+}
+
+
+async def answers(
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    query: str,
+    variables: Any,
+    scopes: list[Scope] | None,
+) -> list[Any]:
+    """The same request to an app with the fast path and to one without, on one store."""
+    bodies = []
+    for plain_fields in (True, False):
+        with monkeypatch.context() as patch:
+            built = functools.partial(build_schema, plain_fields=plain_fields)
+            patch.setattr(graphql_view, "build_schema", built)
+            async with running(settings) as app:
+                options = {} if scopes is None else {"scopes": scopes}
+                async with client_of(app, await bearer(app, **options)) as http:
+                    sent = {"query": query, "variables": variables}
+                    body = (await http.post("/graphql", json=sent)).json()
+        body.get("extensions", {}).pop("cost", None)  # each app has its own bucket
+        bodies.append(body)
+    return bodies
+
+
+@pytest.mark.parametrize("name", QUERIES)
+@pytest.mark.parametrize("scopes", [None, [Scope.ORDERS_READ]], ids=["every-scope", "no-customers"])
+async def test_the_fast_path_answers_what_graphql_core_answers(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, name: str, scopes: list[Scope] | None
+) -> None:
+    query, variables = QUERIES[name]
+    fast, full = await answers(settings, monkeypatch, query, variables, scopes)
+    assert fast == full
+    assert fast.get("data")
+
+
+@strawberry.enum
+class Colour(enum.Enum):
+    RED = "red"
+
+
+@strawberry.type
+class Thing:
+    name: str
+    nickname: str | None
+    colour: Colour
+    count: int
+
+
+@strawberry.type
+class Root:
+    @strawberry.field
+    def things(self) -> list[Thing]:
+        return [
+            Thing(name="fine", nickname=None, colour=Colour.RED, count=1),
+            Thing(name=None, nickname="x", colour=Colour.RED, count=2),  # type: ignore[arg-type]
+            Thing(name="bad-enum", nickname=None, colour="blue", count=3),  # type: ignore[arg-type]
+            Thing(name="bad-int", nickname=None, colour=Colour.RED, count="many"),  # type: ignore[arg-type]
+        ]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ things { name nickname colour count } }",
+        "{ things { name } }",
+        "{ things { colour } }",
+        "{ things { count } }",
+        "{ things { __typename n: name } }",
+    ],
+)
+def test_values_the_fast_path_cannot_serialise_get_graphql_cores_errors(query: str) -> None:
+    fast = strawberry.Schema(query=Root, execution_context_class=PlainFieldsExecutor)
+    full = strawberry.Schema(query=Root)
+    answers = [schema.execute_sync(query) for schema in (fast, full)]
+    (fast_data, fast_errors), (full_data, full_errors) = (
+        (a.data, [(e.message, e.path) for e in a.errors or []]) for a in answers
+    )
+    assert fast_data == full_data
+    assert fast_errors == full_errors
