@@ -1,26 +1,36 @@
-"""The executor: graphql-core's, with a fast path for the commonest field of all.
+"""The executor: graphql-core's, with a fast path for the commonest fields of all.
 
-Most fields of an answer are scalars or enums read straight off their object (an order's
-``reference``, a line's ``quantity``, an amount's ``currency``): no resolver, no permission,
-no argument. For those, graphql-core and strawberry still build a ``ResolveInfo``, call a
-resolver wrapper, test the result for awaitability and dispatch on the return type —
-several microseconds a field. ``PlainFieldsExecutor.execute_field`` reads and serialises
-such a field itself: ``getattr`` then the type's own ``coerce_output_value``, the same two
-steps the full path ends in. Anything else — a field with a resolver, a permission class or
-arguments, a list, an object, a null where the type forbids one, a value the type cannot
-serialise — takes graphql-core's path unchanged, errors and all.
+Most fields of an answer are read straight off their object, with no resolver, permission or
+argument: an order's ``reference``, a line's ``quantity``, its ``unitPrice`` (a ``Money``)
+and that amount's ``currency``. For each of those graphql-core and strawberry still build a
+``ResolveInfo`` (fifteen fields), call a resolver wrapper, test the result for awaitability
+and dispatch on its type: several microseconds a field. ``PlainFieldsExecutor`` reads such a
+field itself (``getattr``) and
+- a scalar or enum: serialises it with the type's own ``coerce_output_value``, the step the
+  full path ends in; a null the type forbids, or a value the type refuses, goes back to
+  graphql-core's path, which reports it;
+- an object, or a list, of types that need no ``ResolveInfo`` to complete (object types
+  without ``is_type_of``, scalars, enums: no interface, no union): hands it to graphql-core's
+  own ``complete_value`` with a two-field stand-in for the info, which completion reads only
+  to name the field in an error. The fields under it are executed as usual.
+Everything else (a resolver, a permission class, arguments, an interface or union) takes
+graphql-core's path unchanged.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple, cast
 from weakref import WeakKeyDictionary
 
 from graphql import (
     GraphQLLeafType,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
     GraphQLSchema,
     Undefined,
     is_leaf_type,
@@ -32,11 +42,29 @@ from strawberry.types.field import StrawberryField
 
 @dataclass(frozen=True, slots=True)
 class PlainField:
-    """A scalar or enum field read straight off its object."""
+    """A field read straight off its object: a scalar or enum (``leaf``), or else a value
+    graphql-core completes without any resolver info (``type``)."""
 
     attribute: str
-    leaf: GraphQLLeafType
+    type: GraphQLOutputType
+    leaf: GraphQLLeafType | None
     non_null: bool
+
+
+class _Where(NamedTuple):
+    """What graphql-core's completion reads of an info when nothing resolves the field:
+    where it is, to name it in an error."""
+
+    parent_type: GraphQLObjectType
+    field_name: str
+
+
+def _completes_without_info(kind: GraphQLOutputType) -> bool:
+    while isinstance(kind, GraphQLNonNull | GraphQLList):
+        kind = kind.of_type
+    if is_leaf_type(kind):
+        return True
+    return isinstance(kind, GraphQLObjectType) and kind.is_type_of is None
 
 
 def plain_field(parent: GraphQLObjectType, name: str) -> PlainField | None:
@@ -47,15 +75,13 @@ def plain_field(parent: GraphQLObjectType, name: str) -> PlainField | None:
     definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
     if not isinstance(definition, StrawberryField) or not definition.is_basic_field:
         return None  # a resolver, a permission class, a field extension
-    if definition.python_name is None:
+    if definition.python_name is None or not _completes_without_info(field.type):
         return None
-    kind = field.type
-    non_null = isinstance(kind, GraphQLNonNull)
-    leaf = kind.of_type if non_null else kind
-    if not is_leaf_type(leaf):
-        return None
-    assert isinstance(leaf, GraphQLLeafType)
-    return PlainField(definition.python_name, leaf, non_null)
+    non_null = isinstance(field.type, GraphQLNonNull)
+    named = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+    leaf = named if is_leaf_type(named) else None
+    assert leaf is None or isinstance(leaf, GraphQLLeafType)
+    return PlainField(definition.python_name, field.type, leaf, non_null)
 
 
 _PLANS: WeakKeyDictionary[GraphQLSchema, dict[tuple[str, str], PlainField | None]]
@@ -85,6 +111,11 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
                 plan = self.plans[key] = plain_field(parent_type, node.name.value)
             if plan is not None:
                 value = getattr(source, plan.attribute, None)
+                if plan.leaf is None:
+                    where = _Where(parent_type, node.name.value)
+                    return self._complete(
+                        plan.type, field_details_list, where, path, value, position_context
+                    )
                 if value is None:
                     if not plan.non_null:
                         return None
@@ -98,3 +129,42 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
+
+    def _complete(
+        self,
+        return_type: GraphQLOutputType,
+        field_details_list: Any,
+        where: _Where,
+        path: Any,
+        value: Any,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's ``execute_field`` after its resolver call, errors handled alike."""
+        try:
+            completed = self.complete_value(
+                return_type,
+                field_details_list,
+                cast(GraphQLResolveInfo, where),  # all completion reads of it
+                path,
+                value,
+                position_context,
+            )
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+        if self.is_awaitable(completed):
+            return self._await(completed, return_type, field_details_list, path)
+        return completed
+
+    async def _await(
+        self,
+        completed: Awaitable[Any],
+        return_type: GraphQLOutputType,
+        field_details_list: Any,
+        path: Any,
+    ) -> Any:
+        try:
+            return await completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None

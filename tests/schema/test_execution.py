@@ -77,11 +77,40 @@ class Colour(enum.Enum):
 
 
 @strawberry.type
+class Part:
+    label: str
+
+    @strawberry.field
+    async def checked(self) -> str:
+        if self.label == "boom":
+            raise ValueError("boom")
+        return self.label
+
+
+@strawberry.type
 class Thing:
     name: str
     nickname: str | None
     colour: Colour
     count: int
+    part: Part | None
+    must: Part
+    parts: list[Part]
+    tags: list[str]
+
+
+def thing(name: Any, **odd: Any) -> Thing:
+    fields: dict[str, Any] = {
+        "name": name,
+        "nickname": None,
+        "colour": Colour.RED,
+        "count": 1,
+        "part": Part(label="p"),
+        "must": Part(label="m"),
+        "parts": [Part(label="a"), Part(label="b")],
+        "tags": ["x", "y"],
+    }
+    return Thing(**{**fields, **odd})
 
 
 @strawberry.type
@@ -89,10 +118,15 @@ class Root:
     @strawberry.field
     def things(self) -> list[Thing]:
         return [
-            Thing(name="fine", nickname=None, colour=Colour.RED, count=1),
-            Thing(name=None, nickname="x", colour=Colour.RED, count=2),  # type: ignore[arg-type]
-            Thing(name="bad-enum", nickname=None, colour="blue", count=3),  # type: ignore[arg-type]
-            Thing(name="bad-int", nickname=None, colour=Colour.RED, count="many"),  # type: ignore[arg-type]
+            thing("fine"),
+            thing(None, nickname="x"),
+            thing("bad-enum", colour="blue"),
+            thing("bad-int", count="many"),
+            thing("no-part", part=None),
+            thing("no-must", must=None),
+            thing("a-null-part", parts=[Part(label="a"), None]),
+            thing("not-a-list", tags=5),
+            thing("a-failing-resolver", part=Part(label="boom")),
         ]
 
 
@@ -104,12 +138,17 @@ class Root:
         "{ things { colour } }",
         "{ things { count } }",
         "{ things { __typename n: name } }",
+        "{ things { nickname part { label } } }",
+        "{ things { nickname must { label } } }",
+        "{ things { nickname parts { label } } }",
+        "{ things { nickname tags } }",
+        "{ things { nickname part { label checked } } }",
     ],
 )
-def test_values_the_fast_path_cannot_serialise_get_graphql_cores_errors(query: str) -> None:
+async def test_values_the_fast_path_cannot_complete_get_graphql_cores_errors(query: str) -> None:
     fast = strawberry.Schema(query=Root, execution_context_class=PlainFieldsExecutor)
     full = strawberry.Schema(query=Root)
-    answers = [schema.execute_sync(query) for schema in (fast, full)]
+    answers = [await schema.execute(query) for schema in (fast, full)]
     (fast_data, fast_errors), (full_data, full_errors) = (
         (a.data, [(e.message, e.path) for e in a.errors or []]) for a in answers
     )
