@@ -1,11 +1,14 @@
 """The executor: graphql-core's, with a fast path for the commonest fields of all.
 
-Most fields of an answer are read straight off their object, with no resolver, permission or
-argument: an order's ``reference``, a line's ``quantity``, its ``unitPrice`` (a ``Money``)
-and that amount's ``currency``. For each of those graphql-core and strawberry still build a
-``ResolveInfo`` (fifteen fields), call a resolver wrapper, test the result for awaitability
-and dispatch on its type: several microseconds a field. ``PlainFieldsExecutor`` reads such a
-field itself (``getattr``) and
+Most fields of an answer are read straight off their object, with no permission or argument:
+an order's ``reference``, a line's ``quantity``, its ``unitPrice`` (a ``Money``) and that
+amount's ``currency``, or built by a method that takes nothing but ``self`` (an order's
+``totals``, its ``lines``). For each of those graphql-core and strawberry still build a
+``ResolveInfo`` (fifteen fields), call a resolver wrapper that works out its arguments, test
+the result for awaitability and dispatch on its type: several microseconds a field.
+``PlainFieldsExecutor`` reads such a field itself (``getattr``, or the method called with
+the object; a read that raises is left to graphql-core's path, which reads it again and
+reports it) and
 - a scalar or enum: serialises it with the type's own ``coerce_output_value``, the step the
   full path ends in; a null the type forbids, or a value the type refuses, goes back to
   graphql-core's path, which reports it;
@@ -13,14 +16,16 @@ field itself (``getattr``) and
   without ``is_type_of``, scalars, enums: no interface, no union): hands it to graphql-core's
   own ``complete_value`` with a two-field stand-in for the info, which completion reads only
   to name the field in an error. The fields under it are executed as usual.
-Everything else (a resolver, a permission class, arguments, an interface or union) takes
-graphql-core's path unchanged.
+Everything else (a resolver that takes arguments, ``info`` or is async, a permission class,
+an interface or union) takes graphql-core's path unchanged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import inspect
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, NamedTuple, cast
 from weakref import WeakKeyDictionary
 
@@ -42,10 +47,10 @@ from strawberry.types.field import StrawberryField
 
 @dataclass(frozen=True, slots=True)
 class PlainField:
-    """A field read straight off its object: a scalar or enum (``leaf``), or else a value
-    graphql-core completes without any resolver info (``type``)."""
+    """A field read straight off its object (``read(source)``): a scalar or enum (``leaf``),
+    or else a value graphql-core completes without any resolver info (``type``)."""
 
-    attribute: str
+    read: Callable[[Any], Any]
     type: GraphQLOutputType
     leaf: GraphQLLeafType | None
     non_null: bool
@@ -73,15 +78,30 @@ def plain_field(parent: GraphQLObjectType, name: str) -> PlainField | None:
     if field is None or field.args or field.resolve is None:
         return None
     definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    if not isinstance(definition, StrawberryField) or not definition.is_basic_field:
-        return None  # a resolver, a permission class, a field extension
-    if definition.python_name is None or not _completes_without_info(field.type):
+    if not isinstance(definition, StrawberryField) or definition.extensions:
+        return None  # a permission class, a field extension
+    read = _reader(definition)
+    if read is None or not _completes_without_info(field.type):
         return None
     non_null = isinstance(field.type, GraphQLNonNull)
     named = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
     leaf = named if is_leaf_type(named) else None
     assert leaf is None or isinstance(leaf, GraphQLLeafType)
-    return PlainField(definition.python_name, field.type, leaf, non_null)
+    return PlainField(read, field.type, leaf, non_null)
+
+
+def _reader(definition: StrawberryField) -> Callable[[Any], Any] | None:
+    """How to read the field off its object: an attribute, or a method taking only self."""
+    resolver = definition.base_resolver
+    if resolver is None:
+        return None if definition.python_name is None else attrgetter(definition.python_name)
+    parameters = resolver.signature.parameters
+    method = resolver.wrapped_func
+    if resolver.is_async or resolver.self_parameter is None or len(parameters) != 1:
+        return None
+    if not inspect.isfunction(method):
+        return None  # a static or class method: strawberry binds those itself
+    return method
 
 
 _PLANS: WeakKeyDictionary[GraphQLSchema, dict[tuple[str, str], PlainField | None]]
@@ -110,7 +130,11 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
             else:
                 plan = self.plans[key] = plain_field(parent_type, node.name.value)
             if plan is not None:
-                value = getattr(source, plan.attribute, None)
+                try:
+                    value = plan.read(source)
+                except Exception:
+                    plan = None  # graphql-core's path reads it again, and reports it
+            if plan is not None:
                 if plan.leaf is None:
                     where = _Where(parent_type, node.name.value)
                     return self._complete(

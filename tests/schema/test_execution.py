@@ -98,6 +98,16 @@ class Thing:
     parts: list[Part]
     tags: list[str]
 
+    @strawberry.field
+    def shout(self) -> str:
+        if self.name == "a-failing-method":
+            raise ValueError("no")
+        return self.name.upper()  # no name: AttributeError, as a resolver error
+
+    @strawberry.field
+    def first_part(self) -> Part:
+        return self.parts[0]
+
 
 def thing(name: Any, **odd: Any) -> Thing:
     fields: dict[str, Any] = {
@@ -127,6 +137,8 @@ class Root:
             thing("a-null-part", parts=[Part(label="a"), None]),
             thing("not-a-list", tags=5),
             thing("a-failing-resolver", part=Part(label="boom")),
+            thing("a-failing-method"),
+            thing("no-parts", parts=[]),
         ]
 
 
@@ -143,6 +155,8 @@ class Root:
         "{ things { nickname parts { label } } }",
         "{ things { nickname tags } }",
         "{ things { nickname part { label checked } } }",
+        "{ things { nickname shout } }",
+        "{ things { nickname firstPart { label checked } } }",
     ],
 )
 async def test_values_the_fast_path_cannot_complete_get_graphql_cores_errors(query: str) -> None:
