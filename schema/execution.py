@@ -13,9 +13,14 @@ reports it) and
   full path ends in; a null the type forbids, or a value the type refuses, goes back to
   graphql-core's path, which reports it;
 - an object, or a list, of types that need no ``ResolveInfo`` to complete (object types
-  without ``is_type_of``, scalars, enums: no interface, no union): hands it to graphql-core's
-  own ``complete_value`` with a two-field stand-in for the info, which completion reads only
-  to name the field in an error. The fields under it are executed as usual.
+  without ``is_type_of``, scalars, enums: no interface, no union): builds the answer of the
+  whole subtree itself when every field under it is such a field too (``_build``; the
+  sub-selections come from graphql-core's own ``collect_subfields``, so fragments, aliases
+  and ``@skip``/``@include`` are its). At the first thing it does not handle (a null the type
+  forbids, a value the type refuses, a field with a resolver, a deferred fragment) it gives
+  up the subtree, and graphql-core's own ``complete_value`` completes it from the start, with
+  a two-field stand-in for the info, which completion reads only to name the field in an
+  error; the reads are pure, so reading again changes nothing.
 Everything else (a resolver that takes arguments, ``info`` or is async, a permission class,
 an interface or union) takes graphql-core's path unchanged.
 """
@@ -104,6 +109,10 @@ def _reader(definition: StrawberryField) -> Callable[[Any], Any] | None:
     return method
 
 
+class _Bail(Exception):
+    """The fast completion met what only graphql-core's path handles."""
+
+
 _PLANS: WeakKeyDictionary[GraphQLSchema, dict[tuple[str, str], PlainField | None]]
 _PLANS = WeakKeyDictionary()
 
@@ -124,11 +133,7 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
         node = field_details_list[0].node
         manager = self.middleware_manager  # strawberry's, empty unless an extension resolves
         if not node.arguments and (manager is None or not manager.middlewares):
-            key = (parent_type.name, node.name.value)
-            if key in self.plans:
-                plan = self.plans[key]
-            else:
-                plan = self.plans[key] = plain_field(parent_type, node.name.value)
+            plan = self._plan(parent_type, node.name.value)
             if plan is not None:
                 try:
                     value = plan.read(source)
@@ -136,10 +141,13 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
                     plan = None  # graphql-core's path reads it again, and reports it
             if plan is not None:
                 if plan.leaf is None:
-                    where = _Where(parent_type, node.name.value)
-                    return self._complete(
-                        plan.type, field_details_list, where, path, value, position_context
-                    )
+                    try:
+                        return self._build(plan.type, field_details_list, value)
+                    except _Bail:
+                        where = _Where(parent_type, node.name.value)
+                        return self._complete(
+                            plan.type, field_details_list, where, path, value, position_context
+                        )
                 if value is None:
                     if not plan.non_null:
                         return None
@@ -153,6 +161,56 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
+
+    def _plan(self, parent_type: GraphQLObjectType, name: str) -> PlainField | None:
+        key = (parent_type.name, name)
+        if key in self.plans:
+            return self.plans[key]
+        plan = self.plans[key] = plain_field(parent_type, name)
+        return plan
+
+    def _build(self, kind: GraphQLOutputType, field_details_list: Any, value: Any) -> Any:
+        """``value`` completed as graphql-core completes it, for a subtree of plain fields;
+        ``_Bail`` at anything else."""
+        if isinstance(kind, GraphQLNonNull):
+            if value is None:
+                raise _Bail
+            kind = kind.of_type
+        elif value is None:
+            return None
+        if isinstance(kind, GraphQLList):
+            if not isinstance(value, list | tuple):
+                raise _Bail
+            item = kind.of_type
+            return [self._build(item, field_details_list, entry) for entry in value]
+        if not isinstance(kind, GraphQLObjectType):  # a scalar or an enum
+            assert isinstance(kind, GraphQLLeafType)
+            try:
+                coerced = kind.coerce_output_value(value)
+            except Exception:
+                raise _Bail from None
+            if coerced is None or coerced is Undefined:
+                raise _Bail
+            return coerced
+        grouped, deferred, _ = self.collect_subfields(kind, field_details_list)
+        if deferred:
+            raise _Bail
+        answer: dict[str, Any] = {}
+        for response_name, details in grouped.items():
+            node = details[0].node
+            name = node.name.value
+            if name == "__typename":
+                answer[response_name] = kind.name
+                continue
+            plan = None if node.arguments else self._plan(kind, name)
+            if plan is None:
+                raise _Bail
+            try:
+                read = plan.read(value)
+            except Exception:
+                raise _Bail from None
+            answer[response_name] = self._build(plan.type, details, read)
+        return answer
 
     def _complete(
         self,

@@ -156,6 +156,9 @@ class Root:
         "{ things { nickname tags } }",
         "{ things { nickname part { label checked } } }",
         "{ things { nickname shout } }",
+        "{ things { parts { __typename label } } }",
+        "{ things { part { ... on Part { label } l2: label @skip(if: true) l3: label } } }",
+        "fragment F on Part { label } { things { parts { ...F } must { ...F __typename } } }",
         "{ things { nickname firstPart { label checked } } }",
     ],
 )
