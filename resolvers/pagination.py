@@ -197,8 +197,16 @@ SOURCE_RANK = {source: index for index, source in enumerate(OrderSource)}
 
 @dataclass(frozen=True, slots=True)
 class Edge:
-    cursor: str
+    """An order of a page, and where the listing reads on after it; its cursor is signed
+    only when asked for (a page of 100 orders rarely wants 100 cursors)."""
+
     order: Order
+    position: Cursor
+    codec: CursorCodec
+
+    @property
+    def cursor(self) -> str:
+        return self.codec.encode(self.position)
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,7 +288,7 @@ async def page_orders(
         stream = streams[source]
         position, order = stream.buffer.popleft()
         offsets[source] = position + 1
-        edges.append(Edge(cursors.encode(Cursor(key, dict(offsets))), order))
+        edges.append(Edge(order, Cursor(key, dict(offsets)), cursors))
         if stream.buffer:
             heapq.heappush(heap, (*_rank(stream.buffer[0][1], source), source))
     has_next = bool(unavailable) or any(stream.has_more for stream in streams.values())

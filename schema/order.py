@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import strawberry
 
 from domain import ids, models
+from resolvers import pagination
 from schema.enums import OrderCapability, OrderSource, OrderStatus, PaymentStatus
 from schema.permissions import Requires
 from schema.types import (
@@ -182,8 +183,12 @@ class Order(Node):
 
 @strawberry.type(description="An order in a connection, with the cursor that points after it.")
 class OrderEdge:
-    cursor: str = strawberry.field(description="Pass as `after` to continue after this order.")
+    edge: strawberry.Private[pagination.Edge]
     node: Order = strawberry.field(description="The order.")
+
+    @strawberry.field(description="Pass as `after` to continue after this order.")
+    def cursor(self) -> str:
+        return self.edge.cursor
 
 
 @strawberry.type(description="A page of orders, newest first by `updatedAt`.")

@@ -105,7 +105,7 @@ class Query(ApiKeyQueries):
             info.context.partial_errors.append(
                 GraphQLError(error.message, path=info.path.as_list(), extensions=error.extensions)
             )
-        edges = [OrderEdge(cursor=e.cursor, node=Order.from_domain(e.order)) for e in page.edges]
+        edges = [OrderEdge(edge=e, node=Order.from_domain(e.order)) for e in page.edges]
         if len(info.path.as_list()) == 1:
             info.context.listings[str(info.path.key)] = Listing(
                 first_reads=page.first_reads, later_reads=page.later_reads, edges=len(edges)
@@ -115,8 +115,8 @@ class Query(ApiKeyQueries):
             page_info=PageInfo(
                 has_next_page=page.has_next_page,
                 has_previous_page=after is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=page.continuation or (edges[-1].cursor if edges else after),
+                start_cursor=page.edges[0].cursor if page.edges else None,
+                end_cursor=page.continuation or (page.edges[-1].cursor if page.edges else after),
             ),
             unavailable_sources=[error.source for error in page.unavailable],
         )
