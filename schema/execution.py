@@ -30,13 +30,15 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from graphql import (
+    GraphQLEnumType,
+    GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLScalarType,
     GraphQLSchema,
     Undefined,
-    is_leaf_type,
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
@@ -45,10 +47,18 @@ from strawberry.types.field import StrawberryField
 
 @dataclass(frozen=True, slots=True)
 class PlainField:
-    """A field read straight off its object: ``read(source)``, completed as ``type``."""
+    """A field read straight off its object: ``read(source)``, completed as ``type`` (its
+    scalar or enum type as ``leaf`` where it is one, with ``non_null``)."""
 
     read: Callable[[Any], Any]
     type: GraphQLOutputType
+    leaf: GraphQLLeafType | None
+    non_null: bool
+
+
+# One field of a compiled selection: its response name and plan (None: ``__typename``), and
+# the field details its own sub-selection is collected from.
+Compiled = list[tuple[str, PlainField | None, Any]]
 
 
 class _Bail(Exception):
@@ -64,7 +74,12 @@ def plain_field(parent: GraphQLObjectType, name: str) -> PlainField | None:
     if not isinstance(definition, StrawberryField) or definition.extensions:
         return None  # a permission class, a field extension
     read = _reader(definition)
-    return None if read is None else PlainField(read, field.type)
+    if read is None:
+        return None
+    non_null = isinstance(field.type, GraphQLNonNull)
+    named = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+    leaf = named if isinstance(named, GraphQLScalarType | GraphQLEnumType) else None
+    return PlainField(read, field.type, leaf, non_null)
 
 
 def _reader(definition: StrawberryField) -> Callable[[Any], Any] | None:
@@ -91,6 +106,7 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
         # Selections the fast path gave up on in this execution (graphql-core keeps each
         # field_details_list alive while it executes, so their ids stay theirs).
         self.given_up: set[tuple[str, int]] = set()
+        self.compiled: dict[tuple[str, int], Compiled | None] = {}
 
     def execute_field(
         self,
@@ -137,8 +153,8 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
                 raise _Bail
             item = kind.of_type
             return [self._build(item, field_details_list, entry) for entry in value]
-        if is_leaf_type(kind):  # a scalar or an enum
-            coerced = kind.coerce_output_value(value)  # type: ignore[union-attr]
+        if isinstance(kind, GraphQLScalarType | GraphQLEnumType):
+            coerced = kind.coerce_output_value(value)
             if coerced is None or coerced is Undefined:
                 raise _Bail
             return coerced
@@ -147,18 +163,51 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
         is_type_of = kind.is_type_of
         if is_type_of is not None and is_type_of(value, None) is not True:  # type: ignore[arg-type]
             raise _Bail  # strawberry's ignores the info; any other says so on the full path
-        grouped, deferred, _ = self.collect_subfields(kind, field_details_list)
-        if deferred:
-            raise _Bail
+        fields = self._compile(kind, field_details_list)
         answer: dict[str, Any] = {}
-        for response_name, details in grouped.items():
-            node = details[0].node
-            name = node.name.value
-            if name == "__typename":
+        for response_name, plan, details in fields:
+            if plan is None:
                 answer[response_name] = kind.name
                 continue
-            plan = None if node.arguments else self._plan(kind, name)
-            if plan is None:
-                raise _Bail
-            answer[response_name] = self._build(plan.type, details, plan.read(value))
+            read = plan.read(value)
+            leaf = plan.leaf
+            if leaf is None:
+                answer[response_name] = self._build(plan.type, details, read)
+            elif read is None:
+                if plan.non_null:
+                    raise _Bail
+                answer[response_name] = None
+            else:
+                coerced = leaf.coerce_output_value(read)
+                if coerced is None or coerced is Undefined:
+                    raise _Bail
+                answer[response_name] = coerced
         return answer
+
+    def _compile(self, kind: GraphQLObjectType, field_details_list: Any) -> Compiled:
+        """The fields an object of ``kind`` answers for this selection, each with its plan,
+        once per selection; ``_Bail`` if any of them needs graphql-core's path."""
+        key = (kind.name, id(field_details_list))
+        if key in self.compiled:
+            fields = self.compiled[key]
+        else:
+            fields = self.compiled[key] = self._compiled_fields(kind, field_details_list)
+        if fields is None:
+            raise _Bail
+        return fields
+
+    def _compiled_fields(self, kind: GraphQLObjectType, field_details_list: Any) -> Compiled | None:
+        grouped, deferred, _ = self.collect_subfields(kind, field_details_list)
+        if deferred:
+            return None
+        fields: Compiled = []
+        for response_name, details in grouped.items():
+            node = details[0].node
+            if node.name.value == "__typename":
+                fields.append((response_name, None, details))
+                continue
+            plan = None if node.arguments else self._plan(kind, node.name.value)
+            if plan is None:
+                return None
+            fields.append((response_name, plan, details))
+        return fields
