@@ -13,11 +13,14 @@ serialised by the type's own ``coerce_output_value``, an object from the sub-sel
 graphql-core's own ``collect_subfields`` (so fragments, aliases, ``@skip``/``@include`` are
 its), a list item by item, all the way down while every field below is such a field too.
 
+A field guarded by the gateway's own permission classes (``schema.permissions``) is read
+this way too when the caller holds the scopes they require.
+
 At the first thing it does not handle — a null the type forbids, a value the type refuses,
 a read that raises, a field with a resolver that takes arguments or ``info`` or is async, a
-permission class, an interface or union, an ``is_type_of`` that does not say yes, a deferred
-fragment — it gives the field up, and graphql-core's own path runs it from the start, with a
-real ``ResolveInfo``, errors and all. Reads are pure, so reading again changes nothing.
+scope the caller lacks, any other field extension, an interface or union, an ``is_type_of``
+that does not say yes, a deferred fragment — it gives the field up, and graphql-core's own
+path runs it from the start, with a real ``ResolveInfo``, errors and all. Reads are pure, so reading again changes nothing.
 """
 
 from __future__ import annotations
@@ -40,9 +43,12 @@ from graphql import (
     GraphQLSchema,
     Undefined,
 )
+from strawberry.permission import PermissionExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
+
+from domain.access import Scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +60,7 @@ class PlainField:
     type: GraphQLOutputType
     leaf: GraphQLLeafType | None
     non_null: bool
+    scopes: tuple[Scope, ...] = ()  # what its permission classes require of the caller
 
 
 # One field of a compiled selection: its response name and plan (None: ``__typename``), and
@@ -71,15 +78,31 @@ def plain_field(parent: GraphQLObjectType, name: str) -> PlainField | None:
     if field is None or field.args or field.resolve is None:
         return None
     definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    if not isinstance(definition, StrawberryField) or definition.extensions:
-        return None  # a permission class, a field extension
+    if not isinstance(definition, StrawberryField):
+        return None
+    scopes = _scopes_required(definition)
     read = _reader(definition)
-    if read is None:
+    if read is None or scopes is None:
         return None
     non_null = isinstance(field.type, GraphQLNonNull)
     named = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
     leaf = named if isinstance(named, GraphQLScalarType | GraphQLEnumType) else None
-    return PlainField(read, field.type, leaf, non_null)
+    return PlainField(read, field.type, leaf, non_null, scopes)
+
+
+def _scopes_required(definition: StrawberryField) -> tuple[Scope, ...] | None:
+    """The scopes the field's permission classes require, where those are all the
+    gateway's own ``Requires`` (a scope of the caller each); None for any other extension."""
+    scopes: list[Scope] = []
+    for extension in definition.extensions:
+        if not isinstance(extension, PermissionExtension) or extension.fail_silently:
+            return None
+        for permission in extension.permissions:
+            required = getattr(type(permission), "required", None)
+            if not isinstance(required, Scope):
+                return None
+            scopes.append(required)
+    return tuple(scopes)
 
 
 def _reader(definition: StrawberryField) -> Callable[[Any], Any] | None:
@@ -121,7 +144,7 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
         if not node.arguments and (manager is None or not manager.middlewares):
             plan = self._plan(parent_type, node.name.value)
             selection = (parent_type.name, id(field_details_list))
-            if plan is not None and selection not in self.given_up:
+            if plan is not None and selection not in self.given_up and self._allowed(plan):
                 try:
                     return self._build(plan.type, field_details_list, plan.read(source))
                 except Exception:  # _Bail, or the read raised: graphql-core's path says what
@@ -131,6 +154,9 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
+
+    def _allowed(self, plan: PlainField) -> bool:
+        return all(self.context_value.principal.may(scope) for scope in plan.scopes)
 
     def _plan(self, parent_type: GraphQLObjectType, name: str) -> PlainField | None:
         key = (parent_type.name, name)
@@ -169,6 +195,8 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
             if plan is None:
                 answer[response_name] = kind.name
                 continue
+            if plan.scopes and not self._allowed(plan):
+                raise _Bail  # graphql-core's path answers the FORBIDDEN error
             read = plan.read(value)
             leaf = plan.leaf
             if leaf is None:

@@ -19,6 +19,7 @@ from domain.errors import ForbiddenError
 def _requires(scope: Scope) -> type[BasePermission]:
     class Requires(BasePermission):
         message = f"This credential lacks the scope {scope.value}."
+        required = scope  # read by the executor's fast path (``schema.execution``) too
 
         def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
             return bool(info.context.principal.may(scope))
