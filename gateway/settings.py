@@ -116,11 +116,12 @@ class Settings(BaseSettings):
     sim_orders: int = Field(default=120, ge=1, description="orders each simulator seeds")
     max_page_size: int = Field(default=100, ge=1, description="largest `first` of `orders`")
     gc_gen0_threshold: int = Field(
-        default=20_000,
+        default=5_000,
         ge=0,
         description="after start-up, freeze what it made out of the garbage collector's "
         "reach and collect the youngest generation every this many allocations (Python's "
-        "default 700): shorter pauses under load; 0 leaves the collector as it is",
+        "default 700): shorter pauses under load (20,000: shorter still, RSS 10 % higher "
+        "after 10,000 requests); 0 leaves the collector as it is",
     )
     max_scan_pages: int = Field(
         default=5,

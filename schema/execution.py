@@ -20,7 +20,8 @@ At the first thing it does not handle — a null the type forbids, a value the t
 a read that raises, a field with a resolver that takes arguments or ``info`` or is async, a
 scope the caller lacks, any other field extension, an interface or union, an ``is_type_of``
 that does not say yes, a deferred fragment — it gives the field up, and graphql-core's own
-path runs it from the start, with a real ``ResolveInfo``, errors and all. Reads are pure, so reading again changes nothing.
+path runs it from the start, with a real ``ResolveInfo``, errors and all. Reads are pure, so
+reading again changes nothing.
 """
 
 from __future__ import annotations
