@@ -665,3 +665,19 @@ async def test_a_given_transport_is_the_one_used() -> None:
         response = await client.get("/ping")
     assert response.json() == {"ok": True}
     assert upstream.requests[0].url == httpx.URL(f"{BASE_URL}/ping")
+
+
+async def test_the_upstream_client_keeps_no_cookies() -> None:
+    """Upstreams authenticate with keys and tokens; a Set-Cookie is neither kept nor sent."""
+    seen: list[str | None] = []
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("cookie"))
+        return httpx.Response(200, headers={"Set-Cookie": "session=abc; Path=/"}, json={})
+
+    config = BackendSettings(base_url="http://upstream.test")
+    async with http.build_client(config, transport=httpx.MockTransport(upstream)) as client:
+        await client.get("/orders")
+        await client.get("/orders")
+        assert len(client.cookies) == 0
+    assert seen == [None, None]
