@@ -273,7 +273,7 @@ class _Walker:
     def _thins(self, connection: FieldNode) -> bool:
         """Whether its filter may leave upstream pages with few matches (more reads)."""
         given = self._filter(connection)
-        return any(given.get(name) not in (None, "", []) for name in THINNING_FILTERS)
+        return any(given.get(name) not in (None, "") for name in THINNING_FILTERS)
 
     def _int_argument(self, field: FieldNode, name: str, default: int) -> int:
         for argument in field.arguments or ():

@@ -80,6 +80,7 @@ class MemoryBuckets:
         self._clock = clock
         self._levels: dict[str, tuple[float, float, float, float]] = {}  # points, at, size, rate
         self._lock = asyncio.Lock()
+        self._sweep_at = self.MAX_KEPT
 
     def _level(self, key: str, size: float, rate: float) -> float:
         points, at, _, _ = self._levels.get(key, (size, self._clock(), size, rate))
@@ -89,15 +90,18 @@ class MemoryBuckets:
         if level >= size:
             self._levels.pop(key, None)
             return
-        if key not in self._levels and len(self._levels) >= self.MAX_KEPT:
+        if key not in self._levels and len(self._levels) >= self._sweep_at:
             self._sweep()
         self._levels[key] = (level, self._clock(), size, rate)
 
     def _sweep(self) -> None:
+        """Drop the buckets that have refilled; the next sweep waits for a tenth more (a
+        table of buckets all short of full is not walked again for every new caller)."""
         now = self._clock()
         for key, (points, at, size, rate) in list(self._levels.items()):
             if points + (now - at) * rate >= size:
                 del self._levels[key]
+        self._sweep_at = max(self.MAX_KEPT, len(self._levels) + self.MAX_KEPT // 10)
 
     def __len__(self) -> int:
         return len(self._levels)

@@ -46,12 +46,21 @@ async def create_key(
                 field=["input", "scopes", str(index)],
             )
     wanted = [Scope(value) for value in scopes]
+    if sources is not None and not sources:
+        raise ValidationError(
+            "Give the sources the key is limited to, or none at all for every source.",
+            field=["input", "sources"],
+        )
     if sources is None:
         sources = sorted(context.principal.sources or ())
-    if not context.principal.covers(wanted, sources):
+    own_rate = context.budget().rate
+    if rate is None:
+        rate = context.principal.rate  # a manager's own rate, or (None) the gateway's
+    if not context.principal.covers(wanted, sources) or (rate or own_rate) > own_rate:
         raise ForbiddenError(
-            "A key manager gives only what it holds: scopes it has and sources it may see "
-            "(a key limited to some sources cannot make an unrestricted one)."
+            "A key manager gives only what it holds: scopes it has, sources it may see (a "
+            "key limited to some sources cannot make an unrestricted one) and at most its "
+            f"own rate ({own_rate:g} points per second)."
         )
     return await api_keys.create(
         context.store, name=name, scopes=wanted, sources=sources, rate=rate

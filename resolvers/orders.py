@@ -60,6 +60,8 @@ async def list_orders(
         search=search.strip() or None if search else None,
         search_customers=context.principal.may(Scope.CUSTOMERS_READ),
     )
+    if query.statuses == frozenset() or query.payment_statuses == frozenset():
+        return OrdersPage(edges=[], has_next_page=False, unavailable=[])  # matches nothing
     wanted = sources if sources is not None else list(OrderSource)
     backends = {s: b for s, b in context.backends.items() if s in wanted}
     page = await page_orders(

@@ -50,6 +50,7 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
 from domain.access import Scope
+from schema.permissions import SCOPE_ONLY
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,13 +97,12 @@ def _scopes_required(definition: StrawberryField) -> tuple[Scope, ...] | None:
     gateway's own ``Requires`` (a scope of the caller each); None for any other extension."""
     scopes: list[Scope] = []
     for extension in definition.extensions:
-        if not isinstance(extension, PermissionExtension) or extension.fail_silently:
+        if type(extension) is not PermissionExtension or extension.fail_silently:
             return None
         for permission in extension.permissions:
-            required = getattr(type(permission), "required", None)
-            if not isinstance(required, Scope):
+            if type(permission) not in SCOPE_ONLY:
                 return None
-            scopes.append(required)
+            scopes.append(type(permission).required)  # type: ignore[attr-defined]
     return tuple(scopes)
 
 
@@ -117,6 +117,14 @@ def _reader(definition: StrawberryField) -> Callable[[Any], Any] | None:
     if len(resolver.signature.parameters) != 1 or not inspect.isfunction(method):
         return None  # arguments, info, or a static or class method strawberry binds itself
     return method
+
+
+def _read(plan: PlainField, source: Any) -> Any:
+    value = plan.read(source)
+    if inspect.iscoroutine(value):  # a method that looked plain is async after all
+        value.close()
+        raise _Bail
+    return value
 
 
 _PLANS: WeakKeyDictionary[GraphQLSchema, dict[tuple[str, str], PlainField | None]]
@@ -147,7 +155,7 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
             selection = (parent_type.name, id(field_details_list))
             if plan is not None and selection not in self.given_up and self._allowed(plan):
                 try:
-                    return self._build(plan.type, field_details_list, plan.read(source))
+                    return self._build(plan.type, field_details_list, _read(plan, source))
                 except Exception:  # _Bail, or the read raised: graphql-core's path says what
                     # The next item of a list has the same selection: likely to give up
                     # again, it goes straight to graphql-core's path.
@@ -198,7 +206,7 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
                 continue
             if plan.scopes and not self._allowed(plan):
                 raise _Bail  # graphql-core's path answers the FORBIDDEN error
-            read = plan.read(value)
+            read = _read(plan, value)
             leaf = plan.leaf
             if leaf is None:
                 answer[response_name] = self._build(plan.type, details, read)

@@ -19,7 +19,8 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from graphql import ExecutionResult, GraphQLError, parse
+from graphql import ExecutionResult, GraphQLError, OperationType, parse
+from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
 
 from domain.errors import ErrorCode
@@ -55,6 +56,7 @@ class QueryLimits(SchemaExtension):
     def __init__(self, documents: DocumentCache) -> None:
         super().__init__()
         self.documents = documents
+        self.paid = False  # this operation took its cost from the bucket (one per operation)
 
     def _context(self) -> Context:
         context: Context = self.execution_context.context
@@ -71,9 +73,9 @@ class QueryLimits(SchemaExtension):
     async def _charge_refusal(self) -> None:
         """A document refused before it could run (syntax, a limit, validation, no such
         operation) cost the gateway a parse all the same: it takes ``refusal_cost`` points."""
-        context = self._context()
-        if context.cost is not None and context.cost.status is not None:
+        if self.paid:
             return  # it reached the bucket: it paid its own cost
+        context = self._context()
         budget = context.budget()
         take = await context.buckets.take(
             budget.key, context.settings.limits.refusal_cost, size=budget.size, rate=budget.rate
@@ -100,7 +102,7 @@ class QueryLimits(SchemaExtension):
             if take.status.currently_available < limits.refusal_cost:
                 raise self._rate_limited(take, limits.refusal_cost)
             try:
-                ctx.graphql_document = parse(ctx.query, max_tokens=limits.max_tokens)
+                ctx.graphql_document = parse(ctx.query, max_lexical_tokens=limits.max_tokens)
                 self.documents.remember(ctx.query, ctx.graphql_document)
             except RecursionError:
                 raise too_complex("depth", limits.max_depth + 1, limits.max_depth) from None
@@ -117,6 +119,12 @@ class QueryLimits(SchemaExtension):
         context = self._context()
         assert ctx.graphql_document is not None
         operation = operation_of(ctx.graphql_document, ctx.operation_name)
+        if operation is not None and isinstance(context.request, WebSocket):
+            if operation.operation is not OperationType.SUBSCRIPTION:
+                # One context serves a whole socket; queries and mutations are per request.
+                ctx.pre_execution_errors = [over_http()]
+                yield
+                return
         if operation is not None:
             try:
                 figures = measure(
@@ -162,6 +170,7 @@ class QueryLimits(SchemaExtension):
             budget.key, report.requested, size=budget.size, rate=budget.rate
         )
         report.status = take.status
+        self.paid = True
         if not take.granted:
             refusal = self._rate_limited(take, report.requested)
             self.execution_context.result = ExecutionResult(data=None, errors=[refusal])
@@ -202,6 +211,13 @@ class QueryLimits(SchemaExtension):
     def get_results(self) -> dict[str, Any]:
         report = self._context().cost
         return {} if report is None else {"cost": report.as_extension()}
+
+
+def over_http() -> GraphQLError:
+    return GraphQLError(
+        "Queries and mutations go over HTTP (POST /graphql); the WebSocket carries subscriptions.",
+        extensions={"code": ErrorCode.BAD_REQUEST.value},
+    )
 
 
 def _token_limit(maximum: int) -> GraphQLError:

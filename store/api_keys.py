@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 
 from domain.access import Principal, PrincipalKind, Scope, parse_scopes
 from domain.errors import NotFoundError, ValidationError
@@ -27,7 +27,7 @@ from store.tables import ApiKeyRecord
 PREFIX = "og_"
 DEMO_NAME = "demo"  # reserved for the demo key (``ensure``); revoked outside the demo
 NAME_MAX = 200
-NAME = re.compile(rf"[\w][\w .@-]{{0,{NAME_MAX - 1}}}")
+NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9 ._@-]{{0,{NAME_MAX - 1}}}")  # ASCII: no lookalikes
 
 
 def secret_hash(secret: str) -> str:
@@ -57,11 +57,11 @@ async def create(
     name = name.strip()
     if not NAME.fullmatch(name):
         raise ValidationError(
-            f"A key's name has 1 to {NAME_MAX} letters, digits, spaces and . _ @ - "
+            f"A key's name has 1 to {NAME_MAX} ASCII letters, digits, spaces and . _ @ - "
             "(it is the actor in order histories).",
             field=["name"],
         )
-    if name == DEMO_NAME and secret is None:
+    if name.casefold() == DEMO_NAME and secret is None:
         raise ValidationError(f"The name {DEMO_NAME!r} is the demo key's.", field=["name"])
     if await _live_named(store, name):
         raise ValidationError(
@@ -172,10 +172,12 @@ def principal_of(record: ApiKeyRecord) -> Principal:
 
 
 async def _live_named(store: Store, name: str) -> bool:
+    """Whether a live key has this name, in any case ("Tester" is "tester")."""
     async with store.session() as session:
         rows = await session.exec(
             select(ApiKeyRecord.id).where(
-                col(ApiKeyRecord.name) == name, col(ApiKeyRecord.revoked_at).is_(None)
+                func.lower(ApiKeyRecord.name) == name.lower(),
+                col(ApiKeyRecord.revoked_at).is_(None),
             )
         )
         return rows.first() is not None

@@ -23,8 +23,11 @@ PROC = Path("/proc")
 
 
 def _namespace() -> str | None:
-    """This kernel boot and PID namespace, hashed short; None where /proc cannot say."""
+    """This kernel boot and PID namespace, hashed short; None where /proc cannot say (none,
+    or one mounted from another PID namespace: its pids are not this process's)."""
     try:
+        if os.readlink(PROC / "self") != str(os.getpid()):
+            return None
         boot = (PROC / "sys/kernel/random/boot_id").read_text().strip()
         space = os.stat(PROC / "self/ns/pid").st_ino
     except OSError:
@@ -73,6 +76,6 @@ def is_gone(owner: str | None) -> bool:
     if len(parts) != 5:
         return False  # another form (an id from an older version): not judged
     _host, space, pid_text, start, _holder = parts
-    if space != SPACE or not pid_text.isdigit() or len(pid_text) > 9:
+    if space != SPACE or not pid_text.isdigit() or len(pid_text) > 9 or start == "-":
         return False
     return started(int(pid_text)) != start

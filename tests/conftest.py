@@ -127,6 +127,7 @@ async def bearer(
     name: str | None = None,
     scopes: Iterable[Scope] = ALL_SCOPES,
     sources: Iterable[OrderSource] = (),
+    rate: float | None = None,
 ) -> dict[str, str]:
     """The header of a new API key made in the running app's store. Without a ``name`` it is
     the first of "tester", "tester-2", ... that no live key has (names are unique)."""
@@ -136,7 +137,7 @@ async def bearer(
         name = next(
             n for n in (TESTER, *(f"{TESTER}-{i}" for i in range(2, 10_000))) if n not in live
         )
-    key = await api_keys.create(store, name=name, scopes=scopes, sources=sources)
+    key = await api_keys.create(store, name=name, scopes=scopes, sources=sources, rate=rate)
     return {"Authorization": f"Bearer {key.secret}"}
 
 

@@ -356,7 +356,8 @@ class AffiliateAdapter:
         then, not as it has become since (confirmed by the merchant meanwhile...). Then the
         order is read once."""
         after = answered(answer)
-        if after.order.updated_at < parse_timestamp(built_on, "updated_at", built_on.updated_at):
+        # Not newer (to the platform's precision) than what the write was built on: a replay.
+        if after.order.updated_at <= parse_timestamp(built_on, "updated_at", built_on.updated_at):
             fresh = await self.snapshot(str(built_on.id))
             if fresh is not None:
                 return fresh

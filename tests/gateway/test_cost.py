@@ -157,8 +157,11 @@ COSTS: dict[str, Case] = {
     "sources-alone-do-not-scan": Case(
         "{ orders(first: 10, filter: {sources: [CRM]}) { edges { cursor } } }", 10
     ),
-    "empty-filters-do-not-scan": Case(
-        '{ orders(first: 10, filter: {search: "", statuses: []}) { edges { cursor } } }', 40
+    "an-empty-search-does-not-scan": Case(
+        '{ orders(first: 10, filter: {search: ""}) { edges { cursor } } }', 40
+    ),
+    "an-empty-status-list-is-priced-as-a-filter": Case(
+        "{ orders(first: 10, filter: {statuses: []}) { edges { cursor } } }", 4 * (10 + 40)
     ),
     "nothing-asked-nothing-scanned": Case(
         '{ orders(first: 0, filter: {search: "x"}) { edges { cursor } } }', 0

@@ -98,7 +98,9 @@ async def test_a_key_is_revoked_and_refused_afterwards(
             {"scopes": ["orders:read"], "sources": ["AFFILIATE", "WEBSHOP"]},
             False,
         ),
-        ({"scopes": MANAGER, "sources": [A]}, {"scopes": ["orders:read"], "sources": []}, False),
+        ({"scopes": MANAGER, "rate": 1.0}, {"scopes": ["orders:read"], "rate": 1.0}, True),
+        ({"scopes": MANAGER, "rate": 1.0}, {"scopes": ["orders:read"], "rate": 1e300}, False),
+        ({"scopes": MANAGER}, {"scopes": ["orders:read"], "rate": 2e6}, False),  # tests: 1e6
     ],
     ids=[
         "a-scope-it-holds",
@@ -107,7 +109,9 @@ async def test_a_key_is_revoked_and_refused_afterwards(
         "its-own-source",
         "another-source",
         "one-source-beyond",
-        "unrestricted-from-restricted",
+        "its-own-rate",
+        "a-rate-above-its-own",
+        "a-rate-above-the-gateways-default",
     ],
 )
 async def test_a_manager_gives_no_more_than_it_holds(
@@ -166,6 +170,9 @@ async def test_keys_beyond_reach_are_neither_listed_nor_revoked(
         ({"name": "x (on behalf of ceo)", "scopes": []}, "VALIDATION", ["name"]),
         ({"name": "a\nb", "scopes": []}, "VALIDATION", ["name"]),
         ({"name": "key-manager", "scopes": []}, "VALIDATION", ["name"]),
+        ({"name": "Key-Manager", "scopes": []}, "VALIDATION", ["name"]),
+        ({"name": "k\u0435y-manager", "scopes": []}, "VALIDATION", ["name"]),  # Cyrillic e
+        ({"name": "DEMO", "scopes": []}, "VALIDATION", ["name"]),
     ],
     ids=[
         "unknown-scope",
@@ -175,6 +182,9 @@ async def test_keys_beyond_reach_are_neither_listed_nor_revoked(
         "a-name-posing-as-on-behalf",
         "a-control-character",
         "a-live-keys-name",
+        "a-live-keys-name-in-other-case",
+        "a-lookalike-letter",
+        "the-demo-name-in-capitals",
     ],
 )
 async def test_a_bad_key_request_is_a_user_error(
@@ -222,3 +232,22 @@ async def test_a_revoked_keys_name_may_be_given_again(gateway_app: Starlette) ->
         await caller.data(REVOKE, {"id": first["apiKey"]["id"]})
         second = await create(caller, name="rotated", scopes=["orders:read"])
     assert second["userErrors"] == [] and second["apiKey"]["id"] != first["apiKey"]["id"]
+
+
+async def test_a_new_key_takes_its_managers_rate_by_default(gateway_app: Starlette) -> None:
+    caller = await manager(gateway_app, rate=1.0)
+    async with caller.http:
+        made = await create(caller, name="slow-partner", scopes=["orders:read"])
+    assert made["apiKey"]["rate"] == 1.0
+
+
+async def test_an_empty_source_list_is_refused_not_read_as_every_source(
+    gateway_app: Starlette,
+) -> None:
+    caller = await manager(gateway_app)
+    async with caller.http:
+        made = await create(caller, name="nowhere", scopes=["orders:read"], sources=[])
+    assert made["secret"] is None
+    assert [(e["code"], e["field"]) for e in made["userErrors"]] == [
+        ("VALIDATION", ["input", "sources"])
+    ]

@@ -394,3 +394,24 @@ async def test_a_caller_who_cannot_pay_for_a_refusal_has_no_new_document_parsed(
         assert retry_after >= 5 / SLOW - 1
         assert len(parsed) == before  # refused unread
         assert await available(client) == pytest.approx(5, abs=0.2)  # a known document runs
+
+
+async def test_comments_are_not_tokens(gateway: GatewayClient) -> None:
+    """graphql-core's parser counts only lexical tokens against the limit, as the regular
+    expression before it does: a well-commented document is no bomb."""
+    commented = "{ viewer { principal } }\n" + "# a comment line\n" * 1_500
+    body = await gateway.query(commented)
+    assert "errors" not in body, body["errors"]
+
+
+@pytest.mark.parametrize("empty", ["statuses", "paymentStatuses"])
+async def test_an_empty_status_list_matches_nothing_and_reads_nothing(
+    gateway: GatewayClient, sims: Sims, empty: str
+) -> None:
+    reset(sims)
+    body = await gateway.query(
+        f"{{ orders(first: 5, filter: {{{empty}: []}}) {{ edges {{ cursor }} }} }}"
+    )
+    assert body["data"]["orders"]["edges"] == []
+    assert requests_served(sims) == 0
+    assert body["extensions"]["cost"]["actualQueryCost"] == 0

@@ -109,3 +109,22 @@ async def test_past_the_most_kept_the_refilled_buckets_are_swept_out(
     assert (
         await buckets.take("still-short", 0, size=SIZE, rate=RATE)
     ).status.currently_available == pytest.approx(60)
+
+
+async def test_a_table_of_short_buckets_is_not_walked_again_for_every_new_caller(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(MemoryBuckets, "MAX_KEPT", 100)
+    buckets = MemoryBuckets(clock=Clock())  # time stands still: nothing ever refills
+    sweeps: list[int] = []
+    sweep = buckets._sweep
+
+    def counted() -> None:
+        sweeps.append(len(buckets))
+        sweep()
+
+    monkeypatch.setattr(buckets, "_sweep", counted)
+    for n in range(300):
+        await buckets.take(f"anonymous:{n}", 50, size=SIZE, rate=RATE)
+    # at 100 kept, then only once a tenth more have come: 110, 120, ...
+    assert sweeps == list(range(100, 300, 10))

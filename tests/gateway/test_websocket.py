@@ -1,6 +1,6 @@
 """`/graphql` over WebSocket (graphql-transport-ws), against the app served by uvicorn: the
 same door as HTTP. No credential, a made-up or revoked key: the socket is closed with 4401
-and the reason; a valid key's operations run as that key, under the same limits."""
+and the reason; a valid key is acknowledged, and its queries are sent to HTTP."""
 
 from __future__ import annotations
 
@@ -64,20 +64,22 @@ async def test_a_socket_without_a_valid_credential_is_closed_4401(
     assert "key" in closed.value.rcvd.reason or "credential" in closed.value.rcvd.reason
 
 
-async def test_a_socket_with_a_valid_key_runs_operations_as_that_key(
+async def test_a_socket_with_a_valid_key_is_acknowledged_and_sends_queries_to_http(
     settings: Settings, gateway_url: str
 ) -> None:
+    """One context serves a whole socket: queries and mutations, which cost per request,
+    go over HTTP; the socket carries subscriptions (none exist yet)."""
     secret = await new_key(settings, "socket-partner")
     headers = {"Authorization": f"Bearer {secret}"}
     async with connect(gateway_url, subprotocols=[PROTOCOL], additional_headers=headers) as ws:
         assert ws.subprotocol == PROTOCOL
         assert (await exchange(ws, {"type": "connection_init"}))["type"] == "connection_ack"
-        query = "{ viewer { principal scopes } }"
-        answer = await exchange(ws, {"id": "1", "type": "subscribe", "payload": {"query": query}})
-        assert answer["type"] == "next"
-        viewer = answer["payload"]["data"]["viewer"]
-        assert viewer == {"principal": "socket-partner", "scopes": ["orders:read"]}
-        bomb = "{ " + " ".join(f"a{n}: viewer {{ principal }}" for n in range(20)) + " }"
-        refused = await exchange(ws, {"id": "2", "type": "subscribe", "payload": {"query": bomb}})
-        errors = refused["payload"] if refused["type"] == "error" else refused["payload"]["errors"]
-        assert [e["extensions"]["code"] for e in errors] == ["QUERY_TOO_COMPLEX"]
+        for n, query in enumerate(
+            ["{ viewer { principal } }", "{ orders(first: 100) { edges { cursor } } }"]
+        ):
+            answer = await exchange(
+                ws, {"id": str(n), "type": "subscribe", "payload": {"query": query}}
+            )
+            errors = answer["payload"] if answer["type"] == "error" else answer["payload"]["errors"]
+            assert [e["extensions"]["code"] for e in errors] == ["BAD_REQUEST"]
+            assert "HTTP" in errors[0]["message"]

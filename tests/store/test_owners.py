@@ -38,6 +38,7 @@ CASES = [
     ("an older form", lambda: f"{owners.HOST}:{finished_pid()}:0a0a0a0a0a0a:h", False),
     ("a pid that is no number", lambda: f"{owners.HOST}:{owners.SPACE}:x:1:h", False),
     ("a pid past any real one", lambda: here(10**12, "1"), False),
+    ("a start time nobody could read", lambda: here(finished_pid(), "-"), False),
     # Same hostname, same pid, same start ticks, but another kernel or PID namespace.
     ("another namespace", lambda: f"{owners.HOST}:0a0a0a0a0a0a:{ME}:{owners.started(ME)}:h", False),
     ("another namespace, ended pid", lambda: f"x:0a0a0a0a0a0a:{finished_pid()}:1:h", False),
