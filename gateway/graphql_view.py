@@ -66,14 +66,15 @@ def negotiate(accept: str | None) -> str:
 
 def media_type_lowered(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """Headers whose ``Content-Type`` media type is in lower case: media types are
-    case-insensitive (RFC 9110), strawberry compares ``application/json`` as written."""
-    lowered = []
-    for name, value in headers:
+    case-insensitive (RFC 9110), strawberry compares ``application/json`` as written. The
+    same list when it is (nearly always)."""
+    for index, (name, value) in enumerate(headers):
         if name == b"content-type":
             media, sep, params = value.partition(b";")
-            value = media.lower() + sep + params
-        lowered.append((name, value))
-    return lowered
+            if media == media.lower():
+                return headers
+            return [*headers[:index], (name, media.lower() + sep + params), *headers[index + 1 :]]
+    return headers
 
 
 class GraphQLView(GraphQL[Context, None]):

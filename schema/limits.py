@@ -10,7 +10,11 @@
 - before execution, the caller's bucket (``gateway.throttle``) pays the cost: short of it,
   ``RATE_LIMITED`` with HTTP 429 and ``Retry-After``; after execution the unused part of
   the estimate goes back: what a root ``orders`` did not read (``Context.listings``);
-- every answer says what it cost, under ``extensions.cost`` (Shopify's shape).
+- every answer says what it cost, under ``extensions.cost`` (Shopify's shape);
+- a document refused before it runs takes ``refusal_cost`` points, and one not parsed before
+  is parsed only while the bucket holds that much;
+- over a WebSocket only subscriptions run: one context serves the whole socket, so queries
+  and mutations, metered per request, are sent to HTTP.
 """
 
 from __future__ import annotations
