@@ -139,6 +139,9 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
         # field_details_list alive while it executes, so their ids stay theirs).
         self.given_up: set[tuple[str, int]] = set()
         self.compiled: dict[tuple[str, int], Compiled | None] = {}
+        # strawberry's middleware is empty unless an extension resolves fields itself
+        manager = self.middleware_manager
+        self.fast = manager is None or not manager.middlewares
 
     def execute_field(
         self,
@@ -149,8 +152,7 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> Any:
         node = field_details_list[0].node
-        manager = self.middleware_manager  # strawberry's, empty unless an extension resolves
-        if not node.arguments and (manager is None or not manager.middlewares):
+        if self.fast and not node.arguments:
             plan = self._plan(parent_type, node.name.value)
             selection = (parent_type.name, id(field_details_list))
             if plan is not None and selection not in self.given_up and self._allowed(plan):
