@@ -42,7 +42,8 @@ def started(pid: int) -> str | None:
     except (OSError, ValueError):
         return None
     # Field 22, counted after the command name, which may itself hold spaces and parentheses.
-    return stat.rpartition(")")[2].split()[19]
+    fields = stat.rpartition(")")[2].split()
+    return fields[19] if len(fields) > 19 else None
 
 
 SPACE = _namespace()

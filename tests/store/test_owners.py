@@ -71,3 +71,6 @@ def test_a_start_time_is_read_past_a_command_name_with_spaces_and_parentheses(
     monkeypatch.setattr(owners, "PROC", tmp_path)
     assert owners.started(42) == "987654"
     assert owners.started(43) is None
+    (tmp_path / "44").mkdir()  # type: ignore[operator]
+    (tmp_path / "44" / "stat").write_text("44 (cut short) S 1 2")  # type: ignore[operator]
+    assert owners.started(44) is None
