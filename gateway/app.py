@@ -187,7 +187,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/graphql", guard, methods=["GET", "POST"]),
             # The same door for WebSockets (graphql-transport-ws): the credential is checked
-            # at the handshake, every operation runs under the same limits and budget.
+            # at the handshake; only subscriptions run there (``schema.limits``).
             WebSocketRoute("/graphql", guard),
             Route("/health", health, methods=["GET"]),
             Route("/ready", ready, methods=["GET"]),

@@ -143,18 +143,9 @@ class SourceStream:
     page_size: int
     buffer: deque[tuple[int, Order]] = field(default_factory=deque)
     exhausted: bool = False
-    start: int = -1  # where the stream began (``next_offset`` at creation)
     last_read: Order | None = None  # the last order read upstream, matching or not
     reads: int = 0  # upstream reads this page made
     first_read: int = 0  # orders the first of them answered
-
-    def __post_init__(self) -> None:
-        self.start = self.next_offset
-
-    @property
-    def read(self) -> int:
-        """Orders this stream read upstream (matching or not)."""
-        return self.next_offset - self.start
 
     async def fill(self, wanted: int, *, max_reads: int) -> None:
         """Read until ``wanted`` matching orders are buffered, the listing ends, or
@@ -214,7 +205,6 @@ class OrdersPage:
     edges: list[Edge]
     has_next_page: bool
     unavailable: list[BackendError]
-    read: int = 0  # orders read upstream for this page, every available source together
     # What the page cost upstream (``gateway.limits``): the orders of each source's first read,
     # and the reads after the first (a filter thinning the upstream pages), sources together.
     first_reads: int = 0
@@ -292,7 +282,6 @@ async def page_orders(
         if stream.buffer:
             heapq.heappush(heap, (*_rank(stream.buffer[0][1], source), source))
     has_next = bool(unavailable) or any(stream.has_more for stream in streams.values())
-    read = sum(stream.read for stream in streams.values())
     continuation = None
     if stop is not None and len(edges) < first:
         offsets.update({source: stream.resume_at for source, stream in streams.items()})
@@ -301,7 +290,6 @@ async def page_orders(
         edges=edges,
         has_next_page=has_next,
         unavailable=unavailable,
-        read=read,
         first_reads=sum(stream.first_read for stream in streams.values()),
         later_reads=sum(max(0, stream.reads - 1) for stream in streams.values()),
         continuation=continuation,
