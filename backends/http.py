@@ -12,7 +12,6 @@ import functools
 import json
 import math
 import random
-import socket
 import time
 from asyncio import CancelledError
 from asyncio import timeout as asyncio_timeout
@@ -36,6 +35,7 @@ from backends.resilience import (
     Ticket,
 )
 from backends.single_flight import SingleFlight
+from backends.transport import Http11Transport
 from domain.errors import (
     BackendError,
     UpstreamCircuitOpenError,
@@ -84,7 +84,6 @@ def action_for(status: int) -> Action:
     return Action.RETRY
 
 
-NO_DELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 # An attempt cut by its caller's deadline counts against the backend only if it had this long.
 FAIR_WAIT_S = 1.0
 GARBAGE_COUNTED = "ordergate.garbage_counted"  # a response the breaker already counted
@@ -130,9 +129,7 @@ def build_client(
         base_url=config.base_url,
         auth=auth,
         headers=headers,
-        # Without TCP_NODELAY a request written in two parts (headers, then body) waits
-        # for the peer's delayed ACK: ~40 ms per request on a kept-alive connection.
-        transport=transport or httpx.AsyncHTTPTransport(limits=limits, socket_options=[NO_DELAY]),
+        transport=transport or Http11Transport(max_connections=config.max_connections),
         timeout=httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s),
         limits=limits,
     )

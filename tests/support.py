@@ -12,8 +12,8 @@ import httpx
 import pytest
 from starlette.types import ASGIApp
 
-from backends.http import NO_DELAY
 from backends.simkit.server import ServerThread
+from backends.transport import Http11Transport
 from domain.models import OrderSource
 
 
@@ -139,7 +139,7 @@ class RecordingTransport(httpx.AsyncBaseTransport):
     """The real transport, keeping every request an adapter sends (what it asked upstream)."""
 
     def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport(verify=False, socket_options=[NO_DELAY])
+        self.inner = Http11Transport()
         self.requests: list[httpx.Request] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

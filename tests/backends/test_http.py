@@ -26,6 +26,7 @@ import pytest
 from backends import http
 from backends.config import BackendSettings
 from backends.http import Action, UpstreamHttp, action_for, retry_after_seconds, upstream_message
+from backends.transport import Http11Transport
 from domain.errors import (
     BackendError,
     UpstreamForbiddenError,
@@ -649,11 +650,9 @@ def test_each_backends_client_has_its_address_timeouts_and_connection_limit() ->
     assert client.timeout == httpx.Timeout(3.5, connect=0.75)
     assert client.headers["X-Api-Key"] == "k"
     assert client.auth is auth
-    # httpcore's pool is where the limits and socket options end up.
-    pool = client._transport._pool  # type: ignore[attr-defined]
-    assert pool._max_connections == 30
-    assert pool._max_keepalive_connections == 30
-    assert pool._socket_options == [http.NO_DELAY]
+    transport = client._transport
+    assert isinstance(transport, Http11Transport)
+    assert transport.max_connections == 30
 
 
 async def test_a_given_transport_is_the_one_used() -> None:
