@@ -18,13 +18,16 @@ async def gather_bounded(
     The first failure cancels the rest and propagates (an upstream that fails one read
     of a batch is failing; the dataloader reports it for every key of the batch).
     """
+    unique = list(dict.fromkeys(keys))
+    if len(unique) == 1:  # one read (an ``order(id)``): no tasks to start and gather
+        result = await fetch_one(unique[0])
+        return [result] * len(keys)
     semaphore = asyncio.Semaphore(concurrency)
 
     async def bounded(key: K) -> V:
         async with semaphore:
             return await fetch_one(key)
 
-    unique = list(dict.fromkeys(keys))
     tasks = [asyncio.ensure_future(bounded(key)) for key in unique]
     try:
         results = await asyncio.gather(*tasks)

@@ -1,6 +1,6 @@
 """Read-path benchmark: every target of the fast-path issue, each beside a floor of the same run.
 
-    .venv/bin/python bench/read_path.py [--quick] [--workers N]
+    .venv/bin/python bench/read_path.py [--quick] [--workers N] [--rows 1,3]
 
 Starts the four simulators (one process of their own, 120 orders each) and the gateway as
 ``ordergate run`` (another process: SQLite store in a temporary directory, default limits,
@@ -46,8 +46,12 @@ fast as the gateway serves row 6's mix): fewer requests everywhere, 2 s load rou
 2,000 requests for memory. Under the table, notes give what some figures rest on: in row 2
 the CPU of the load client, the gateway and the simulators as a share of one core (one near
 100 % set the pace: with the client there, the ratio says little), and the upstream requests
-per gateway query of rows 3 and 4 (1 and 4 if the floors are the calls the gateway makes).
-Nothing is asserted; the table is printed.
+per gateway query of rows 3 and 4 (1 and 4 if the floors are the calls the gateway makes),
+and two costs of the stack itself, measured in the same run: the gateway CPU of a request
+that reads nothing (``{ __typename }``, beside row 1's target), and the CPU of parsing and
+validating row 3's upstream page as the gateway must (``json.loads(parse_float=Decimal)``
+and the wire model's validation), as a share of row 3's floor. ``--rows`` runs only the rows
+named. Nothing is asserted; the table is printed.
 """
 
 from __future__ import annotations
@@ -67,13 +71,16 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pydantic
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from backends.webshop import wire as webshop_wire
 from bench.harness import measured_on, simulators_with_pid
 from domain.access import Scope
 from domain.models import OrderSource
@@ -449,8 +456,8 @@ def cpu_per_call(pid_cpu: Callable[[], float], send: Callable[[], object], n: in
     return (pid_cpu() - before) / n
 
 
-def order_cpu(s: Setting) -> Row:
-    """Row 1."""
+def order_cpu(s: Setting) -> tuple[Row, float]:
+    """Row 1, and the gateway CPU of a request that reads nothing (``{ __typename }``)."""
     n = s.sizes.cpu_requests
     with s.gateway_client() as gateway, s.webshop_client() as webshop:
         variables = {"id": s.order_id}
@@ -463,13 +470,15 @@ def order_cpu(s: Setting) -> Row:
             lambda: webshop.get(path).raise_for_status(),
             n,
         )
-    return Row(
+        empty = cpu_per_call(s.gateway.cpu_seconds, lambda: post(gateway, "{ __typename }"), n)
+    row = Row(
         f"1. `order(id)` with lines, warm, API key + limits: gateway CPU per request ({n})",
         f"{through * 1000:.2f} ms",
         f"{floor * 1000:.2f} ms (simulator CPU per direct `GET /api/order/{{id}}/`)",
         ratio(through, floor),
         "<= 1 ms",
     )
+    return row, empty
 
 
 @dataclass(frozen=True)
@@ -627,8 +636,9 @@ def upstream_requests(s: Setting, send: Callable[[], object], n: int = 5) -> flo
     return total / n
 
 
-def webshop_page(s: Setting) -> tuple[Row, float]:
-    """Row 3, and the upstream requests the gateway made per query."""
+def webshop_page(s: Setting) -> tuple[Row, float, float]:
+    """Row 3, the upstream requests the gateway made per query, and the CPU ms of parsing
+    the upstream's page as the gateway does (``UpstreamHttp.parse``), in this process."""
     variables = {"first": 100, "filter": {"sources": ["WEBSHOP"]}}
     with s.gateway_client() as client:
         per_query = upstream_requests(s, lambda: post(client, ORDERS_WITH_LINES, variables))
@@ -642,7 +652,21 @@ def webshop_page(s: Setting) -> tuple[Row, float]:
         ratio(through, floor),
         "<= 1.2",
     )
-    return row, per_query
+    return row, per_query, parse_ms(s)
+
+
+def parse_ms(s: Setting, runs: int = 50) -> float:
+    """CPU ms of ``json.loads(parse_float=Decimal)`` + the wire model's validation of the
+    WEBSHOP page of row 3: the least the gateway must do with the upstream's answer."""
+    path, params = list_call(OrderSource.WEBSHOP, 100)
+    with s.webshop_client() as webshop:
+        body = webshop.get(path, params=params).raise_for_status().content
+    adapter = pydantic.TypeAdapter(webshop_wire.OrderList)
+    adapter.validate_python(json.loads(body, parse_float=Decimal))
+    started = time.process_time()
+    for _ in range(runs):
+        adapter.validate_python(json.loads(body, parse_float=Decimal))
+    return (time.process_time() - started) / runs * 1000
 
 
 def set_latency(s: Setting, latency_ms: float) -> None:
@@ -764,6 +788,12 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=1, help="`ordergate run --workers N` (only when N > 1)"
     )
+    parser.add_argument(
+        "--rows",
+        type=lambda text: {int(row) for row in text.split(",")},
+        default=set(range(1, 7)),
+        help="only these rows, e.g. 1,3 (default: all six)",
+    )
     args = parser.parse_args()
     sizes = QUICK if args.quick else DEFAULT
     started = time.perf_counter()
@@ -788,14 +818,22 @@ def main() -> None:
             pool,
             sizes,
         )
-        memory_row, mix = memory(s)
-        cpu_row = order_cpu(s)
-        throughput = order_throughput(s)
-        page_row, page_requests = webshop_page(s)
-        nested_row = nested_page(s)
-        slow_row, slow_requests = all_backends_slow(s)
+        wanted = args.rows
+        memory_row, mix = memory(s) if 6 in wanted else (None, None)
+        cpu_row, empty_cpu = order_cpu(s) if 1 in wanted else (None, None)
+        throughput = order_throughput(s) if 2 in wanted else None
+        page_row, page_requests, page_parse = webshop_page(s) if 3 in wanted else (None, None, None)
+        nested_row = nested_page(s) if 5 in wanted else None
+        slow_row, slow_requests = all_backends_slow(s) if 4 in wanted else (None, None)
 
-    rows = [cpu_row, throughput.row, page_row, slow_row, nested_row, memory_row]
+    rows = [
+        cpu_row,
+        throughput and throughput.row,
+        page_row,
+        slow_row,
+        nested_row,
+        memory_row,
+    ]
     print(
         f"{measured_on('read path, fast-path targets')}, gateway workers: {args.workers}, "
         f"4 simulators x 120 orders{', --quick' if args.quick else ''}, "
@@ -805,21 +843,37 @@ def main() -> None:
     print("| target | ordergate | floor (direct upstream, same run) | ratio | target |")
     print("|---|---:|---:|---:|---|")
     for row in rows:
-        print(row.markdown())
+        if row is not None:
+            print(row.markdown())
     print()
-    print(
-        f"- row 2: {sizes.load_rounds} x {sizes.load_seconds:g} s per side, alternating. "
-        f"CPU as a share of one core, through the gateway: {throughput.through.describe()}; "
-        f"direct: {throughput.direct.describe()} (a process near 100 % set the pace)"
-    )
-    print(
-        f"- upstream requests per gateway query (authentication excluded): "
-        f"row 3 {page_requests:.1f}, row 4 {slow_requests:.1f}"
-    )
-    print(
-        f"- row 6: {MIX_CONCURRENCY} in flight, {mix.per_second:.0f} requests/s, "
-        f"{mix.failed} failed"
-    )
+    if throughput is not None:
+        print(
+            f"- row 2: {sizes.load_rounds} x {sizes.load_seconds:g} s per side, alternating. "
+            f"CPU as a share of one core, through the gateway: {throughput.through.describe()}; "
+            f"direct: {throughput.direct.describe()} (a process near 100 % set the pace)"
+        )
+    requests = {3: page_requests, 4: slow_requests}
+    if any(count is not None for count in requests.values()):
+        counts = ", ".join(f"row {n} {c:.1f}" for n, c in requests.items() if c is not None)
+        print(f"- upstream requests per gateway query (authentication excluded): {counts}")
+    if empty_cpu is not None:
+        print(
+            f"- what a request costs before it reads anything: `{{ __typename }}` takes "
+            f"{empty_cpu * 1000:.2f} ms of gateway CPU (uvicorn, starlette, the edge, "
+            f"strawberry's view)"
+        )
+    if page_parse is not None:
+        assert page_row is not None and page_row.ratio is not None
+        floor_ms = float(page_row.floor.split()[0])
+        print(
+            f"- what row 3 must do with the upstream's answer: parsing and validating its "
+            f"page takes {page_parse:.1f} ms of CPU ({page_parse / floor_ms:.2f} x the floor)"
+        )
+    if mix is not None:
+        print(
+            f"- row 6: {MIX_CONCURRENCY} in flight, {mix.per_second:.0f} requests/s, "
+            f"{mix.failed} failed"
+        )
 
 
 if __name__ == "__main__":
