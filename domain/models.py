@@ -194,6 +194,7 @@ class Order:
     payments: tuple[Payment, ...] = ()
     parent_upstream_id: str | None = None
     split_upstream_ids: tuple[str, ...] = field(default=())
+    upstream_payment_status: str | None = None  # the backend's own value, where it has one
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

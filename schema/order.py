@@ -52,6 +52,7 @@ class Order(Node):
             status=order.status,
             upstream_status=order.upstream_status,
             payment_status=order.payment_status,
+            upstream_payment_status=order.upstream_payment_status,
             currency=order.currency,
             season=order.season,
             created_at=order.created_at,
@@ -82,7 +83,14 @@ class Order(Node):
 
     upstream_status: str = strawberry.field(description="The backend's own state name, untouched.")
 
-    payment_status: PaymentStatus = strawberry.field(description="Canonical payment status.")
+    payment_status: PaymentStatus = strawberry.field(
+        description="Canonical payment status; see `upstreamPaymentStatus` for the raw one."
+    )
+
+    upstream_payment_status: str | None = strawberry.field(
+        description="The upstream's raw payment status value, untouched; null where the "
+        "backend keeps none (B2B)."
+    )
 
     currency: str = strawberry.field(description="ISO 4217 currency of the order's amounts.")
 

@@ -174,6 +174,7 @@ def to_order(order: wire.Order) -> Order:
         status=status,
         upstream_status=order.status,
         payment_status=payment_status,
+        upstream_payment_status=order.payment_status,
         currency=order.currency,
         totals=OrderTotals(
             gross=money(totals.subtotal),

@@ -274,6 +274,7 @@ def to_order(order: wire.Order) -> Order:
         status=status,
         upstream_status=status_name,
         payment_status=payment_status,
+        upstream_payment_status=order.PaymentState,
         currency=currency,
         totals=OrderTotals(
             gross=money(gross),

@@ -77,8 +77,8 @@ STATE_FOR_STATUS: dict[OrderStatus, str] = {
 PAYMENT_TABLE: dict[str, PaymentStatus] = {
     "closed_success": PaymentStatus.PAID,  # successful payment
     "paid": PaymentStatus.PAID,  # successful payment
-    "closed_canceled": PaymentStatus.FAILED,  # no payment
-    "started": PaymentStatus.PENDING,  # no payment (yet)
+    "closed_canceled": PaymentStatus.NONE,  # no payment
+    "started": PaymentStatus.NONE,  # no payment
     "account": PaymentStatus.INVOICED,  # no payment needed, invoiced afterwards
     "none": PaymentStatus.NONE,  # no payment
 }
@@ -114,6 +114,7 @@ def to_order(order: wire.Order) -> Order:
         status=order_status(order.state, order.shipment_state),
         upstream_status=order.state,
         payment_status=_lookup(PAYMENT_TABLE, order.payment_status, "payment_status"),
+        upstream_payment_status=order.payment_status,
         currency=order.currency,
         totals=OrderTotals(
             gross=money(order.subtotal),

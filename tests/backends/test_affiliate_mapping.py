@@ -186,6 +186,7 @@ async def test_an_order_in_a_platform_payment_status_reads_as_its_canonical_one(
 
     assert order is not None
     assert order.payment_status is canonical
+    assert order.upstream_payment_status == upstream
 
 
 @pytest.mark.parametrize(("canonical", "start", "upstream"), STATUS_WRITES)

@@ -162,6 +162,7 @@ async def test_an_order_in_an_upstream_status_reads_as_its_canonical_status(
     assert order is not None
     assert (order.upstream_status, order.status) == (upstream, canonical)
     assert order.payment_status is PaymentStatus.NONE
+    assert order.upstream_payment_status is None  # B2B keeps no payment status
 
 
 @pytest.mark.parametrize(("canonical", "upstream"), STATUS_WRITES)

@@ -165,6 +165,7 @@ async def test_an_order_with_a_crm_payment_state_reads_as_its_canonical_payment_
 
     assert order is not None
     assert order.payment_status is canonical
+    assert order.upstream_payment_status == upstream
 
 
 @pytest.mark.parametrize(("canonical", "upstream"), STATUS_WRITES)

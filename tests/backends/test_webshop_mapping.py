@@ -67,13 +67,13 @@ STATUS_READS = [
 
 # Document 001: "closed_success → successful payment, closed_canceled → no payment,
 # started → no payment, paid → successful payment, account → no payment needed, order is
-# invoiced afterwards, none → no payment". A canceled payment is a failed one; a started
-# one has no payment yet: it is under way.
+# invoiced afterwards, none → no payment": all three "no payment" values are NONE (the raw
+# value stays in ``upstream_payment_status``).
 PAYMENT_READS = [
     pytest.param("closed_success", PaymentStatus.PAID, id="closed_success->PAID"),
     pytest.param("paid", PaymentStatus.PAID, id="paid->PAID"),
-    pytest.param("closed_canceled", PaymentStatus.FAILED, id="closed_canceled->FAILED"),
-    pytest.param("started", PaymentStatus.PENDING, id="started->PENDING"),
+    pytest.param("closed_canceled", PaymentStatus.NONE, id="closed_canceled->NONE"),
+    pytest.param("started", PaymentStatus.NONE, id="started->NONE"),
     pytest.param("account", PaymentStatus.INVOICED, id="account->INVOICED"),
     pytest.param("none", PaymentStatus.NONE, id="none->NONE"),
 ]
@@ -213,6 +213,7 @@ async def test_an_order_with_a_payment_status_reads_as_its_canonical_payment_sta
 
     assert order is not None
     assert order.payment_status is canonical
+    assert order.upstream_payment_status == upstream
 
 
 @pytest.mark.parametrize(("canonical", "start", "state"), STATUS_WRITES)

@@ -11,7 +11,7 @@ import pytest
 
 from domain.models import OrderSource
 from tests.conftest import GatewayClient
-from tests.support import SimControlClient, upstream_requests, upstream_total
+from tests.support import SimControlClient, upstream_get, upstream_requests, upstream_total
 
 PAGE = """
 query Page($first: Int, $after: String, $filter: OrderFilter) {
@@ -279,3 +279,42 @@ async def test_the_same_order_asked_by_several_requests_at_once_is_read_upstream
     assert {answer["order"]["reference"] for answer in answers} == {edge["node"]["reference"]}
     log = sims[OrderSource.WEBSHOP].request_log()
     assert len(log) == 1, log
+
+
+NO_PAYMENT = """
+query NoPayment($after: String) {
+  orders(first: 50, after: $after, filter: {sources: [WEBSHOP], paymentStatuses: [NONE]}) {
+    edges { node { upstreamId paymentStatus upstreamPaymentStatus } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+
+async def test_no_payment_finds_every_webshop_order_the_document_calls_unpaid(
+    gateway: GatewayClient, simulator_urls: dict[OrderSource, str]
+) -> None:
+    """Document 001: ``closed_canceled``, ``started`` and ``none`` all mean "no payment"."""
+    url = simulator_urls[OrderSource.WEBSHOP]
+    raw: list[dict[str, Any]] = []
+    while len(raw) < upstream_total(OrderSource.WEBSHOP, url):
+        raw += upstream_get(OrderSource.WEBSHOP, url, "/api/order/", limit=100, offset=len(raw))[
+            "results"
+        ]
+    unpaid = {str(o["id"]): o["payment_status"] for o in raw if o["payment_status"] in NO_PAY}
+    assert set(unpaid.values()) == NO_PAY  # the seed has each of them
+
+    nodes: list[dict[str, Any]] = []
+    after = None
+    while True:
+        connection = (await gateway.data(NO_PAYMENT, {"after": after}))["orders"]
+        nodes += [edge["node"] for edge in connection["edges"]]
+        if not connection["pageInfo"]["hasNextPage"]:
+            break
+        after = connection["pageInfo"]["endCursor"]
+
+    assert {n["upstreamId"]: n["upstreamPaymentStatus"] for n in nodes} == unpaid
+    assert {n["paymentStatus"] for n in nodes} == {"NONE"}
+
+
+NO_PAY = {"closed_canceled", "started", "none"}
