@@ -97,7 +97,7 @@ def upstream_headers(source: OrderSource, base_url: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {login.raise_for_status().json()['token']}"}
     token_path = {
         OrderSource.WEBSHOP: "/realms/CloudSuite/protocol/openid-connect/token",
-        OrderSource.CRM: "/oauth/token",
+        OrderSource.CRM: "/api/v1/oauth/token",
     }[source]
     token = httpx.post(
         f"{base_url}{token_path}",

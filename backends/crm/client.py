@@ -14,6 +14,7 @@ from backends.http import UpstreamHttp, build_client
 from domain.models import OrderSource
 
 ADMIN = "/api/v2/admin"
+TOKEN_PATH = "/api/v1/oauth/token"  # Treepl CMS's own token endpoint
 # The list endpoint refuses a larger Limit (docs/upstreams/crm.md).
 MAX_LIMIT = 100
 
@@ -27,7 +28,7 @@ class CrmClient:
         self, settings: CrmSettings, *, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
         self.auth = ClientCredentialsAuth(
-            f"{settings.base_url.rstrip('/')}/oauth/token",
+            f"{settings.base_url.rstrip('/')}{TOKEN_PATH}",
             settings.client_id,
             settings.client_secret.get_secret_value(),
         )

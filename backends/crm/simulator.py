@@ -41,7 +41,8 @@ from backends.simkit.auth import TokenStore, bearer_check, oauth_token_route
 from backends.simkit.control import SimControl
 
 ADMIN = "/api/v2/admin"
-TOKEN_PATH = "/oauth/token"
+TOKEN_PATH = "/api/v1/oauth/token"  # the real product's path (Treepl CMS)
+TOKEN_ALIAS = "/oauth/token"  # the path earlier versions of this simulator served
 CLIENTS = {"ordergate-demo": "demo-secret"}
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
@@ -155,6 +156,7 @@ def create_app(config: SimConfig) -> Starlette:
 
     routes: list[BaseRoute] = [
         oauth_token_route(TOKEN_PATH, tokens, CLIENTS),
+        oauth_token_route(TOKEN_ALIAS, tokens, CLIENTS),
         Route(f"{ADMIN}/orders", list_orders, methods=["GET"]),
         Route(f"{ADMIN}/orders/{{id}}", get_order, methods=["GET"]),
         Route(f"{ADMIN}/order-statuses", order_statuses, methods=["GET"]),
@@ -173,7 +175,7 @@ def create_app(config: SimConfig) -> Starlette:
         routes=routes,
         control=control,
         auth_check=bearer_check(tokens),
-        auth_exempt=lambda path: path == TOKEN_PATH,
+        auth_exempt=lambda path: path in (TOKEN_PATH, TOKEN_ALIAS),
         unauthorized_body={"Message": "Authorization has been denied for this request."},
         malformed_body=MALFORMED_BODY,
     )

@@ -23,7 +23,7 @@ CONFIG = SimConfig(seed=11, orders=130)
 PAGE_SIZE = 25
 LIST = "GET /api/v2/admin/orders"
 READ = "GET /api/v2/admin/orders/{id}"
-TOKEN = "POST /oauth/token"
+TOKEN = "POST /api/v1/oauth/token"
 
 
 @pytest.fixture(scope="module")

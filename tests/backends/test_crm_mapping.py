@@ -103,7 +103,7 @@ class Crm:
 
     def log_in(self) -> None:
         """A bearer token for the demo client (a reset revokes every token issued)."""
-        response = self.http.post("/oauth/token", data=DEMO_CLIENT)
+        response = self.http.post("/api/v1/oauth/token", data=DEMO_CLIENT)
         token = response.raise_for_status().json()["access_token"]
         self.http.headers["Authorization"] = f"Bearer {token}"
 

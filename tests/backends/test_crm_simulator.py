@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from backends.crm.simulator import create_app
+from backends.crm.simulator import TOKEN_ALIAS, TOKEN_PATH, create_app
 from backends.simkit.app import SimConfig
 from backends.simkit.server import ServerThread
 from tests.support import SimControlClient, serving
@@ -25,9 +25,11 @@ def url() -> Iterator[str]:
         yield base_url
 
 
-async def token(http: httpx.AsyncClient, secret: str = "demo-secret") -> httpx.Response:
+async def token(
+    http: httpx.AsyncClient, secret: str = "demo-secret", path: str = TOKEN_PATH
+) -> httpx.Response:
     return await http.post(
-        "/oauth/token",
+        path,
         data={
             "grant_type": "client_credentials",
             "client_id": "ordergate-demo",
@@ -70,6 +72,18 @@ def total_cost_from_parts(order: dict[str, Any]) -> Decimal:
     )
     tax = (taxable * amount(order["Tax"]["Rate"]) / 100).quantize(Decimal("0.01"))
     return taxable + tax - (amount(order["GiftVoucher"]["Cost"]) if order["GiftVoucher"] else 0)
+
+
+@pytest.mark.parametrize("path", [TOKEN_PATH, TOKEN_ALIAS])
+async def test_a_token_from_either_token_path_opens_the_admin_api(url: str, path: str) -> None:
+    assert path in ("/api/v1/oauth/token", "/oauth/token")  # Treepl's own path, and the alias
+    async with httpx.AsyncClient(base_url=url) as http:
+        issued = (await token(http, path=path)).raise_for_status().json()
+        answer = await http.get(
+            ORDERS, headers={"Authorization": f"Bearer {issued['access_token']}"}
+        )
+    assert issued["token_type"] == "Bearer"
+    assert answer.status_code == 200
 
 
 async def test_the_token_endpoint_refuses_a_wrong_secret(url: str) -> None:
