@@ -44,9 +44,14 @@ class OrderQuery:
     # Whether ``search`` looks at customer names too (only for callers who may read them:
     # a search must not tell whether a named person has orders).
     search_customers: bool = True
+    # Orders the upstream marks deleted but still lists (CRM ``IsDeleted``) are left out
+    # unless asked for.
+    include_deleted: bool = False
 
     def matches(self, order: Order) -> bool:
         """Whether an order satisfies every filter (the gateway's own, exact check)."""
+        if order.deleted and not self.include_deleted:
+            return False
         if self.statuses is not None and order.status not in self.statuses:
             return False
         if self.payment_statuses is not None and order.payment_status not in self.payment_statuses:

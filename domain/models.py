@@ -112,6 +112,18 @@ class Discount:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LineDetail:
+    """One product at one price within a line (a B2B line may carry several)."""
+
+    quantity: Decimal
+    sku: str | None = None
+    product_name: str | None = None
+    unit_price: Money | None = None
+    retail_price: Money | None = None
+    remote_id: str | None = None  # the id the merchant's ERP keeps for it
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OrderLine:
     id: str
     quantity: Decimal
@@ -126,6 +138,25 @@ class OrderLine:
     status: str | None = None
     erp_line_number: int | None = None
     discounts: tuple[Discount, ...] = ()
+    details: tuple[LineDetail, ...] = ()  # the upstream's own list; empty where it has none
+    deleted: bool = False
+    remote_id: str | None = None
+    delivery_date: str | None = None  # the planned delivery day, as the upstream sends it
+    cancelled_at: datetime | None = None
+    quantity_from_stock: Decimal | None = None
+
+    def product_details(self) -> tuple[LineDetail, ...]:
+        """The line's details: the upstream's list, or one detail made of the line itself."""
+        if self.details:
+            return self.details
+        return (
+            LineDetail(
+                quantity=self.quantity,
+                sku=self.sku,
+                product_name=self.product_name,
+                unit_price=self.unit_price,
+            ),
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -195,6 +226,7 @@ class Order:
     parent_upstream_id: str | None = None
     split_upstream_ids: tuple[str, ...] = field(default=())
     upstream_payment_status: str | None = None  # the backend's own value, where it has one
+    deleted: bool = False  # deleted upstream but still listed there (listings leave it out)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -45,6 +45,7 @@ async def list_orders(
     payment_statuses: list[PaymentStatus] | None,
     updated_since: datetime | None,
     search: str | None,
+    include_deleted: bool = False,
     first: int,
     after: str | None,
 ) -> OrdersPage:
@@ -59,6 +60,7 @@ async def list_orders(
         updated_since=updated_since,
         search=search.strip() or None if search else None,
         search_customers=context.principal.may(Scope.CUSTOMERS_READ),
+        include_deleted=include_deleted,
     )
     if query.statuses == frozenset() or query.payment_statuses == frozenset():
         return OrdersPage(edges=[], has_next_page=False, unavailable=[])  # matches nothing

@@ -47,6 +47,8 @@ def filter_key(sources: Sequence[OrderSource], query: OrderQuery) -> str:
             "payment": sorted(query.payment_statuses or []),
             "since": query.updated_since.isoformat() if query.updated_since else None,
             "search": query.search,
+            # Only when set, so that cursors issued before the filter existed still continue.
+            **({"deleted": True} if query.include_deleted else {}),
         },
         sort_keys=True,
     )

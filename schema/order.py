@@ -53,6 +53,7 @@ class Order(Node):
             upstream_status=order.upstream_status,
             payment_status=order.payment_status,
             upstream_payment_status=order.upstream_payment_status,
+            deleted=order.deleted,
             currency=order.currency,
             season=order.season,
             created_at=order.created_at,
@@ -93,6 +94,11 @@ class Order(Node):
     )
 
     currency: str = strawberry.field(description="ISO 4217 currency of the order's amounts.")
+
+    deleted: bool = strawberry.field(
+        description="The upstream marks the order deleted (CRM `IsDeleted`) but still lists "
+        "it; `orders` leaves such orders out unless `filter.includeDeleted`."
+    )
 
     @strawberry.field(description="Gross, discount, shipping, tax and total amounts.")
     def totals(self) -> OrderTotals:

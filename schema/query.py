@@ -40,6 +40,11 @@ class OrderFilter:
         "reads a bounded number of upstream pages (`max_scan_pages`): a rare match may take "
         "several pages, some empty, until hasNextPage is false.",
     )
+    include_deleted: bool | None = strawberry.field(
+        default=False,
+        description="Also orders their upstream marks deleted but still lists (CRM "
+        "`IsDeleted`; `Order.deleted` says which). Default: left out.",
+    )
 
 
 Info = strawberry.Info[Context, None]
@@ -98,6 +103,7 @@ class Query(ApiKeyQueries):
             payment_statuses=filter.payment_statuses,
             updated_since=filter.updated_since,
             search=filter.search,
+            include_deleted=bool(filter.include_deleted),
             first=first,
             after=after,
         )

@@ -120,6 +120,27 @@ class Discount:
         )
 
 
+@strawberry.type(description="One product at one price within an order line.")
+class LineDetail:
+    sku: str | None = strawberry.field(description="Product key or SKU of this detail.")
+    product_name: str | None = strawberry.field(description="Product name, where known.")
+    quantity: Decimal = strawberry.field(description="Quantity of this product in the line.")
+    unit_price: Money | None = strawberry.field(description="Price of one unit.")
+    retail_price: Money | None = strawberry.field(
+        description="The recommended retail price of one unit (B2B), where the upstream has one."
+    )
+
+    @classmethod
+    def from_domain(cls, detail: models.LineDetail) -> LineDetail:
+        return cls(
+            sku=detail.sku,
+            product_name=detail.product_name,
+            quantity=detail.quantity,
+            unit_price=Money.from_domain(detail.unit_price),
+            retail_price=Money.from_domain(detail.retail_price),
+        )
+
+
 @strawberry.type(description="One line of an order: a product or service and its quantity.")
 class OrderLine:
     id: strawberry.ID = strawberry.field(description="The upstream's id of the line.")
@@ -135,6 +156,29 @@ class OrderLine:
     status: str | None = strawberry.field(description="The upstream's own line status.")
     erp_line_number: int | None = strawberry.field(description="Line number in the ERP.")
     discounts: list[Discount] = strawberry.field(description="Discounts on this line.")
+    deleted: bool = strawberry.field(
+        description="The line was deleted upstream (B2B line status DELETED); it is still listed."
+    )
+    remote_id: str | None = strawberry.field(
+        description="The id the merchant's ERP keeps for the line (B2B `idRemote`)."
+    )
+    delivery_date: str | None = strawberry.field(
+        description="The planned delivery day of the line, as the upstream sends it (B2B)."
+    )
+    cancelled_at: datetime | None = strawberry.field(
+        description="When the line was cancelled (B2B `cancellationDate`)."
+    )
+    quantity_from_stock: Decimal | None = strawberry.field(
+        description="How much of the quantity is served from stock (B2B)."
+    )
+    line: strawberry.Private[models.OrderLine]
+
+    @strawberry.field(
+        description="Every product and price of the line: the upstream's own list (B2B "
+        "`lineDetail`), or one detail made of the line where the upstream has no such list."
+    )
+    def details(self) -> list[LineDetail]:
+        return [LineDetail.from_domain(detail) for detail in self.line.product_details()]
 
     @classmethod
     def from_domain(cls, line: models.OrderLine) -> OrderLine:
@@ -154,6 +198,12 @@ class OrderLine:
             status=line.status,
             erp_line_number=line.erp_line_number,
             discounts=[Discount.from_domain(discount) for discount in line.discounts],
+            deleted=line.deleted,
+            remote_id=line.remote_id,
+            delivery_date=line.delivery_date,
+            cancelled_at=line.cancelled_at,
+            quantity_from_stock=line.quantity_from_stock,
+            line=line,
         )
 
 

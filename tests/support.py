@@ -111,12 +111,18 @@ def upstream_headers(source: OrderSource, base_url: str) -> dict[str, str]:
 
 
 def upstream_total(source: OrderSource, base_url: str) -> int:
-    """How many orders the simulator's own list endpoint says it has."""
+    """How many orders the simulator's own list endpoint says it has (live ones: those the
+    gateway lists by default)."""
     headers = upstream_headers(source, base_url)
     path, params, total = {
         OrderSource.AFFILIATE: ("/api/v1/orders", {"limit": 1}, lambda b: b["meta"]["total"]),
         OrderSource.WEBSHOP: ("/api/order/", {"limit": 1}, lambda b: b["count"]),
-        OrderSource.CRM: ("/api/v2/admin/orders", {"Limit": 1}, lambda b: b["TotalItemsCount"]),
+        # Deleted CRM orders are still listed upstream; the gateway leaves them out.
+        OrderSource.CRM: (
+            "/api/v2/admin/orders",
+            {"Limit": 1, "Where": '{"IsDeleted":false}'},
+            lambda b: b["TotalItemsCount"],
+        ),
         OrderSource.B2B: (
             "/api/Order/getOrder",
             {"pageSize": 1},

@@ -30,6 +30,7 @@ from domain.models import (
     Address,
     Discount,
     DiscountKind,
+    LineDetail,
     Money,
     Order,
     OrderCapability,
@@ -67,6 +68,9 @@ STATUS_UPDATES: dict[OrderStatus, str] = {
 # The API carries no payment data at all (``003_*``): every B2B order's payment status is
 # NONE, so there is no payment table to keep.
 PAYMENT_STATUS = PaymentStatus.NONE
+# The line status of a deleted line (the document: a line's status says "whether it has been
+# deleted"; its line-status catalog names it DELETED).
+DELETED_LINE_STATUS = "DELETED"
 
 # The document does not say; the simulator answers 400 above this.
 MAX_PAGE_SIZE = 100
@@ -247,7 +251,18 @@ def to_order(order: wire.Order, *, currency: str) -> Order:
             sequence=entry.sequence,
         )
 
+    def detail(entry: wire.LineDetail) -> LineDetail:
+        return LineDetail(
+            quantity=entry.quantity if entry.quantity is not None else Decimal("0"),
+            sku=entry.product,
+            unit_price=optional_money(entry.price),
+            retail_price=optional_money(entry.retailPrice),
+            remote_id=entry.idRemote,
+        )
+
     def line(entry: wire.Line) -> OrderLine:
+        # A line may carry several products and prices (``lineDetail``): all are kept in
+        # ``details``; the line's own sku and unit price are its first detail's.
         first_detail = entry.lineDetail[0] if entry.lineDetail else None
         return OrderLine(
             id=entry.id,
@@ -259,6 +274,16 @@ def to_order(order: wire.Order, *, currency: str) -> Order:
             total=optional_money(entry.lineAmount),
             status=entry.lineStatus,
             discounts=tuple(discount(d, DiscountKind.LINE) for d in entry.discount),
+            details=tuple(detail(d) for d in entry.lineDetail),
+            deleted=entry.lineStatus == DELETED_LINE_STATUS,
+            remote_id=entry.idRemote,
+            delivery_date=entry.deliveryDate,
+            cancelled_at=(
+                None
+                if entry.cancellationDate is None
+                else parse_timestamp(entry.cancellationDate, order.id)
+            ),
+            quantity_from_stock=entry.quantityFromStock,
         )
 
     status = STATUS_TABLE.get(order.status)

@@ -8,7 +8,7 @@ is the order read back after it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
@@ -105,13 +105,18 @@ class CrmAdapter:
         self.catalogs = writes.CrmCatalogs(self.client)
 
     async def list_orders(self, query: OrderQuery, *, offset: int, limit: int) -> OrderPage:
-        """One offset page; the CRM filters nothing, so the gateway applies the whole query.
+        """One offset page of the orders matching the query's ``Where`` (``where``): deleted
+        orders, statuses, payment statuses and ``updated_since`` are filtered by the CRM;
+        ``search`` is left to the gateway.
 
         The list is sorted by ``ModifiedDateTime`` descending, so once an order older than
         ``updated_since`` shows up every later position is older too: the listing ends there.
         """
+        where = await self.where(query)
+        if where is None:  # no CRM value maps to what was asked for
+            return OrderPage(orders=[], exhausted=True, total=0)
         page = await self.client.list_orders(
-            offset=offset, limit=max(1, min(limit, self.settings.page_size))
+            offset=offset, limit=max(1, min(limit, self.settings.page_size)), where=where
         )
         orders = [to_order(item) for item in page.Items]
         exhausted = offset + len(orders) >= page.TotalItemsCount
@@ -122,6 +127,26 @@ class CrmAdapter:
         ):
             exhausted = True
         return OrderPage(orders=orders, exhausted=exhausted, total=page.TotalItemsCount)
+
+    async def where(self, query: OrderQuery) -> dict[str, object] | None:
+        """The CRM ``Where`` of a listing; None when no CRM order can match it."""
+        where: dict[str, object] = {}
+        if not query.include_deleted:
+            where["IsDeleted"] = False
+        if query.statuses is not None:
+            ids = await self.catalogs.status_ids(STATUS_NAME[s] for s in query.statuses)
+            if not ids:
+                return None
+            where["StatusId"] = {"$in": ids}
+        if query.payment_statuses is not None:
+            states = sorted(s for s, p in PAYMENT_STATUS.items() if p in query.payment_statuses)
+            if not states:
+                return None
+            where["PaymentState"] = {"$in": states}
+        if query.updated_since is not None:
+            since = query.updated_since.astimezone(UTC).isoformat().replace("+00:00", "Z")
+            where["ModifiedDateTime"] = {"$gte": since}
+        return where
 
     async def get_orders(self, upstream_ids: Sequence[str]) -> list[Order | None]:
         async def read(upstream_id: str) -> Order | None:
@@ -275,6 +300,7 @@ def to_order(order: wire.Order) -> Order:
         upstream_status=status_name,
         payment_status=payment_status,
         upstream_payment_status=order.PaymentState,
+        deleted=order.IsDeleted,
         currency=currency,
         totals=OrderTotals(
             gross=money(gross),

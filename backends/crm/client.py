@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import TypeVar
 
@@ -37,14 +38,22 @@ class CrmClient:
         )
 
     async def list_orders(
-        self, *, offset: int, limit: int, order_by: str = "ModifiedDateTime desc"
+        self,
+        *,
+        offset: int,
+        limit: int,
+        order_by: str = "ModifiedDateTime desc",
+        where: Mapping[str, object] | None = None,
     ) -> wire.ItemList[wire.Order]:
-        """Full orders at positions ``offset..offset+limit`` of the list sorted by ``order_by``."""
+        """Full orders at positions ``offset..offset+limit`` of the list sorted by ``order_by``,
+        of those matching ``where`` (``docs/upstreams/crm.md``: field -> value or operators)."""
         params: dict[str, int | str] = {
             "Offset": offset,
             "Limit": min(limit, MAX_LIMIT),
             "Order_By": order_by,
         }
+        if where:
+            params["Where"] = json.dumps(where, separators=(",", ":"), sort_keys=True)
         return await self._get("/orders", wire.ItemList[wire.Order], params)
 
     async def get_order(self, order_id: int) -> wire.Order | None:

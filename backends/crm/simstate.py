@@ -17,6 +17,7 @@ from backends.simkit import fake
 from backends.simkit.app import SimConfig
 
 FIRST_ORDER_ID = 10001
+DELETED_EVERY = 25  # one order in 25 is deleted (IsDeleted) but still listed
 
 STATUSES: dict[int, str] = {
     1: "New",
@@ -223,7 +224,8 @@ def seed_order(
         "Country": person.country,
         "InvoiceDate": fake.later(rng, created, max_days=1) if invoiced else None,
         "InvoiceNumber": 240000 + order_id if invoiced else 0,
-        "IsDeleted": False,
+        # A few orders are deleted but still listed (the order object carries IsDeleted).
+        "IsDeleted": order_id % DELETED_EVERY == 0,
         "IsRecurring": False,
         "MainOrderId": parent_id,
         "MemberId": member_id,

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from backends.crm import wire
+from backends.crm import simwhere, wire
 from backends.crm.simstate import (
     DISCOUNT_CODES,
     GIFT_VOUCHERS,
@@ -106,8 +106,12 @@ def create_app(config: SimConfig) -> Starlette:
         direction = direction.strip().lower() or "asc"
         if field not in SORT_FIELDS or direction not in {"asc", "desc"}:
             return message(f"Order_By must be one of {', '.join(SORT_FIELDS)}, asc or desc.", 400)
+        try:
+            test = simwhere.parse(params["where"]) if "where" in params else None
+        except simwhere.WhereError as exc:
+            return message(str(exc), 400)
         ordered = sorted(
-            state.orders.values(),
+            (order for order in state.orders.values() if test is None or test(order)),
             key=lambda order: (order[field], order["Id"]),
             reverse=direction == "desc",
         )

@@ -69,6 +69,11 @@ class CrmCatalogs:
         self.shipping_options = cache(self._load_shipping_options)
         self.tax_codes = cache(self._load_tax_codes)
 
+    async def status_ids(self, names: Iterable[str]) -> list[int]:
+        """The site's ids of the statuses called ``names`` (those it has), in order."""
+        found = await self.statuses.get()
+        return sorted({found[_key(name)] for name in names if _key(name) in found})
+
     async def status(self, name: str) -> wire.SetStatus:
         """The status update to the status called ``name`` (ids are site-defined)."""
         status_id = _find(await self.statuses.get(), name, "order status", "status")

@@ -17,13 +17,15 @@ from domain.errors import (
     UpstreamUnavailableError,
 )
 from domain.models import Order, OrderCapability, OrderSource, OrderStatus, PaymentStatus
-from tests.support import SimControlClient, serving
+from tests.support import SimControlClient, serving, upstream_get
 
 CONFIG = SimConfig(seed=11, orders=130)
 PAGE_SIZE = 25
 LIST = "GET /api/v2/admin/orders"
 READ = "GET /api/v2/admin/orders/{id}"
 TOKEN = "POST /api/v1/oauth/token"
+# Every seeded order, the deleted ones included (the listing leaves those out by default).
+EVERYTHING = OrderQuery(include_deleted=True)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +88,7 @@ def test_the_adapter_is_an_order_backend_with_the_crm_writes(url: str) -> None:
 async def test_paging_reads_every_order_newest_first_one_request_per_call(
     adapter: CrmAdapter, sim: SimControlClient
 ) -> None:
-    orders, calls = await walk(adapter, OrderQuery(), limit=40)
+    orders, calls = await walk(adapter, EVERYTHING, limit=40)
 
     assert len({order.upstream_id for order in orders}) == len(orders) == CONFIG.orders
     updated = [order.updated_at for order in orders]
@@ -98,12 +100,12 @@ async def test_paging_reads_every_order_newest_first_one_request_per_call(
 async def test_offsets_cross_page_boundaries_and_reach_the_end(
     adapter: CrmAdapter, sim: SimControlClient
 ) -> None:
-    everything, _ = await walk(adapter, OrderQuery(), limit=PAGE_SIZE)
+    everything, _ = await walk(adapter, EVERYTHING, limit=PAGE_SIZE)
     ids = [order.upstream_id for order in everything]
 
-    middle = await adapter.list_orders(OrderQuery(), offset=20, limit=10)
-    tail = await adapter.list_orders(OrderQuery(), offset=CONFIG.orders - 5, limit=PAGE_SIZE)
-    beyond = await adapter.list_orders(OrderQuery(), offset=CONFIG.orders, limit=PAGE_SIZE)
+    middle = await adapter.list_orders(EVERYTHING, offset=20, limit=10)
+    tail = await adapter.list_orders(EVERYTHING, offset=CONFIG.orders - 5, limit=PAGE_SIZE)
+    beyond = await adapter.list_orders(EVERYTHING, offset=CONFIG.orders, limit=PAGE_SIZE)
 
     assert [order.upstream_id for order in middle.orders] == ids[20:30]
     assert (middle.exhausted, middle.total) == (False, CONFIG.orders)
@@ -112,39 +114,79 @@ async def test_offsets_cross_page_boundaries_and_reach_the_end(
     assert (beyond.orders, beyond.exhausted) == ([], True)
 
 
-async def test_updated_since_ends_the_listing_at_the_first_older_order(
+async def test_updated_since_is_filtered_by_the_crm(
     adapter: CrmAdapter, sim: SimControlClient
 ) -> None:
-    everything, _ = await walk(adapter, OrderQuery(), limit=PAGE_SIZE)
+    everything, _ = await walk(adapter, EVERYTHING, limit=PAGE_SIZE)
     since = everything[37].updated_at
-    recent = {order.upstream_id for order in everything if order.updated_at >= since}
+    recent = [order.upstream_id for order in everything if order.updated_at >= since]
+    sim.reset_stats()
 
-    orders, calls = await walk(adapter, OrderQuery(updated_since=since), limit=PAGE_SIZE)
+    query = OrderQuery(updated_since=since, include_deleted=True)
+    orders, calls = await walk(adapter, query, limit=PAGE_SIZE)
 
-    assert recent <= {order.upstream_id for order in orders}  # nothing it matches is dropped
-    assert calls == 2  # positions 25..49 hold the first older order: no third request
+    assert [order.upstream_id for order in orders] == recent
+    assert calls == -(-len(recent) // PAGE_SIZE)  # the CRM's pages hold only recent orders
+    assert sim.stats()["requests"] == {LIST: calls}
 
 
-async def test_filters_the_crm_cannot_apply_are_left_to_the_gateway(
-    adapter: CrmAdapter, sim: SimControlClient
-) -> None:
-    plain = await adapter.list_orders(OrderQuery(), offset=0, limit=10)
-    filtered = await adapter.list_orders(
+FILTERED = [
+    pytest.param(OrderQuery(statuses=frozenset({OrderStatus.CANCELLED})), id="statuses"),
+    pytest.param(
+        OrderQuery(payment_statuses=frozenset({PaymentStatus.REFUNDED, PaymentStatus.FAILED})),
+        id="payment_statuses",
+    ),
+    pytest.param(
         OrderQuery(
-            statuses=frozenset({OrderStatus.CANCELLED}),
+            statuses=frozenset({OrderStatus.CANCELLED, OrderStatus.RETURNED}),
             payment_statuses=frozenset({PaymentStatus.REFUNDED}),
-            search="nobody",
         ),
-        offset=0,
-        limit=10,
-    )
-    assert filtered == plain
+        id="both",
+    ),
+    pytest.param(OrderQuery(), id="deleted left out"),
+]
+
+
+@pytest.mark.parametrize("query", FILTERED)
+async def test_statuses_payment_statuses_and_deleted_orders_are_filtered_by_the_crm(
+    adapter: CrmAdapter, sim: SimControlClient, query: OrderQuery
+) -> None:
+    everything, _ = await walk(adapter, EVERYTHING, limit=PAGE_SIZE)
+    expected = [order.upstream_id for order in everything if query.matches(order)]
+    assert 0 < len(expected) < len(everything)
+    await adapter.catalogs.statuses.get()  # status ids come from the cached catalog
+    sim.reset_stats()
+
+    orders, calls = await walk(adapter, query, limit=PAGE_SIZE)
+
+    assert [order.upstream_id for order in orders] == expected
+    # Filtered upstream: each page is full of matches, so no page was read for nothing.
+    assert calls == max(1, -(-len(expected) // PAGE_SIZE))
+    assert sim.stats()["requests"] == {LIST: calls}
+
+
+async def test_a_search_is_left_to_the_gateway(adapter: CrmAdapter, sim: SimControlClient) -> None:
+    plain = await adapter.list_orders(OrderQuery(), offset=0, limit=10)
+    searched = await adapter.list_orders(OrderQuery(search="nobody"), offset=0, limit=10)
+    assert searched == plain
+
+
+async def test_deleted_orders_are_listed_when_asked_for_and_flagged(
+    adapter: CrmAdapter, sim: SimControlClient, url: str
+) -> None:
+    everything, _ = await walk(adapter, EVERYTHING, limit=PAGE_SIZE)
+    live, _ = await walk(adapter, OrderQuery(), limit=PAGE_SIZE)
+    deleted = [order for order in everything if order.deleted]
+    assert deleted and len(live) + len(deleted) == CONFIG.orders
+    assert not any(order.deleted for order in live)
+    raw = upstream_get(OrderSource.CRM, url, f"/api/v2/admin/orders/{deleted[0].upstream_id}")
+    assert raw["IsDeleted"] is True  # the CRM's own record says so
 
 
 async def test_every_crm_status_and_payment_state_maps(
     adapter: CrmAdapter, sim: SimControlClient
 ) -> None:
-    orders, _ = await walk(adapter, OrderQuery(), limit=PAGE_SIZE)
+    orders, _ = await walk(adapter, EVERYTHING, limit=PAGE_SIZE)
     catalog = await adapter.status_catalog()
 
     assert {order.upstream_status for order in orders} == set(STATUS_BY_NAME)
@@ -166,7 +208,7 @@ async def test_every_crm_status_and_payment_state_maps(
 async def test_orders_come_back_complete_from_a_list_page(
     adapter: CrmAdapter, sim: SimControlClient
 ) -> None:
-    orders, _ = await walk(adapter, OrderQuery(), limit=PAGE_SIZE)
+    orders, _ = await walk(adapter, EVERYTHING, limit=PAGE_SIZE)
     assert all(order.lines and order.customer and order.shipping_address for order in orders)
     assert any(order.shipments for order in orders)
     assert any(order.payments for order in orders)

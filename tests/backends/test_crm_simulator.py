@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -13,7 +14,8 @@ import pytest
 from backends.crm.simulator import TOKEN_ALIAS, TOKEN_PATH, create_app
 from backends.simkit.app import SimConfig
 from backends.simkit.server import ServerThread
-from tests.support import SimControlClient, serving
+from domain.models import OrderSource
+from tests.support import SimControlClient, serving, upstream_headers
 
 CONFIG = SimConfig(seed=7, orders=130)
 ORDERS = "/api/v2/admin/orders"
@@ -348,3 +350,77 @@ async def test_writes_to_an_unknown_order_are_404(url: str) -> None:
         response = await http.put(f"{ORDERS}/5/discount-code", json={"DiscountId": "1"})
     assert response.status_code == 404
     assert response.json() == {"Message": "Order 5 was not found."}
+
+
+# Where (docs/upstreams/crm.md): field -> value (equality) or operators; every entry holds.
+WHERE_MATCHES = [
+    pytest.param({"IsDeleted": False}, lambda o: not o["IsDeleted"], id="equality"),
+    pytest.param({"IsDeleted": {"$eq": True}}, lambda o: o["IsDeleted"], id="$eq"),
+    pytest.param(
+        {"PaymentState": {"$ne": "Paid"}}, lambda o: o["PaymentState"] != "Paid", id="$ne"
+    ),
+    pytest.param(
+        {"PaymentState": {"$in": ["Refunded", "Failed"]}},
+        lambda o: o["PaymentState"] in ("Refunded", "Failed"),
+        id="$in",
+    ),
+    pytest.param(
+        {"ModifiedDateTime": {"$gte": "2026-09-01T00:00:00Z"}},
+        lambda o: o["ModifiedDateTime"] >= "2026-09-01T00:00:00",
+        id="$gte timestamp",
+    ),
+    pytest.param(
+        {"Id": {"$gt": 10010, "$lte": 10020}, "IsDeleted": False},
+        lambda o: 10010 < o["Id"] <= 10020 and not o["IsDeleted"],
+        id="range and equality",
+    ),
+    pytest.param({"CreatedDateTime": {"$lt": "2000-01-01T00:00:00Z"}}, lambda o: False, id="none"),
+]
+
+
+@pytest.mark.parametrize(("where", "matches"), WHERE_MATCHES)
+async def test_where_lists_exactly_the_orders_it_matches(
+    url: str, where: dict[str, Any], matches: Any
+) -> None:
+    SimControlClient(url).reset()
+    async with admin(url) as http:
+        everything = await all_orders(http, "Id asc")
+        response = await http.get(
+            ORDERS, params={"Limit": 100, "Order_By": "Id asc", "Where": json.dumps(where)}
+        )
+    expected = [order["Id"] for order in everything if matches(order)]
+    page = response.raise_for_status().json()
+    assert [order["Id"] for order in page["Items"]] == expected[:100]
+    assert page["TotalItemsCount"] == len(expected)
+
+
+def test_some_seeded_orders_are_deleted_but_listed(url: str) -> None:
+    SimControlClient(url).reset()
+    deleted = httpx.get(
+        f"{url}{ORDERS}",
+        params={"Limit": 100, "Where": '{"IsDeleted": true}'},
+        headers=upstream_headers(OrderSource.CRM, url),
+    ).json()["TotalItemsCount"]
+    assert 0 < deleted < CONFIG.orders // 10
+
+
+@pytest.mark.parametrize(
+    ("where", "reason"),
+    [
+        ("not json", "Where must be a JSON object"),
+        ("[1]", "Where must be a JSON object"),
+        ('{"Secret": 1}', "Where: 'Secret' is not a field it filters on"),
+        ('{"Id": {"$regex": "1"}}', "Where: Id: '$regex' is not an operator"),
+        ('{"Id": "10001"}', "Where: Id: expected an integer, not '10001'"),
+        ('{"IsDeleted": 0}', "Where: IsDeleted: expected true or false, not 0"),
+        ('{"StatusId": {"$in": 3}}', "Where: StatusId: expected a list"),
+        ('{"ModifiedDateTime": {"$gte": "yesterday"}}', "expected an ISO 8601 timestamp"),
+    ],
+)
+async def test_a_where_it_cannot_read_is_a_400_with_the_reason(
+    url: str, where: str, reason: str
+) -> None:
+    async with admin(url) as http:
+        response = await http.get(ORDERS, params={"Where": where})
+    assert response.status_code == 400
+    assert reason in response.json()["Message"]

@@ -394,6 +394,7 @@ OTHER_LISTINGS = [
     ("payment-statuses", ALL, OrderQuery(payment_statuses=frozenset({PaymentStatus.PAID}))),
     ("updated-since", ALL, OrderQuery(updated_since=SINCE)),
     ("search", ALL, OrderQuery(search="emma")),
+    ("include-deleted", ALL, OrderQuery(include_deleted=True)),
 ]
 
 

@@ -1,0 +1,160 @@
+"""What the upstreams hold reaches GraphQL whole (issue 10): every product and price of a B2B
+line, deleted lines and orders flagged, deleted orders left out of listings unless asked for.
+Each case is checked against the simulator's own record of the order."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from domain import ids
+from domain.models import OrderSource
+from tests.conftest import GatewayClient
+from tests.support import upstream_get
+
+LINES = """
+query Lines($id: ID!) {
+  order(id: $id) {
+    deleted
+    lines {
+      id sku deleted status remoteId deliveryDate cancelledAt quantityFromStock
+      unitPrice { amount currency }
+      details { sku productName quantity unitPrice { amount currency } retailPrice { amount } }
+    }
+  }
+}
+"""
+
+
+def b2b_orders(url: str) -> list[dict[str, Any]]:
+    """Every order of the B2B simulator, as its own API answers them."""
+    orders: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        body = upstream_get(OrderSource.B2B, url, "/api/Order/getOrder", pageSize=50, page=page)
+        orders += body["data"]
+        if len(orders) >= body["pagination"]["totalItems"] or not body["data"]:
+            return orders
+        page += 1
+
+
+async def test_a_b2b_line_with_two_details_reads_back_with_both_prices_exact(
+    gateway: GatewayClient, simulator_urls: dict[OrderSource, str]
+) -> None:
+    raw_orders = b2b_orders(simulator_urls[OrderSource.B2B])
+    raw, raw_line = next(
+        (order, line)
+        for order in raw_orders
+        for line in order["lines"]
+        if len(line["lineDetail"]) == 2
+    )
+
+    order = (await gateway.data(LINES, {"id": ids.order_id(OrderSource.B2B, raw["id"])}))["order"]
+
+    [line] = [line for line in order["lines"] if line["id"] == raw_line["id"]]
+    assert [
+        (
+            d["sku"],
+            Decimal(d["quantity"]),
+            Decimal(d["unitPrice"]["amount"]),
+            Decimal(d["retailPrice"]["amount"]),
+        )
+        for d in line["details"]
+    ] == [
+        (
+            d["product"],
+            Decimal(str(d["quantity"])),
+            Decimal(str(d["price"])),
+            Decimal(str(d["retailPrice"])),
+        )
+        for d in raw_line["lineDetail"]
+    ]
+    assert line["sku"] == raw_line["lineDetail"][0]["product"]  # the line's own: its first
+    assert line["deliveryDate"] == raw_line["deliveryDate"]
+    assert Decimal(str(line["quantityFromStock"])) == Decimal(str(raw_line["quantityFromStock"]))
+
+
+async def test_a_deleted_b2b_line_is_flagged_and_still_listed(
+    gateway: GatewayClient, simulator_urls: dict[OrderSource, str]
+) -> None:
+    raw_orders = b2b_orders(simulator_urls[OrderSource.B2B])
+    raw = next(o for o in raw_orders if any(line["lineStatus"] == "DELETED" for line in o["lines"]))
+
+    order = (await gateway.data(LINES, {"id": ids.order_id(OrderSource.B2B, raw["id"])}))["order"]
+
+    flags = {
+        line["id"]: (line["deleted"], line["cancelledAt"] is not None) for line in order["lines"]
+    }
+    assert flags == {
+        line["id"]: (line["lineStatus"] == "DELETED", line["cancellationDate"] is not None)
+        for line in raw["lines"]
+    }
+    assert order["deleted"] is False  # a deleted line does not delete its order
+
+
+async def test_a_line_of_a_backend_without_details_has_one_made_of_itself(
+    gateway: GatewayClient,
+) -> None:
+    page = await gateway.data(
+        "{ orders(first: 5, filter: {sources: [WEBSHOP, AFFILIATE, CRM]}) { edges { node { "
+        "lines { sku productName quantity unitPrice { amount } deleted "
+        "details { sku productName quantity unitPrice { amount } retailPrice { amount } } } "
+        "} } } }"
+    )
+    lines = [line for edge in page["orders"]["edges"] for line in edge["node"]["lines"]]
+    assert lines
+    for line in lines:
+        [detail] = line["details"]
+        assert Decimal(detail.pop("quantity")) == Decimal(str(line["quantity"]))
+        assert detail == {
+            "sku": line["sku"],
+            "productName": line["productName"],
+            "unitPrice": line["unitPrice"],
+            "retailPrice": None,
+        }
+        assert line["deleted"] is False
+
+
+DELETED = """
+query Deleted($after: String, $include: Boolean) {
+  orders(first: 100, after: $after, filter: {sources: [CRM], includeDeleted: $include}) {
+    edges { node { upstreamId deleted } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+
+async def crm_listing(gateway: GatewayClient, include: bool | None) -> dict[str, bool]:
+    found: dict[str, bool] = {}
+    after = None
+    while True:
+        connection = (await gateway.data(DELETED, {"after": after, "include": include}))["orders"]
+        found.update({e["node"]["upstreamId"]: e["node"]["deleted"] for e in connection["edges"]})
+        if not connection["pageInfo"]["hasNextPage"]:
+            return found
+        after = connection["pageInfo"]["endCursor"]
+
+
+async def test_a_deleted_crm_order_is_listed_only_with_include_deleted(
+    gateway: GatewayClient, simulator_urls: dict[OrderSource, str]
+) -> None:
+    url = simulator_urls[OrderSource.CRM]
+    raw: list[dict[str, Any]] = []
+    while True:
+        body = upstream_get(
+            OrderSource.CRM, url, "/api/v2/admin/orders", Offset=len(raw), Limit=100
+        )
+        raw += body["Items"]
+        if len(raw) >= body["TotalItemsCount"]:
+            break
+    deleted = {str(o["Id"]) for o in raw if o["IsDeleted"]}
+    assert deleted
+
+    by_default = await crm_listing(gateway, None)
+    with_deleted = await crm_listing(gateway, True)
+
+    assert set(by_default) == {str(o["Id"]) for o in raw} - deleted
+    assert not any(by_default.values())
+    assert set(with_deleted) == {str(o["Id"]) for o in raw}
+    assert {upstream_id for upstream_id, flag in with_deleted.items() if flag} == deleted
