@@ -17,22 +17,27 @@ Failures leave as httpx's own exceptions, so ``backends/http.py`` maps them as b
     │   ├── httpx.ConnectTimeout    no connection within the connect timeout
     │   └── httpx.ReadTimeout       the upstream sent nothing for the read timeout
     ├── httpx.NetworkError
-    │   ├── httpx.ConnectError      the connection (or its TLS handshake) refused
+    │   ├── httpx.ConnectError      the connection (or its TLS handshake) refused, or the
+    │   │                           transport closed
     │   └── httpx.ReadError         the connection failed while the answer was read
     └── httpx.ProtocolError
         └── httpx.RemoteProtocolError
-                                    not HTTP, larger than ``max_body_bytes``, or the
-                                    connection closed before the answer was whole
+                                    not HTTP, a head over ``MAX_HEAD_BYTES`` or a body over
+                                    ``max_body_bytes``, or the connection closed before the
+                                    answer was whole
 
-A kept-alive connection the upstream closed just as it was reused answers nothing at all; an
-idempotent request (GET, HEAD, PUT, DELETE, OPTIONS) is then sent once more on a new
-connection, as browsers do. Nothing else is retried here: retries are ``backends/http.py``'s.
+A request is sent again, once, on a new connection when the one it got had closed before the
+request was written (any method: the upstream never saw it), and when a kept-alive
+connection the upstream closed as it was reused answered nothing at all (idempotent methods
+only — GET, HEAD, PUT, DELETE, OPTIONS — as browsers do). Nothing else is retried here:
+retries are ``backends/http.py``'s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import select
 import ssl
 import time
 from typing import Any, cast
@@ -43,23 +48,49 @@ import httpx
 DEFAULT_PORTS = {b"http": 80, b"https": 443}
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 MAX_BODY_BYTES = 64 * 1024 * 1024  # an answer larger than this is not one of these APIs'
+MAX_HEAD_BYTES = 64 * 1024  # status line and headers (h11 allows 16 KiB)
 
 
 class _Unanswered(Exception):
     """The connection closed before any byte of the answer came."""
 
 
+class _Unsent(Exception):
+    """The connection had closed before the request was written: nothing reached the upstream."""
+
+
+class _Beyond(Exception):
+    """Bytes after the answer asked for: the parser stops there."""
+
+
 class _Exchange:
     """What one request's answer has brought so far."""
 
-    __slots__ = ("answer", "body", "head", "headers", "keep_alive", "reason", "size", "status")
+    __slots__ = (
+        "answer",
+        "body",
+        "head",
+        "head_bytes",
+        "headers",
+        "headers_done",
+        "keep_alive",
+        "reason",
+        "received",
+        "size",
+        "status",
+        "version",
+    )
 
     def __init__(self, answer: asyncio.Future[None], head: bool) -> None:
         self.answer = answer
         self.head = head  # a HEAD's answer ends with its headers
+        self.received = False  # any byte of the answer yet
         self.status = 0
+        self.version = "1.1"
         self.reason = b""
         self.headers: list[tuple[bytes, bytes]] = []
+        self.headers_done = False  # headers after this are chunked trailers: not kept
+        self.head_bytes = 0
         self.body: list[bytes] = []
         self.size = 0
         self.keep_alive = False
@@ -81,6 +112,19 @@ class Connection(asyncio.Protocol):
         self.deadline: asyncio.Timeout | None = None  # moved on by every byte that arrives
         self.read_timeout: float | None = None
 
+    def usable(self) -> bool:
+        """Open for another request: not closed by either side, and nothing waiting to be
+        read on it — between requests an HTTP peer only speaks to close (its FIN may be in
+        the socket before the loop has read it), as httpcore checks before a reuse."""
+        transport = self.transport
+        if self.closed or transport is None or transport.is_closing():
+            return False
+        sock = transport.get_extra_info("socket")
+        if sock is not None and select.select([sock], [], [], 0)[0]:
+            self.close()
+            return False
+        return True
+
     # asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -91,6 +135,7 @@ class Connection(asyncio.Protocol):
         if exchange is None or exchange.answer.done():  # nothing asked: not an HTTP peer
             self.close()
             return
+        exchange.received = True
         if self.deadline is not None and self.read_timeout is not None:
             self.deadline.reschedule(asyncio.get_running_loop().time() + self.read_timeout)
         try:
@@ -98,10 +143,14 @@ class Connection(asyncio.Protocol):
         except httptools.HttpParserUpgrade:
             self._fail(httpx.RemoteProtocolError("the upstream switched protocols"))
         except httptools.HttpParserError as exc:
-            self._fail(httpx.RemoteProtocolError(f"the answer is not HTTP/1.1: {exc}"))
+            if isinstance(exc.__context__, _Beyond):
+                self.close()  # the answer itself was whole
+            else:
+                self._fail(httpx.RemoteProtocolError(f"the answer is not HTTP/1.1: {exc}"))
 
     def eof_received(self) -> bool:
-        return False  # close the connection
+        self.closed = True  # the peer is done: nothing more goes on this connection
+        return False  # close it
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -109,9 +158,9 @@ class Connection(asyncio.Protocol):
         exchange = self.exchange
         if exchange is None or exchange.answer.done():
             return
-        if not exchange.status:
+        if not exchange.received:
             exchange.answer.set_exception(_Unanswered())
-        elif exc is None and self._ended_by_close(exchange):
+        elif exc is None and exchange.headers_done and self._ended_by_close(exchange):
             exchange.answer.set_result(None)
         else:
             error = httpx.ReadError if exc is not None else httpx.RemoteProtocolError
@@ -119,48 +168,45 @@ class Connection(asyncio.Protocol):
                 error("the connection closed before the answer was whole")
             )
 
-    # httptools callbacks
+    # httptools callbacks: every one raises ``_Beyond`` once the answer is complete
 
     def on_message_begin(self) -> None:
-        exchange = self.exchange
-        if exchange is None or exchange.answer.done():  # bytes beyond the answer asked for
-            self.close()
+        self._asked()
 
     def on_status(self, reason: bytes) -> None:
-        assert self.exchange is not None
-        self.exchange.reason += reason
+        exchange = self._asked()
+        self._count_head(exchange, len(reason))
+        exchange.reason += reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        assert self.exchange is not None
-        self.exchange.headers.append((name, value))
+        exchange = self._asked()
+        self._count_head(exchange, len(name) + len(value))
+        if not exchange.headers_done:  # a chunked answer's trailers are not its headers
+            exchange.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        exchange = self.exchange
-        assert exchange is not None
+        exchange = self._asked()
         exchange.status = self.parser.get_status_code()
+        exchange.version = self.parser.get_http_version()
         exchange.keep_alive = self.parser.should_keep_alive()
+        exchange.headers_done = True
         if exchange.head and exchange.status >= 200:  # no body follows, whatever it says
             exchange.keep_alive = False
             exchange.answer.set_result(None)
 
     def on_body(self, body: bytes) -> None:
-        exchange = self.exchange
-        assert exchange is not None
-        if exchange.answer.done():
-            return
+        exchange = self._asked()
         exchange.size += len(body)
         if exchange.size > self.max_body_bytes:
             self._fail(httpx.RemoteProtocolError(f"the answer is over {self.max_body_bytes} bytes"))
-            return
+            raise _Beyond
         exchange.body.append(body)
 
     def on_message_complete(self) -> None:
-        exchange = self.exchange
-        assert exchange is not None
-        if exchange.answer.done():
-            return
+        exchange = self._asked()
         if 100 <= exchange.status < 200:  # an interim answer (103): the real one follows
             exchange.status, exchange.reason, exchange.headers = 0, b"", []
+            exchange.headers_done, exchange.head_bytes = False, 0
             return
         self.reusable = exchange.keep_alive and not self.closed
         exchange.answer.set_result(None)
@@ -172,6 +218,9 @@ class Connection(asyncio.Protocol):
     ) -> tuple[_Exchange, bool]:
         """Write one request and wait for its whole answer; then the answer, and whether the
         connection may carry another request."""
+        if not self.usable():
+            self.close()
+            raise _Unsent
         assert self.transport is not None
         exchange = self.exchange = _Exchange(asyncio.get_running_loop().create_future(), head)
         self.used = True
@@ -198,9 +247,23 @@ class Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
+    def _asked(self) -> _Exchange:
+        """The exchange under way; ``_Beyond`` (stopping the parser) when there is none."""
+        exchange = self.exchange
+        if exchange is None or exchange.answer.done():
+            raise _Beyond
+        return exchange
+
+    def _count_head(self, exchange: _Exchange, size: int) -> None:
+        exchange.head_bytes += size
+        if exchange.head_bytes > MAX_HEAD_BYTES:
+            self._fail(
+                httpx.RemoteProtocolError(f"the answer's head is over {MAX_HEAD_BYTES} bytes")
+            )
+            raise _Beyond
+
     def _fail(self, error: Exception) -> None:
-        assert self.exchange is not None
-        if not self.exchange.answer.done():
+        if self.exchange is not None and not self.exchange.answer.done():
             self.exchange.answer.set_exception(error)
         self.close()
 
@@ -232,6 +295,7 @@ class Pool:
         self.max_body_bytes = max_body_bytes
         self.idle: list[Connection] = []
         self.open = 0  # connections open or being opened, idle ones included
+        # Each waiter gets a connection, or None: there is room to open one.
         self.waiters: collections.deque[asyncio.Future[Connection | None]] = collections.deque()
         self.closed = False
 
@@ -239,6 +303,7 @@ class Pool:
         self, *, pool_timeout: float | None, connect_timeout: float | None
     ) -> Connection:
         while True:
+            self._refuse_if_closed()
             connection = self._idle()
             if connection is not None:
                 return connection
@@ -248,63 +313,71 @@ class Pool:
             self.waiters.append(waiter)
             try:
                 async with asyncio.timeout(pool_timeout):
-                    connection = await waiter
-            except TimeoutError:
-                raise httpx.PoolTimeout("no upstream connection came free in time") from None
-            except BaseException:
-                if waiter.done() and not waiter.cancelled():
-                    given = waiter.result()  # handed over just as this request gave up
-                    if given is not None:
-                        self.release(given, reusable=True)
-                    else:
-                        self._wake()
+                    given = await waiter
+            except BaseException as exc:
+                # Given up (the pool timeout, or the caller cancelled): whatever was handed
+                # over in the meantime goes on to the next waiter.
+                if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                    self._pass_on(waiter.result())
+                if isinstance(exc, TimeoutError):
+                    raise httpx.PoolTimeout("no upstream connection came free in time") from None
                 raise
             finally:
                 if waiter in self.waiters:
                     self.waiters.remove(waiter)
-            if connection is not None:
-                return connection
+            if given is not None:
+                if given.usable():
+                    return given
+                given.close()  # closed while it was handed over: its room is this request's
+                self.open -= 1
             # else a connection closed: there is room to open one
 
     def release(self, connection: Connection, *, reusable: bool) -> None:
         """A connection back from a request: kept for the next one, or closed."""
-        if not reusable or connection.closed or self.closed:
+        if not reusable or not connection.usable() or self.closed:
             connection.close()
             self.open -= 1
-            self._wake()
+            self._pass_on(None)
             return
-        while self.waiters:
-            waiter = self.waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(connection)
-                return
-        connection.idle_since = time.monotonic()
-        self.idle.append(connection)
+        self._pass_on(connection)
 
     def close(self) -> None:
+        """Close the idle connections; busy ones close as they come back, waiters are failed."""
         self.closed = True
         for connection in self.idle:
             connection.close()
         self.open -= len(self.idle)
         self.idle.clear()
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(httpx.ConnectError("the upstream client is closed"))
+
+    def _pass_on(self, connection: Connection | None) -> None:
+        """A connection (or, with None, room for one) to the first request still waiting;
+        with nobody waiting, a connection goes idle."""
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(connection)
+                return
+        if connection is not None:
+            connection.idle_since = time.monotonic()
+            self.idle.append(connection)
 
     def _idle(self) -> Connection | None:
         now = time.monotonic()
         while self.idle:
             connection = self.idle.pop()
-            if not connection.closed and now - connection.idle_since < self.keepalive_expiry_s:
+            if connection.usable() and now - connection.idle_since < self.keepalive_expiry_s:
                 return connection
             connection.close()
             self.open -= 1
         return None
 
-    def _wake(self) -> None:
-        """Room for one more connection: the first request still waiting may open it."""
-        while self.waiters:
-            waiter = self.waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
+    def _refuse_if_closed(self) -> None:
+        if self.closed:
+            raise httpx.ConnectError("the upstream client is closed")
 
     async def _connect(self, connect_timeout: float | None) -> Connection:
         self.open += 1
@@ -320,7 +393,7 @@ class Pool:
                 )
         except BaseException as exc:
             self.open -= 1
-            self._wake()
+            self._pass_on(None)
             if isinstance(exc, TimeoutError):
                 raise httpx.ConnectTimeout(
                     f"no connection to {self.host}:{self.port} in time"
@@ -367,6 +440,13 @@ class Http11Transport(httpx.AsyncBaseTransport):
                 exchange, reusable = await connection.send(
                     data, head=head, read_timeout=timeouts.get("read")
                 )
+            except _Unsent:
+                pool.release(connection, reusable=False)
+                if not attempt:
+                    continue  # it never left: send it on a new connection
+                raise httpx.ConnectError(
+                    "the upstream connection closed before the request was sent", request=request
+                ) from None
             except _Unanswered:
                 pool.release(connection, reusable=False)
                 if reused and not attempt and request.method in IDEMPOTENT:
@@ -382,7 +462,10 @@ class Http11Transport(httpx.AsyncBaseTransport):
                 exchange.status,
                 headers=exchange.headers,
                 stream=httpx.ByteStream(b"".join(exchange.body)),
-                extensions={"http_version": b"HTTP/1.1", "reason_phrase": exchange.reason},
+                extensions={
+                    "http_version": f"HTTP/{exchange.version}".encode("ascii"),
+                    "reason_phrase": exchange.reason,
+                },
             )
         raise AssertionError("unreachable")  # pragma: no cover
 
