@@ -129,10 +129,14 @@ class OrderBackend(Protocol):
         """
         ...
 
-    async def find_by_reference(self, reference: str) -> Order | None:
+    async def find_by_reference(
+        self, reference: str, *, webshop: str | None = None
+    ) -> Order | None:
         """The order with this reference (as mapped to ``Order.reference``), or ``None``.
 
-        Uses the upstream's own reference filter where it has one.
+        Uses the upstream's own reference filter where it has one. ``webshop`` narrows the
+        search where the upstream has webshops (WEBSHOP, whose references repeat across them:
+        ``AmbiguousReferenceError`` without it); the resolver refuses it elsewhere.
         """
         ...
 

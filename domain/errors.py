@@ -70,6 +70,21 @@ class ValidationError(OrdergateError):
     code = ErrorCode.VALIDATION
 
 
+class AmbiguousReferenceError(ValidationError):
+    """A reference more than one order carries (CloudSuite: one per webshop); ``candidates``
+    (their ids and webshops) travel in the error's extensions."""
+
+    def __init__(
+        self, message: str, *, candidates: list[dict[str, str]], field: list[str] | None = None
+    ) -> None:
+        super().__init__(message, field=field)
+        self.candidates = candidates
+
+    @property
+    def extensions(self) -> dict[str, object]:
+        return {**super().extensions, "candidates": self.candidates}
+
+
 class InvalidTransitionError(OrdergateError):
     code = ErrorCode.INVALID_TRANSITION
 

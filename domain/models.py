@@ -227,6 +227,7 @@ class Order:
     split_upstream_ids: tuple[str, ...] = field(default=())
     upstream_payment_status: str | None = None  # the backend's own value, where it has one
     deleted: bool = False  # deleted upstream but still listed there (listings leave it out)
+    webshop: str | None = None  # the CloudSuite webshop it was placed in (WEBSHOP only)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

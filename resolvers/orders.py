@@ -25,10 +25,17 @@ async def order_by_id(context: Context, order_id: str) -> Order:
     return order
 
 
-async def order_by_reference(context: Context, source: OrderSource, reference: str) -> Order:
+async def order_by_reference(
+    context: Context, source: OrderSource, reference: str, webshop: str | None = None
+) -> Order:
+    if webshop is not None and source is not OrderSource.WEBSHOP:
+        raise ValidationError(
+            f"Only WEBSHOP orders belong to a webshop; {source.value} takes no `webshop`",
+            field=["webshop"],
+        )
     backend = context.backends.get(source)
     # A source that is disabled, or hidden from this caller, has no orders to find.
-    order = None if backend is None else await backend.find_by_reference(reference)
+    order = None if backend is None else await backend.find_by_reference(reference, webshop=webshop)
     if order is None:
         raise NotFoundError(
             f"{source.value} has no order with the reference {reference!r}", field=["reference"]

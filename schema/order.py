@@ -54,6 +54,7 @@ class Order(Node):
             payment_status=order.payment_status,
             upstream_payment_status=order.upstream_payment_status,
             deleted=order.deleted,
+            webshop=order.webshop,
             currency=order.currency,
             season=order.season,
             created_at=order.created_at,
@@ -94,6 +95,10 @@ class Order(Node):
     )
 
     currency: str = strawberry.field(description="ISO 4217 currency of the order's amounts.")
+
+    webshop: str | None = strawberry.field(
+        description="The CloudSuite webshop the order was placed in (WEBSHOP; null elsewhere)."
+    )
 
     deleted: bool = strawberry.field(
         description="The upstream marks the order deleted (CRM `IsDeleted`) but still lists "

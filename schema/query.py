@@ -80,8 +80,18 @@ class Query(ApiKeyQueries):
         # Not `source` in Python: permission extensions take the parent object by that name.
         of: Annotated[OrderSource, strawberry.argument(name="source")],
         reference: str,
+        webshop: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The CloudSuite webshop (WEBSHOP only): a WEBSHOP reference can "
+                "repeat across webshops, and without it such a reference is a VALIDATION "
+                "error whose `extensions.candidates` list each order's id and webshop."
+            ),
+        ] = None,
     ) -> Order | None:
-        return Order.from_domain(await resolve.order_by_reference(info.context, of, reference))
+        return Order.from_domain(
+            await resolve.order_by_reference(info.context, of, reference, webshop)
+        )
 
     @strawberry.field(
         description="Newest first by updatedAt.",

@@ -272,7 +272,9 @@ class AffiliateAdapter:
         found = {str(order.id): to_order(order) for page in pages for order in page.data}
         return [found.get(key) for key in upstream_ids]
 
-    async def find_by_reference(self, reference: str) -> Order | None:
+    async def find_by_reference(
+        self, reference: str, *, webshop: str | None = None
+    ) -> Order | None:
         # The reference is the order number, which the platform filters on exactly.
         page = await self.client.list_orders(offset=0, limit=1, order_number=reference)
         return to_order(page.data[0]) if page.data else None

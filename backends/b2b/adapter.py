@@ -127,7 +127,9 @@ class B2BAdapter:
             for order in orders
         ]
 
-    async def find_by_reference(self, reference: str) -> Order | None:
+    async def find_by_reference(
+        self, reference: str, *, webshop: str | None = None
+    ) -> Order | None:
         """The newest order whose ``reference`` is this one.
 
         The API cannot filter by reference, so this reads ``getOrder`` newest first, a full

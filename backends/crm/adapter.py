@@ -162,7 +162,9 @@ class CrmAdapter:
         order = await self.client.get_order(number)
         return None if order is None else Snapshot(to_order(order), order)
 
-    async def find_by_reference(self, reference: str) -> Order | None:
+    async def find_by_reference(
+        self, reference: str, *, webshop: str | None = None
+    ) -> Order | None:
         """The order whose ``OrderName`` is ``reference``.
 
         The CRM cannot filter its list by name, so this reads it newest first, a page at a

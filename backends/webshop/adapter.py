@@ -22,8 +22,10 @@ from backends.values import numeric_id, utc_timestamp
 from backends.webshop import wire
 from backends.webshop.client import CloudSuiteClient
 from backends.webshop.writes import OrderWrites
+from domain import ids
 from domain.commands import Dispatch, EditOrderLines, OrderCommand, SetErpOrderNumber, UpdateStatus
 from domain.errors import (
+    AmbiguousReferenceError,
     BackendError,
     NotFoundError,
     UnsupportedByBackendError,
@@ -93,6 +95,7 @@ STATE_NAMES = {
 }
 
 NEWEST_FIRST = "-modified_date,-id"  # id breaks ties so pages never overlap
+MAX_REFERENCE_MATCHES = 10  # a reference names one order per webshop: more is not expected
 
 
 def answered(order: wire.Order) -> Snapshot:
@@ -115,6 +118,7 @@ def to_order(order: wire.Order) -> Order:
         upstream_status=order.state,
         payment_status=_lookup(PAYMENT_TABLE, order.payment_status, "payment_status"),
         upstream_payment_status=order.payment_status,
+        webshop=str(order.webshop),
         currency=order.currency,
         totals=OrderTotals(
             gross=money(order.subtotal),
@@ -271,17 +275,40 @@ class WebshopAdapter:
         page = await self.client.list_orders({"id__in": ",".join(map(str, ids)), "limit": len(ids)})
         return page.results
 
-    async def find_by_reference(self, reference: str) -> Order | None:
-        """CloudSuite's own ``reference`` filter (doc 001, step 3).
+    async def find_by_reference(
+        self, reference: str, *, webshop: str | None = None
+    ) -> Order | None:
+        """CloudSuite's own ``reference`` filter (doc 001, step 3), within ``webshop`` if given.
 
         A reference can repeat across webshops ("If multiple records are returned also add
-        the webshop as a parameter"); the gateway reads all webshops, so the most recently
+        the webshop as a parameter"): without ``webshop``, matches in more than one webshop
+        are ``AmbiguousReferenceError`` naming them. Within one webshop the most recently
         modified match wins.
         """
-        page = await self.client.list_orders(
-            {"reference": reference, "ordering": NEWEST_FIRST, "limit": 1}
-        )
-        return to_order(page.results[0]) if page.results else None
+        params: dict[str, str | int] = {
+            "reference": reference,
+            "ordering": NEWEST_FIRST,
+            "limit": MAX_REFERENCE_MATCHES,
+        }
+        if webshop is not None:
+            shop = numeric_id(webshop)
+            if shop is None:
+                return None  # webshop ids are numbers: no order is in this one
+            params["webshop"] = shop
+        found = (await self.client.list_orders(params)).results
+        if len({order.webshop for order in found}) > 1:
+            candidates = [
+                {"id": ids.order_id(SOURCE, str(order.id)), "webshop": str(order.webshop)}
+                for order in found
+            ]
+            shops = ", ".join(sorted({c["webshop"] for c in candidates}))
+            raise AmbiguousReferenceError(
+                f"WEBSHOP: the reference {reference!r} is in webshops {shops}: "
+                "give `webshop` (the candidates are in this error's extensions)",
+                candidates=candidates,
+                field=["webshop"],
+            )
+        return to_order(found[0]) if found else None
 
     async def status_catalog(self) -> list[UpstreamStatus]:
         """The status table itself: CloudSuite has no endpoint listing its states."""

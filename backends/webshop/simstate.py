@@ -22,6 +22,7 @@ from backends.webshop import wire
 
 FIRST_ORDER_ID = 12301  # so the document's own examples (``/api/order/12345/``) hit an order
 WEBSHOPS = (1, 2)
+REPEAT_EVERY = 40  # one order in 40 repeats the reference of the order before it
 STATES = ("draft", "quotation", "confirmed", "processing", "done", "cancel")
 SHIPMENT_STATES = ("not_sent", "sent")
 # Where each state may go next (the document's flow: confirmed -> processing -> done).
@@ -94,6 +95,15 @@ class ShopState:
         references = rng.sample(range(40000, 99999), self.config.orders)
         for index, reference in enumerate(references):
             self._seed_order(rng, FIRST_ORDER_ID + index, f"CS{reference}")
+        # Document 001: a reference can repeat across webshops ("If multiple records are
+        # returned also add the webshop as a parameter"): a few orders share the reference
+        # of the order before them, in the other webshop.
+        for order_id in range(
+            FIRST_ORDER_ID + REPEAT_EVERY, FIRST_ORDER_ID + len(references), REPEAT_EVERY
+        ):
+            earlier = self.orders[order_id - 1]
+            self.orders[order_id]["reference"] = earlier["reference"]
+            self.orders[order_id]["webshop"] = next(w for w in WEBSHOPS if w != earlier["webshop"])
 
     def _seed_customer(self, rng: random.Random, customer_id: int) -> None:
         person = fake.person(rng)

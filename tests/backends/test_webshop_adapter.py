@@ -15,9 +15,15 @@ from backends.simkit.app import SimConfig
 from backends.webshop import wire
 from backends.webshop.adapter import PAYMENT_TABLE, STATUS_TABLE, WebshopAdapter
 from backends.webshop.simulator import TOKEN_PATH, create_app
-from domain.errors import UpstreamMalformedError, UpstreamRejectedError, UpstreamUnavailableError
-from domain.models import Order, OrderCapability, OrderStatus
-from tests.support import SimControlClient, serving
+from domain import ids
+from domain.errors import (
+    AmbiguousReferenceError,
+    UpstreamMalformedError,
+    UpstreamRejectedError,
+    UpstreamUnavailableError,
+)
+from domain.models import Order, OrderCapability, OrderSource, OrderStatus
+from tests.support import SimControlClient, serving, upstream_get
 
 ORDERS = 120
 LIST = "GET /api/order/"
@@ -334,3 +340,42 @@ async def test_find_by_reference_uses_the_reference_filter(
     assert found == known
     assert await adapter.find_by_reference("CS00000") is None
     assert control.stats()["requests"] == {LIST: 2}
+
+
+def repeated_reference(sim_url: str) -> tuple[str, list[dict[str, Any]]]:
+    """A reference two webshops' orders carry, and those orders (the simulator's own)."""
+    raw: list[dict[str, Any]] = []
+    while len(raw) < ORDERS:
+        raw += upstream_get(
+            OrderSource.WEBSHOP, sim_url, "/api/order/", limit=100, offset=len(raw)
+        )["results"]
+    by_reference: dict[str, list[dict[str, Any]]] = {}
+    for order in raw:
+        by_reference.setdefault(order["reference"], []).append(order)
+    reference, orders = next((r, o) for r, o in by_reference.items() if len(o) > 1)
+    assert len({order["webshop"] for order in orders}) == 2
+    return reference, orders
+
+
+async def test_a_reference_in_two_webshops_is_ambiguous_without_the_webshop(
+    adapter: WebshopAdapter, sim_url: str
+) -> None:
+    reference, orders = repeated_reference(sim_url)
+
+    with pytest.raises(AmbiguousReferenceError) as caught:
+        await adapter.find_by_reference(reference)
+
+    assert caught.value.field == ["webshop"]
+    assert sorted(caught.value.candidates, key=lambda c: c["webshop"]) == sorted(
+        (
+            {"id": ids.order_id(OrderSource.WEBSHOP, str(o["id"])), "webshop": str(o["webshop"])}
+            for o in orders
+        ),
+        key=lambda c: c["webshop"],
+    )
+    for order in orders:
+        found = await adapter.find_by_reference(reference, webshop=str(order["webshop"]))
+        assert found is not None
+        assert (found.upstream_id, found.webshop) == (str(order["id"]), str(order["webshop"]))
+    assert await adapter.find_by_reference(reference, webshop="99") is None
+    assert await adapter.find_by_reference(reference, webshop="shop") is None

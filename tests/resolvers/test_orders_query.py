@@ -318,3 +318,47 @@ async def test_no_payment_finds_every_webshop_order_the_document_calls_unpaid(
 
 
 NO_PAY = {"closed_canceled", "started", "none"}
+
+
+BY_REFERENCE = """
+query($s: OrderSource!, $r: String!, $w: String) {
+  orderByReference(source: $s, reference: $r, webshop: $w) { id webshop reference }
+}
+"""
+
+
+async def test_a_webshop_reference_in_two_webshops_needs_the_webshop(
+    gateway: GatewayClient, simulator_urls: dict[OrderSource, str]
+) -> None:
+    url = simulator_urls[OrderSource.WEBSHOP]
+    raw: list[dict[str, Any]] = []
+    while len(raw) < upstream_total(OrderSource.WEBSHOP, url):
+        raw += upstream_get(OrderSource.WEBSHOP, url, "/api/order/", limit=100, offset=len(raw))[
+            "results"
+        ]
+    references = [order["reference"] for order in raw]
+    reference = next(r for r in references if references.count(r) > 1)
+    orders = {str(o["webshop"]): str(o["id"]) for o in raw if o["reference"] == reference}
+
+    ambiguous = await gateway.query(BY_REFERENCE, {"s": "WEBSHOP", "r": reference})
+
+    assert ambiguous["data"] == {"orderByReference": None}
+    [error] = ambiguous["errors"]
+    assert error["extensions"]["code"] == "VALIDATION"
+    candidates = {c["webshop"]: c["id"] for c in error["extensions"]["candidates"]}
+    assert candidates.keys() == orders.keys()
+    for webshop, upstream_id in orders.items():
+        data = await gateway.data(BY_REFERENCE, {"s": "WEBSHOP", "r": reference, "w": webshop})
+        found = data["orderByReference"]
+        assert found == {"id": candidates[webshop], "webshop": webshop, "reference": reference}
+        node = await gateway.data(
+            "query($id: ID!) { order(id: $id) { upstreamId } }", {"id": found["id"]}
+        )
+        assert node["order"]["upstreamId"] == upstream_id
+
+
+async def test_a_webshop_is_refused_for_a_backend_without_webshops(gateway: GatewayClient) -> None:
+    body = await gateway.query(BY_REFERENCE, {"s": "AFFILIATE", "r": "X", "w": "1"})
+    assert body["data"] == {"orderByReference": None}
+    assert body["errors"][0]["extensions"]["code"] == "VALIDATION"
+    assert "Only WEBSHOP orders belong to a webshop" in body["errors"][0]["message"]
