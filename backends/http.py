@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar, cast
+from xml.etree import ElementTree
 
 import httpx
 import pydantic
@@ -150,6 +151,8 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
 
 def upstream_message(response: httpx.Response) -> str:
     """The upstream's own words for a refusal, whatever shape its error body has."""
+    if "xml" in response.headers.get("content-type", ""):
+        return _xml_message(response.content)[:300] or response.reason_phrase
     try:
         body = response.json()
     except ValueError:
@@ -159,6 +162,21 @@ def upstream_message(response: httpx.Response) -> str:
             if isinstance(body.get(key), str):
                 return str(body[key])
     return json.dumps(body)[:300]
+
+
+def _xml_message(content: bytes) -> str:
+    """The texts of an XML error body's elements (``<Errors><Error field="x">...``)."""
+    try:
+        root = ElementTree.fromstring(content)
+    except ElementTree.ParseError:
+        return content.decode("utf-8", "replace")
+    parts = []
+    for element in root.iter():
+        text = (element.text or "").strip()
+        if text:
+            field = element.get("field")
+            parts.append(f"{field}: {text}" if field else text)
+    return "; ".join(parts)
 
 
 @functools.cache
@@ -191,6 +209,7 @@ class UpstreamHttp:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
         allow_not_found: bool = False,
@@ -227,6 +246,7 @@ class UpstreamHttp:
                     url,
                     params=params,
                     json=json,
+                    content=content,
                     headers=headers,
                     allow_not_found=allow_not_found,
                     ticket=ticket,
@@ -281,6 +301,7 @@ class UpstreamHttp:
         *,
         params: Mapping[str, Any] | None,
         json: Any,
+        content: bytes | None,
         headers: Mapping[str, str] | None,
         allow_not_found: bool,
         ticket: Ticket,
@@ -297,7 +318,7 @@ class UpstreamHttp:
         try:
             async with asyncio_timeout(left if math.isfinite(left) else None):
                 response = await self.client.request(
-                    method, url, params=params, json=json, headers=headers
+                    method, url, params=params, json=json, content=content, headers=headers
                 )
         except CancelledError:
             # A shared read given up because its last waiter's deadline passed: after a fair

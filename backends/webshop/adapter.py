@@ -339,7 +339,7 @@ class WebshopAdapter:
     ) -> WriteResult:
         """One command as CloudSuite's own calls (``writes.OrderWrites``), built from the order
         as read (or ``known``). ``PATCH`` and ``PUT`` answer the order after them; a DESADV
-        answers the delivery, so a dispatch reads the order back."""
+        answers only its receipt, so a dispatch reads the order back."""
         key = idempotency_key
         match command:
             case UpdateStatus(status=status) if status not in STATE_FOR_STATUS:
@@ -360,11 +360,9 @@ class WebshopAdapter:
             case EditOrderLines():
                 after = await self.writes.edit_lines(order, command, key)
             case Dispatch():
-                delivery_id = str(await self.writes.dispatch(order, command, key))
+                await self.writes.dispatch(order, command, key)
                 dispatched = answered(await self.writes.current(order.id))
-                shipment = next(
-                    (s for s in dispatched.order.shipments if s.id == delivery_id), None
-                )
+                shipment = command.shipment_in(dispatched.order)
                 return WriteResult(order=dispatched.order, shipment=shipment, after=dispatched)
         snapshot = answered(after)
         return WriteResult(order=snapshot.order, after=snapshot)

@@ -16,6 +16,7 @@ from domain.models import OrderSource
 T = TypeVar("T")
 
 TOKEN_PATH = "/realms/CloudSuite/protocol/openid-connect/token"
+DESADV_PATH = "/proxy/des_adv_xml/delivery/"
 
 
 class CloudSuiteClient:
@@ -65,12 +66,21 @@ class CloudSuiteClient:
         body = order.model_dump(mode="json")
         return await self._send("PUT", f"/api/order/{order_id}/", body, wire.Order, idempotency_key)
 
-    async def create_delivery(
-        self, delivery: wire.DeliveryWrite, *, idempotency_key: str
-    ) -> wire.Delivery:
-        """``POST /api/delivery/``: a DESADV; CloudSuite marks the order's shipment sent."""
-        body = delivery.model_dump(mode="json", exclude_none=True)
-        return await self._send("POST", "/api/delivery/", body, wire.Delivery, idempotency_key)
+    async def send_desadv(
+        self, document: bytes, *, shop: int, user: int | None, idempotency_key: str
+    ) -> None:
+        """``POST /proxy/des_adv_xml/delivery/?shop=&user=``: a DESADV (XML,
+        ``backends/webshop/desadv.py``); CloudSuite records the delivery and marks the order's
+        shipment sent. Never retried here: a DESADV is taken once (409 the second time)."""
+        params = {"shop": shop} if user is None else {"shop": shop, "user": user}
+        response = await self.http.request(
+            "POST",
+            DESADV_PATH,
+            params=params,
+            content=document,
+            headers={"Content-Type": "application/xml", "Idempotency-Key": idempotency_key},
+        )
+        assert response is not None  # only a 404 with allow_not_found gives None
 
     async def _send(
         self, method: str, url: str, body: object, model: type[T], idempotency_key: str

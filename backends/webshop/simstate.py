@@ -19,6 +19,7 @@ from starlette.datastructures import QueryParams
 from backends.simkit import fake
 from backends.simkit.app import SimConfig
 from backends.webshop import wire
+from backends.webshop.desadv import Desadv
 
 FIRST_ORDER_ID = 12301  # so the document's own examples (``/api/order/12345/``) hit an order
 WEBSHOPS = (1, 2)
@@ -88,6 +89,7 @@ class ShopState:
         self.addresses: dict[int, dict[str, Any]] = {}
         self.orders: dict[int, dict[str, Any]] = {}
         self.deliveries: dict[int, dict[str, Any]] = {}
+        self.desadv_numbers: dict[str, int] = {}  # DESADV number -> the delivery it made
         self._next_line_id = 50001
         self._next_delivery_id = 7001
         for index in range(max(10, self.config.orders // 3)):
@@ -425,35 +427,69 @@ class ShopState:
             modified_date=now(),
         )
 
-    def deliver(self, body: wire.DeliveryWrite) -> dict[str, Any]:
-        """A DESADV: record the delivery and mark the order's shipment as sent."""
-        order = self.orders.get(body.order)
+    def receive_desadv(self, desadv: Desadv, *, shop: int, user: int | None) -> dict[str, Any]:
+        """A DESADV (``desadv``): record the delivery and mark the order's shipment sent.
+
+        The order is the one with the DESADV's ERP order number in ``shop``; its lines are
+        matched by ERP line number and must name that line's product. A DESADV number is
+        taken once ("a DESADV can only be sent once"): ``AlreadyReceived`` again.
+        """
+        if desadv.number in self.desadv_numbers:
+            raise AlreadyReceived(desadv.number)
+        order = next(
+            (
+                o
+                for o in self.orders.values()
+                if o["webshop"] == shop and o["erp_order_number"] == desadv.order_num
+            ),
+            None,
+        )
         if order is None:
-            raise InvalidRequest({"order": [f'Invalid pk "{body.order}" - object does not exist.']})
-        if order["state"] not in ("confirmed", "processing", "done"):
             raise InvalidRequest(
-                {"order": [f'Cannot send a delivery for an order in state "{order["state"]}".']}
+                {
+                    "OrderNum": [
+                        f"No order with ERP order number {desadv.order_num!r} in shop {shop}."
+                    ]
+                }
             )
-        numbers = {line["erp_line_number"] for line in order["order_lines"]}
-        unknown = [
-            line.erp_line_number for line in body.lines if line.erp_line_number not in numbers
-        ]
-        if unknown:
-            raise InvalidRequest({"lines": [f"Unknown erp_line_number {n}." for n in unknown]})
-        try:
-            date = now() if body.date is None else parse_moment(body.date)
-        except ValueError:
-            raise InvalidRequest({"date": ["Enter a valid date/time."]}) from None
+        errors: dict[str, list[str]] = {}
+        if user is not None and user != order["user"]:
+            errors["user"] = [f"User {user} did not place order {desadv.order_num!r}."]
+        if order["state"] not in ("confirmed", "processing", "done"):
+            errors["OrderNum"] = [f'Cannot send a DESADV for an order in state "{order["state"]}".']
+        keys = {
+            line["erp_line_number"]: line["product"]["key"]
+            for line in order["order_lines"]
+            if line["erp_line_number"] is not None
+        }
+        for index, line in enumerate(desadv.lines):
+            if line.order_num != desadv.order_num:
+                errors[f"LineItems[{index}].OrderNum"] = ["Not the DESADV's order."]
+            elif line.item_num not in keys:
+                errors[f"LineItems[{index}].ItemNum"] = [
+                    f"Unknown ERP line number {line.item_num}."
+                ]
+            elif keys[line.item_num] != line.seller_item_id:
+                errors[f"LineItems[{index}].SellerItemID"] = [
+                    f"Line {line.item_num} is {keys[line.item_num]!r}, not {line.seller_item_id!r}."
+                ]
+        if errors:
+            raise InvalidRequest(errors)
         delivery = self._record_delivery(
             order,
-            track_and_trace=body.track_and_trace,
-            carrier=body.carrier,
-            date=date,
-            lines=[(line.erp_line_number, line.quantity) for line in body.lines],
+            track_and_trace=desadv.track_and_trace,
+            carrier=desadv.carrier,
+            date=now(),
+            lines=[(line.item_num, line.quantity) for line in desadv.lines],
         )
+        self.desadv_numbers[desadv.number] = delivery["id"]
         order["shipment_state"] = "sent"
         order["modified_date"] = now()
         return delivery
+
+
+class AlreadyReceived(Exception):
+    """A DESADV number the shop has taken before."""
 
 
 def _date_filter(field: str, bound: datetime, *, after: bool) -> Callable[[dict[str, Any]], bool]:

@@ -2,13 +2,14 @@
 
 A Django REST Framework-style API: ``GET /api/order/`` with django-filter filters,
 ``OrderingFilter`` and ``LimitOffsetPagination``; ``GET``/``PATCH``/``PUT /api/order/{id}/``;
-``POST /api/delivery/`` (DESADV); ``GET /api/product/`` (the catalogue lines name). OAuth2
-client credentials at the Keycloak-style realm token URL. The data and its rules live in
-``simstate.ShopState``.
+the XML DESADV ``POST /proxy/des_adv_xml/delivery/?shop=&user=``; ``GET /api/product/``
+(the catalogue lines name). OAuth2 client credentials at the Keycloak-style realm token
+URL. The data and its rules live in ``simstate.ShopState``.
 """
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
 
@@ -16,18 +17,20 @@ import pydantic
 from starlette.applications import Starlette
 from starlette.datastructures import URL
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from backends.simkit.app import SimConfig, simulator_app
 from backends.simkit.auth import TokenStore, bearer_check, oauth_token_route
 from backends.simkit.control import SimControl
 from backends.webshop import wire
-from backends.webshop.simstate import InvalidRequest, ShopState, render_delivery, render_products
+from backends.webshop.desadv import from_xml
+from backends.webshop.simstate import AlreadyReceived, InvalidRequest, ShopState, render_products
 
 TOKEN_PATH = "/realms/CloudSuite/protocol/openid-connect/token"
 CLIENTS = {"ordergate-demo": "demo-secret"}
 DEFAULT_LIMIT = 20
+DESADV_PATH = "/proxy/des_adv_xml/delivery/"
 MAX_LIMIT = 100
 
 
@@ -106,6 +109,15 @@ def paginated(
 NOT_FOUND = {"detail": "Not found."}
 
 
+def xml_errors(errors: dict[str, list[str]], status: int) -> Response:
+    """``<Errors><Error field="...">message</Error>...</Errors>``: the DESADV API's refusals."""
+    root = ET.Element("Errors")
+    for field, messages in errors.items():
+        for message in messages:
+            ET.SubElement(root, "Error", field=field).text = message
+    return Response(ET.tostring(root, encoding="utf-8"), status, media_type="application/xml")
+
+
 def api_routes(shop: ShopState) -> list[Route]:
     """The CloudSuite order API: list, detail, PATCH, PUT, the DESADV delivery, products."""
 
@@ -138,17 +150,38 @@ def api_routes(shop: ShopState) -> list[Route]:
             return JSONResponse(exc.errors, status_code=400)
         return JSONResponse(shop.render_order(order))
 
-    async def create_delivery(request: Request) -> JSONResponse:
+    async def receive_desadv(request: Request) -> Response:
+        """The XML DESADV (``backends/webshop/desadv.py``), into ``shop`` for ``user``."""
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media not in ("application/xml", "text/xml"):
+            return xml_errors({"content-type": ["A DESADV is XML (application/xml)."]}, 415)
+        params = request.query_params
+        if not params.get("shop", "").isdigit() or not params.get("user", "1").isdigit():
+            return xml_errors({"shop": ["shop (and user) must be ids."]}, 400)
+        user = params.get("user")
         try:
-            delivery = shop.deliver(await _body(request, wire.DeliveryWrite))
+            desadv = from_xml(await request.body())
+            delivery = shop.receive_desadv(
+                desadv, shop=int(params["shop"]), user=None if user is None else int(user)
+            )
+        except ValueError as exc:
+            return xml_errors({"Desadv": [str(exc)]}, 400)
         except InvalidRequest as exc:
-            return JSONResponse(exc.errors, status_code=400)
-        return JSONResponse(render_delivery(delivery), status_code=201)
+            return xml_errors(exc.errors, 400)
+        except AlreadyReceived as exc:
+            return xml_errors(
+                {"DesadvNumber": [f"DESADV {exc} has already been received; it is sent once."]},
+                409,
+            )
+        answer = ET.Element("DesadvResponse")
+        ET.SubElement(answer, "DesadvNumber").text = desadv.number
+        ET.SubElement(answer, "DeliveryId").text = str(delivery["id"])
+        return Response(ET.tostring(answer, encoding="utf-8"), 201, media_type="application/xml")
 
     return [
         Route("/api/order/", list_orders, methods=["GET"]),
         Route("/api/order/{id}/", order_detail, methods=["GET", "PATCH", "PUT"]),
-        Route("/api/delivery/", create_delivery, methods=["POST"]),
+        Route(DESADV_PATH, receive_desadv, methods=["POST"]),
         Route("/api/product/", list_products, methods=["GET"]),
     ]
 

@@ -95,21 +95,11 @@ class DeliveryLine(Wire):
 
 
 class Delivery(Wire):
-    """A DESADV delivery (``POST /api/delivery/``), embedded read-only in the order."""
+    """A delivery a DESADV made (``desadv.py``), embedded read-only in the order."""
 
     id: int
     order: int
     track_and_trace: str | None = None
-    carrier: str | None = None
-    date: str | None = None
-    lines: list[DeliveryLine] = []
-
-
-class DeliveryWrite(Wire):
-    """The ``POST /api/delivery/`` body."""
-
-    order: int
-    track_and_trace: str
     carrier: str | None = None
     date: str | None = None
     lines: list[DeliveryLine] = []

@@ -7,17 +7,22 @@ order as CloudSuite's last ``PATCH``/``PUT`` answered it. Mapping it is the adap
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from backends.cache import TtlCache
 from backends.webshop import wire
 from backends.webshop.client import CloudSuiteClient
+from backends.webshop.desadv import Desadv, LineItem, to_xml
 from domain.commands import Dispatch, EditOrderLines, LineEdit, SetErpOrderNumber
-from domain.errors import NotFoundError, ValidationError
+from domain.errors import ConflictError, NotFoundError, UpstreamRejectedError, ValidationError
 
 CATALOG_PAGE = 100  # CloudSuite's LimitOffsetPagination cap
 UNCONFIRMED = frozenset({"draft", "quotation"})
+PLANNED_DELIVERY_DAYS = 1  # the DESADV's PlannedDeliveryDate: the day after it is sent
+ALREADY_RECEIVED = 409  # CloudSuite's answer to a DESADV number it has taken before
 
 
 def state_steps(current: str, target: str) -> list[str]:
@@ -33,11 +38,11 @@ def state_steps(current: str, target: str) -> list[str]:
     return [target]
 
 
-def delivery_lines(order: wire.Order) -> list[wire.DeliveryLine]:
+def desadv_lines(order: wire.Order, erp_order_number: str) -> tuple[LineItem, ...]:
     """What a DESADV still has to cover: each ERP-numbered line's quantity not yet sent.
 
     A DESADV matches lines by ERP line number (doc 001, step 3): a line without one cannot
-    be named, so an order the ERP has not numbered gets a DESADV without lines.
+    be named, so it is left out (an order the ERP has not numbered gets a DESADV without lines).
     """
     shipped = order.shipped_quantities()
     lines = []
@@ -47,9 +52,15 @@ def delivery_lines(order: wire.Order) -> list[wire.DeliveryLine]:
         outstanding = line.quantity - shipped.get(line.erp_line_number, Decimal(0))
         if outstanding > 0:
             lines.append(
-                wire.DeliveryLine(erp_line_number=line.erp_line_number, quantity=outstanding)
+                LineItem(line.erp_line_number, erp_order_number, outstanding, line.product.key)
             )
-    return lines
+    return tuple(lines)
+
+
+def desadv_number(idempotency_key: str) -> str:
+    """The DESADV's unique number, the same for every attempt of one change: CloudSuite takes
+    a number once, so a redelivery after an unknown outcome cannot post a second DESADV."""
+    return "OG" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:18].upper()
 
 
 def numbered_lines(order: wire.Order, command: SetErpOrderNumber) -> list[wire.OrderLineWrite]:
@@ -207,22 +218,48 @@ class OrderWrites:
             )
         return order
 
-    async def dispatch(self, order: wire.Order, command: Dispatch, idempotency_key: str) -> int:
-        """A DESADV (doc step 3d) with the consignment number as track & trace; its id.
+    async def dispatch(self, order: wire.Order, command: Dispatch, idempotency_key: str) -> None:
+        """The XML DESADV (doc step 3d, ``desadv.py``) with the consignment number as track &
+        trace, for the order's webshop and user, matched by its ERP order number.
 
         CloudSuite sets ``shipment_state`` to ``sent`` with it, so step 4's ``PATCH`` is not
-        needed. The delivery has no field for a tracking URL: it is not sent.
+        needed. The DESADV has no field for a tracking URL: it is not sent. Its number comes
+        from the change (``desadv_number``): CloudSuite refusing it as already received means
+        an earlier attempt of this same change arrived, which is this change done.
         """
-        delivery = await self.client.create_delivery(
-            wire.DeliveryWrite(
-                order=order.id,
-                track_and_trace=command.consignment_number,
-                carrier=command.carrier,
-                lines=delivery_lines(order),
-            ),
-            idempotency_key=idempotency_key,
+        if any(d.track_and_trace == command.consignment_number for d in order.deliveries):
+            raise ConflictError(
+                f"A DESADV for consignment {command.consignment_number!r} was sent for this "
+                "order already; CloudSuite takes a DESADV once",
+                field=["input", "consignmentNumber"],
+            )
+        if not order.erp_order_number:
+            raise ValidationError(
+                "CloudSuite matches a DESADV by the ERP order number, which this order has not "
+                "got: set it first (setErpOrderNumber), or mark the order shipped without a "
+                "DESADV (markShipped)",
+                field=["input", "orderId"],
+            )
+        today = datetime.now(UTC).date()
+        document = Desadv(
+            number=desadv_number(idempotency_key),
+            desadv_date=today,
+            planned_delivery_date=today + timedelta(days=PLANNED_DELIVERY_DAYS),
+            order_num=order.erp_order_number,
+            track_and_trace=command.consignment_number,
+            carrier=command.carrier,
+            lines=desadv_lines(order, order.erp_order_number),
         )
-        return delivery.id
+        try:
+            await self.client.send_desadv(
+                to_xml(document),
+                shop=order.webshop,
+                user=order.user,
+                idempotency_key=idempotency_key,
+            )
+        except UpstreamRejectedError as refusal:
+            if refusal.status != ALREADY_RECEIVED:
+                raise
 
     async def set_erp_order_number(
         self, order: wire.Order, command: SetErpOrderNumber, idempotency_key: str

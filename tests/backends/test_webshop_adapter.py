@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +14,7 @@ from backends.config import WebshopSettings
 from backends.simkit.app import SimConfig
 from backends.webshop import wire
 from backends.webshop.adapter import PAYMENT_TABLE, STATUS_TABLE, WebshopAdapter
+from backends.webshop.desadv import Desadv, LineItem, to_xml
 from backends.webshop.simulator import TOKEN_PATH, create_app
 from domain import ids
 from domain.errors import (
@@ -312,18 +313,25 @@ async def test_client_writes_reach_the_simulator(
     assert [(line.product.key, line.erp_line_number) for line in replaced.order_lines] == [
         ("MUG-STONE", 10)
     ]
-    delivery = await client.create_delivery(
-        wire.DeliveryWrite(
-            order=confirmed.id,
-            track_and_trace="3STEST",
-            carrier="DHL",
-            lines=[wire.DeliveryLine(erp_line_number=10, quantity=Decimal(2))],
+    await client.send_desadv(
+        to_xml(
+            Desadv(
+                number="K3",
+                desadv_date=date(2026, 12, 1),
+                planned_delivery_date=date(2026, 12, 2),
+                order_num="ERP-1",
+                track_and_trace="3STEST",
+                carrier="DHL",
+                lines=(LineItem(10, "ERP-1", Decimal(2), "MUG-STONE"),),
+            )
         ),
+        shop=confirmed.webshop,
+        user=confirmed.user,
         idempotency_key="k3",
     )
     [order] = await adapter.get_orders([str(confirmed.id)])
     assert order is not None and order.status is OrderStatus.DISPATCHED
-    assert [s.id for s in order.shipments] == [str(delivery.id)]
+    assert [s.consignment_number for s in order.shipments] == ["3STEST"]
     assert order.lines[0].quantity_shipped == 2
     with pytest.raises(UpstreamRejectedError) as refusal:
         await client.patch_order(confirmed.id, wire.OrderPatch(state="draft"), idempotency_key="k4")

@@ -279,50 +279,6 @@ def test_put_validates_related_objects_and_product_keys(api: httpx.Client) -> No
     assert missing.status_code == 400 and missing.json()["reference"] == ["This field is required."]
 
 
-def test_delivery_records_a_desadv_and_marks_the_order_sent(api: httpx.Client) -> None:
-    order = next(
-        order
-        for order in all_orders(api, state="processing")
-        if order["shipment_state"] == "not_sent" and order["erp_order_number"]
-    )
-    line = order["order_lines"][0]
-    response = api.post(
-        "/api/delivery/",
-        json={
-            "order": order["id"],
-            "track_and_trace": "3SABC123456789",
-            "carrier": "PostNL",
-            "lines": [{"erp_line_number": line["erp_line_number"], "quantity": line["quantity"]}],
-        },
-    )
-    assert response.status_code == 201, response.text
-    assert response.json()["track_and_trace"] == "3SABC123456789"
-    changed = api.get(f"/api/order/{order['id']}/").json()
-    assert changed["shipment_state"] == "sent"
-    assert [d["track_and_trace"] for d in changed["deliveries"]] == ["3SABC123456789"]
-    assert changed["modified_date"] > order["modified_date"]
-
-
-def test_delivery_refuses_unknown_orders_lines_and_unconfirmed_orders(api: httpx.Client) -> None:
-    draft = first_order(api, state__in="draft,quotation")
-    processing = first_order(api, state="processing")
-    for body, field in [
-        ({"order": 1, "track_and_trace": "X"}, "order"),
-        ({"order": draft["id"], "track_and_trace": "X"}, "order"),
-        (
-            {
-                "order": processing["id"],
-                "track_and_trace": "X",
-                "lines": [{"erp_line_number": 999, "quantity": 1}],
-            },
-            "lines",
-        ),
-        ({"order": processing["id"]}, "track_and_trace"),
-    ]:
-        response = api.post("/api/delivery/", json=body)
-        assert response.status_code == 400 and field in response.json(), response.text
-
-
 def test_products_list_the_catalogue_order_lines_name(api: httpx.Client) -> None:
     first = api.get("/api/product/", params={"limit": 5}).json()
     assert len(first["results"]) == 5 and first["next"] is not None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +17,9 @@ from backends.config import WebshopSettings
 from backends.simkit.app import SimConfig
 from backends.webshop import wire
 from backends.webshop.adapter import STATE_FOR_STATUS, WebshopAdapter, to_order
-from backends.webshop.simulator import TOKEN_PATH, create_app
+from backends.webshop.desadv import Desadv, LineItem, from_xml, to_xml
+from backends.webshop.simulator import DESADV_PATH, TOKEN_PATH, create_app
+from backends.webshop.writes import desadv_number
 from domain.commands import (
     Dispatch,
     EditOrderLines,
@@ -29,6 +33,7 @@ from domain.commands import (
     UpdateStatus,
 )
 from domain.errors import (
+    ConflictError,
     NotFoundError,
     UnsupportedByBackendError,
     UpstreamRejectedError,
@@ -41,7 +46,7 @@ from tests.support import SimControlClient, serving, upstream_headers
 KEY = "write-1"
 PATCH = "PATCH /api/order/{id}/"
 PUT = "PUT /api/order/{id}/"
-DESADV = "POST /api/delivery/"
+DESADV = f"POST {DESADV_PATH}"
 PRODUCTS = "GET /api/product/"
 
 
@@ -70,6 +75,14 @@ class Upstream:
         response.raise_for_status()
         body: dict[str, Any] = response.json()
         return body
+
+    def send_desadv(self, desadv: Desadv, *, shop: int) -> httpx.Response:
+        return self.client.post(
+            DESADV_PATH,
+            params={"shop": shop},
+            content=to_xml(desadv),
+            headers={"Content-Type": "application/xml"},
+        )
 
     def first(self, state: str, where: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
         """The lowest-id order in ``state`` for which ``where`` holds."""
@@ -234,14 +247,48 @@ async def test_a_status_cloudsuite_has_no_state_for_is_refused_before_sending(
 # -- Dispatch --------------------------------------------------------------------------
 
 
-async def test_dispatch_sends_a_desadv_covering_the_numbered_lines(
-    adapter: WebshopAdapter, upstream: Upstream, control: SimControlClient
+def not_sent_with_erp_number(order: dict[str, Any]) -> bool:
+    return order["shipment_state"] == "not_sent" and bool(order["erp_order_number"])
+
+
+async def test_dispatch_sends_one_xml_desadv_covering_the_numbered_lines(
+    sim_url: str, upstream: Upstream, control: SimControlClient
 ) -> None:
-    before = upstream.first("processing", lambda o: o["shipment_state"] == "not_sent")
+    before = upstream.first("processing", not_sent_with_erp_number)
     command = Dispatch(consignment_number="3SPOST123", carrier="PostNL", tracking_url="https://t/1")
-    result = await adapter.execute(str(before["id"]), command, idempotency_key=KEY)
+    transport = RecordingTransport()
+    adapter = make_adapter(sim_url, transport)
+    try:
+        result = await adapter.execute(str(before["id"]), command, idempotency_key=KEY)
+    finally:
+        await adapter.aclose()
+
     assert writes_made(control) == {DESADV: 1}
-    raw = upstream.order(before["id"])
+    [sent] = transport.writes
+    assert sent.url.path == DESADV_PATH and sent.headers["content-type"] == "application/xml"
+    assert dict(sent.url.params) == {"shop": str(before["webshop"]), "user": str(before["user"])}
+    document = from_xml(sent.content)
+    today = datetime.now(UTC).date()
+    assert (document.number, document.desadv_date, document.planned_delivery_date) == (
+        desadv_number(KEY),
+        today,
+        today + timedelta(days=1),
+    )
+    assert (document.order_num, document.track_and_trace, document.carrier) == (
+        before["erp_order_number"],
+        "3SPOST123",
+        "PostNL",
+    )
+    assert [(i.item_num, i.order_num, i.quantity, i.seller_item_id) for i in document.lines] == [
+        (
+            line["erp_line_number"],
+            before["erp_order_number"],
+            Decimal(str(line["quantity"])),
+            line["product"]["key"],
+        )
+        for line in product_lines(before)
+    ]
+    raw = upstream.order(before["id"])  # what CloudSuite holds now
     assert raw["shipment_state"] == "sent"
     [delivery] = raw["deliveries"]
     assert (delivery["track_and_trace"], delivery["carrier"]) == ("3SPOST123", "PostNL")
@@ -259,15 +306,28 @@ async def test_dispatch_covers_only_what_earlier_desadvs_left(
     adapter: WebshopAdapter, upstream: Upstream
 ) -> None:
     before = upstream.first(
-        "processing", lambda o: not o["deliveries"] and len(product_lines(o)) > 1
+        "processing",
+        lambda o: not o["deliveries"] and len(product_lines(o)) > 1 and o["erp_order_number"],
     )
     first, *rest = product_lines(before)
-    partial = {
-        "order": before["id"],
-        "track_and_trace": "3SEARLY",
-        "lines": [{"erp_line_number": first["erp_line_number"], "quantity": first["quantity"]}],
-    }
-    upstream.client.post("/api/delivery/", json=partial).raise_for_status()
+    erp = before["erp_order_number"]
+    early = Desadv(
+        number="EARLY-1",
+        desadv_date=date(2026, 12, 1),
+        planned_delivery_date=date(2026, 12, 2),
+        order_num=erp,
+        track_and_trace="3SEARLY",
+        carrier=None,
+        lines=(
+            LineItem(
+                first["erp_line_number"],
+                erp,
+                Decimal(str(first["quantity"])),
+                first["product"]["key"],
+            ),
+        ),
+    )
+    upstream.send_desadv(early, shop=before["webshop"]).raise_for_status()
     await adapter.execute(
         str(before["id"]), Dispatch(consignment_number="3SREST"), idempotency_key=KEY
     )
@@ -277,20 +337,125 @@ async def test_dispatch_covers_only_what_earlier_desadvs_left(
     ]
 
 
-async def test_dispatch_of_an_order_without_erp_line_numbers_sends_a_desadv_without_lines(
+async def test_dispatch_of_an_order_without_an_erp_order_number_is_refused_before_sending(
     adapter: WebshopAdapter, upstream: Upstream, control: SimControlClient
 ) -> None:
     before = upstream.first(
         "confirmed", lambda o: o["erp_order_number"] is None and o["shipment_state"] == "not_sent"
     )
-    result = await adapter.execute(
-        str(before["id"]), Dispatch(consignment_number="3SDHL1", carrier="DHL"), idempotency_key=KEY
-    )
-    raw = upstream.order(before["id"])
-    assert raw["shipment_state"] == "sent"
-    assert [(d["track_and_trace"], d["lines"]) for d in raw["deliveries"]] == [("3SDHL1", [])]
-    assert result.shipment is not None and result.shipment.carrier == "DHL"
+    with pytest.raises(ValidationError, match="ERP order number") as refusal:
+        await adapter.execute(
+            str(before["id"]), Dispatch(consignment_number="3SDHL1"), idempotency_key=KEY
+        )
+    assert refusal.value.field == ["input", "orderId"]
+    assert writes_made(control) == {}
+    assert upstream.order(before["id"]) == before
+
+
+async def test_a_second_desadv_for_the_same_consignment_is_a_conflict_and_not_sent(
+    adapter: WebshopAdapter, upstream: Upstream, control: SimControlClient
+) -> None:
+    before = upstream.first("processing", not_sent_with_erp_number)
+    command = Dispatch(consignment_number="3SONCE")
+    await adapter.execute(str(before["id"]), command, idempotency_key=KEY)
+
+    with pytest.raises(ConflictError, match="once"):
+        await adapter.execute(str(before["id"]), command, idempotency_key="another-change")
+
     assert writes_made(control) == {DESADV: 1}
+    assert [d["track_and_trace"] for d in upstream.order(before["id"])["deliveries"]] == ["3SONCE"]
+
+
+async def test_a_desadv_sent_again_for_the_same_change_is_taken_as_done(
+    adapter: WebshopAdapter, upstream: Upstream, control: SimControlClient
+) -> None:
+    """A redelivery whose first attempt arrived (its answer lost) sends the same DESADV
+    number: CloudSuite refuses it as received (409), which is this change done."""
+    before = upstream.first("processing", not_sent_with_erp_number)
+    earlier = Desadv(
+        number=desadv_number(KEY),
+        desadv_date=date(2026, 12, 1),
+        planned_delivery_date=date(2026, 12, 2),
+        order_num=before["erp_order_number"],
+        track_and_trace="3SLOST",
+        carrier=None,
+        lines=(),
+    )
+    upstream.send_desadv(earlier, shop=before["webshop"]).raise_for_status()  # the lost answer
+    control.reset_stats()
+
+    result = await adapter.execute(
+        str(before["id"]), Dispatch(consignment_number="3SNEW"), idempotency_key=KEY
+    )
+
+    assert writes_made(control) == {DESADV: 1}  # answered 409: no second delivery
+    assert [d["track_and_trace"] for d in upstream.order(before["id"])["deliveries"]] == ["3SLOST"]
+    assert result.order.status is OrderStatus.DISPATCHED
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda d: d, None),
+        (lambda d: replace(d, order_num="ERP-NOPE"), "OrderNum"),
+        (lambda d: replace(d, lines=(replace(d.lines[0], item_num=999),)), "LineItems[0].ItemNum"),
+        (
+            lambda d: replace(d, lines=(replace(d.lines[0], seller_item_id="OTHER"),)),
+            "LineItems[0].SellerItemID",
+        ),
+        (
+            lambda d: replace(d, lines=(replace(d.lines[0], order_num="ERP-OTHER"),)),
+            "LineItems[0].OrderNum",
+        ),
+    ],
+    ids=["valid", "unknown order", "unknown line", "wrong product", "line of another order"],
+)
+def test_the_simulator_validates_a_desadv_against_the_order(
+    upstream: Upstream, change: Callable[[Desadv], Desadv], field: str | None
+) -> None:
+    order = upstream.first("processing", not_sent_with_erp_number)
+    erp = order["erp_order_number"]
+    [first, *_] = product_lines(order)
+    valid = Desadv(
+        number="CHECK-1",
+        desadv_date=date(2026, 12, 1),
+        planned_delivery_date=date(2026, 12, 2),
+        order_num=erp,
+        track_and_trace="3SCHECK",
+        carrier="DHL",
+        lines=(LineItem(first["erp_line_number"], erp, Decimal(1), first["product"]["key"]),),
+    )
+    response = upstream.send_desadv(change(valid), shop=order["webshop"])
+    after = upstream.order(order["id"])
+    if field is None:
+        assert response.status_code == 201
+        assert after["shipment_state"] == "sent"
+        again = upstream.send_desadv(valid, shop=order["webshop"])
+        assert again.status_code == 409 and b"sent once" in again.content
+        assert len(upstream.order(order["id"])["deliveries"]) == 1
+    else:
+        assert response.status_code == 400
+        assert f'field="{field}"'.encode() in response.content, response.text
+        assert after == order
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        (b"<Desadv><DesadvNumber>1</DesadvNumber></Desadv>", "application/xml", 400),
+        (b"not xml", "application/xml", 400),
+        (b"<Other/>", "application/xml", 400),
+        (b"{}", "application/json", 415),
+    ],
+)
+def test_the_simulator_refuses_what_is_not_a_desadv(
+    upstream: Upstream, body: bytes, content_type: str, status: int
+) -> None:
+    response = upstream.client.post(
+        DESADV_PATH, params={"shop": 1}, content=body, headers={"Content-Type": content_type}
+    )
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("application/xml")
 
 
 # -- SetErpOrderNumber -----------------------------------------------------------------
@@ -515,7 +680,7 @@ async def test_an_unknown_order_is_not_found(
 async def test_a_failing_write_is_unavailable_not_retried_and_changes_nothing(
     sim_url: str, upstream: Upstream, control: SimControlClient
 ) -> None:
-    before = upstream.first("confirmed", lambda o: o["erp_order_number"] is None)
+    before = upstream.first("confirmed", lambda o: o["erp_order_number"] is not None)
     transport = RecordingTransport(before_write=lambda: control.set_faults(error_rate=1.0))
     adapter = make_adapter(sim_url, transport)
     try:

@@ -211,6 +211,31 @@ async def test_dispatch_sends_the_consignment_number(
             )
 
 
+async def test_a_webshop_dispatch_posts_one_xml_desadv_and_a_second_is_refused_unsent(
+    gateway: GatewayClient, fresh_sims, simulator_urls
+) -> None:
+    nodes = await find(gateway, W, "PROCESSING", "CONFIRMED")
+    with_erp = [
+        n for n in nodes if raw_order(W, simulator_urls[W], n["upstreamId"])["erp_order_number"]
+    ]
+    order = with_erp[0]
+    fresh_sims[W].reset_stats()
+
+    def dispatch(consignment: str) -> dict[str, Any]:
+        return {"input": {"orderId": order["id"], "consignmentNumber": consignment}}
+
+    first = (await gateway.data(DISPATCH, dispatch("3SFIRST")))["dispatch"]
+    second = (await gateway.data(DISPATCH, dispatch("3SFIRST")))["dispatch"]
+
+    assert first["userErrors"] == [] and first["order"]["status"] == "DISPATCHED"
+    assert [e["code"] for e in second["userErrors"]] in (["INVALID_TRANSITION"], ["CONFLICT"])
+    posts = fresh_sims[W].stats()["requests"]
+    assert posts.get("POST /proxy/des_adv_xml/delivery/") == 1  # one DESADV, never a second
+    upstream = raw_order(W, simulator_urls[W], order["upstreamId"])
+    assert [d["track_and_trace"] for d in upstream["deliveries"]] == ["3SFIRST"]
+    assert upstream["shipment_state"] == "sent"
+
+
 async def test_split_moves_lines_to_a_new_upstream_order_and_recomputes_commission(
     gateway: GatewayClient, fresh_sims, simulator_urls
 ) -> None:
