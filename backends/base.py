@@ -47,10 +47,14 @@ class OrderQuery:
     # Orders the upstream marks deleted but still lists (CRM ``IsDeleted``) are left out
     # unless asked for.
     include_deleted: bool = False
+    # CloudSuite's offline orders only (True), or none of them (False); None: either.
+    offline: bool | None = None
 
     def matches(self, order: Order) -> bool:
         """Whether an order satisfies every filter (the gateway's own, exact check)."""
         if order.deleted and not self.include_deleted:
+            return False
+        if self.offline is not None and order.offline is not self.offline:
             return False
         if self.statuses is not None and order.status not in self.statuses:
             return False

@@ -67,6 +67,22 @@ class Dispatch(OrderCommand):
         )
 
 
+class MarkShipped(OrderCommand):
+    """The order's shipment sent without a despatch advice (CloudSuite, doc 001 step 4: "when
+    you don't send a delivery (DESADV)", and for offline orders)."""
+
+    type: Literal["MarkShipped"] = "MarkShipped"
+
+    capability = OrderCapability.MARK_SHIPPED
+    event_kind = "MARKED_SHIPPED"
+
+    def is_applied(self, order: Order) -> bool:
+        return order.status in DISPATCHED_OR_LATER
+
+    def describe(self) -> str:
+        return "shipment sent, no despatch advice"
+
+
 class SplitLine(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -197,6 +213,7 @@ class CreateWholesaleOrder(BaseModel):
 AnyOrderCommand = Annotated[
     UpdateStatus
     | Dispatch
+    | MarkShipped
     | SplitOrder
     | SetDiscountCode
     | SetGiftVoucher

@@ -68,6 +68,7 @@ class OrderCapability(StrEnum):
     SET_TAX_CODE = "SET_TAX_CODE"
     SET_ERP_NUMBER = "SET_ERP_NUMBER"
     EDIT_LINES = "EDIT_LINES"
+    MARK_SHIPPED = "MARK_SHIPPED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +229,7 @@ class Order:
     upstream_payment_status: str | None = None  # the backend's own value, where it has one
     deleted: bool = False  # deleted upstream but still listed there (listings leave it out)
     webshop: str | None = None  # the CloudSuite webshop it was placed in (WEBSHOP only)
+    offline: bool = False  # a CloudSuite offline order (false elsewhere)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -31,6 +31,7 @@ from domain.commands import (
     EditOrderLines,
     ErpLineNumber,
     LineEdit,
+    MarkShipped,
     OrderCommand,
     SetErpOrderNumber,
     SplitOrder,
@@ -214,7 +215,7 @@ async def _check(
                 f"{backend.name} has no status for {command.status.value}.",
                 field=["input", "status"],
             )
-    elif isinstance(command, Dispatch) and status is not None:
+    elif isinstance(command, Dispatch | MarkShipped) and status is not None:
         check_transition(status, OrderStatus.DISPATCHED)
     if current is not None:
         check_lines(command, current)

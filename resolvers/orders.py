@@ -53,6 +53,7 @@ async def list_orders(
     updated_since: datetime | None,
     search: str | None,
     include_deleted: bool = False,
+    offline: bool | None = None,
     first: int,
     after: str | None,
 ) -> OrdersPage:
@@ -68,6 +69,7 @@ async def list_orders(
         search=search.strip() or None if search else None,
         search_customers=context.principal.may(Scope.CUSTOMERS_READ),
         include_deleted=include_deleted,
+        offline=offline,
     )
     if query.statuses == frozenset() or query.payment_statuses == frozenset():
         return OrdersPage(edges=[], has_next_page=False, unavailable=[])  # matches nothing

@@ -49,6 +49,7 @@ def filter_key(sources: Sequence[OrderSource], query: OrderQuery) -> str:
             "search": query.search,
             # Only when set, so that cursors issued before the filter existed still continue.
             **({"deleted": True} if query.include_deleted else {}),
+            **({"offline": query.offline} if query.offline is not None else {}),
         },
         sort_keys=True,
     )

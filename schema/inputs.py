@@ -49,6 +49,15 @@ class DispatchInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
 
 
+@strawberry.input(
+    description="Mark an order's shipment sent without a despatch advice (WEBSHOP: doc 001 "
+    "step 4, for orders whose delivery is not sent as a DESADV, offline orders included)."
+)
+class MarkShippedInput:
+    order_id: strawberry.ID = strawberry.field(description="The order's global id.")
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
+
+
 @strawberry.input(description="Apply a discount code to an order.")
 class SetDiscountCodeInput:
     order_id: strawberry.ID = strawberry.field(description="The order's global id.")

@@ -17,6 +17,7 @@ from schema.inputs import (
     CreateOrderInput,
     DispatchInput,
     EditOrderLinesInput,
+    MarkShippedInput,
     SetDiscountCodeInput,
     SetErpOrderNumberInput,
     SetGiftVoucherInput,
@@ -171,6 +172,15 @@ class Mutation(ApiKeyMutations):
             info, "setTaxCode", input, lambda: commands.SetTaxCode(code=input.code)
         )
         return order_payload(response)
+
+    @strawberry.mutation(
+        description="Mark the order's shipment sent without a despatch advice (WEBSHOP: "
+        "`shipment_state` sent; the order reads DISPATCHED). Elsewhere UNSUPPORTED_BY_BACKEND: "
+        "use `dispatch`.",
+        permission_classes=[Requires.ORDERS_WRITE],
+    )
+    async def mark_shipped(self, info: Info, input: MarkShippedInput) -> OrderPayload:
+        return order_payload(await change(info, "markShipped", input, commands.MarkShipped))
 
     @strawberry.mutation(
         description="Record the ERP order number and ERP line numbers.",

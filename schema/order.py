@@ -55,6 +55,7 @@ class Order(Node):
             upstream_payment_status=order.upstream_payment_status,
             deleted=order.deleted,
             webshop=order.webshop,
+            offline=order.offline,
             currency=order.currency,
             season=order.season,
             created_at=order.created_at,
@@ -98,6 +99,11 @@ class Order(Node):
 
     webshop: str | None = strawberry.field(
         description="The CloudSuite webshop the order was placed in (WEBSHOP; null elsewhere)."
+    )
+
+    offline: bool = strawberry.field(
+        description="A CloudSuite offline order (WEBSHOP; false elsewhere): it can be marked "
+        "shipped (`markShipped`) without a despatch advice."
     )
 
     deleted: bool = strawberry.field(

@@ -45,6 +45,11 @@ class OrderFilter:
         description="Also orders their upstream marks deleted but still lists (CRM "
         "`IsDeleted`; `Order.deleted` says which). Default: left out.",
     )
+    offline: bool | None = strawberry.field(
+        default=None,
+        description="Only CloudSuite offline orders (true), or only orders that are not "
+        "(false; every other backend's are not). Default: both.",
+    )
 
 
 Info = strawberry.Info[Context, None]
@@ -114,6 +119,7 @@ class Query(ApiKeyQueries):
             updated_since=filter.updated_since,
             search=filter.search,
             include_deleted=bool(filter.include_deleted),
+            offline=filter.offline,
             first=first,
             after=after,
         )

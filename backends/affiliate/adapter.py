@@ -239,7 +239,8 @@ class AffiliateAdapter:
     async def list_orders(self, query: OrderQuery, *, offset: int, limit: int) -> OrderPage:
         statuses = upstream_values(STATUS_MAP, query.statuses)
         payment_statuses = upstream_values(PAYMENT_STATUS_MAP, query.payment_statuses)
-        if statuses == frozenset() or payment_statuses == frozenset():
+        # No CloudSuite-style offline orders here: ``offline: true`` matches nothing.
+        if statuses == frozenset() or payment_statuses == frozenset() or query.offline:
             return OrderPage(orders=[], exhausted=True, total=0)  # e.g. only INVOICED asked
         page = await self.client.list_orders(
             offset=offset,

@@ -96,6 +96,8 @@ class B2BAdapter:
         self.reference = ReferenceData(self.client)
 
     async def list_orders(self, query: OrderQuery, *, offset: int, limit: int) -> OrderPage:
+        if query.offline:  # B2B orders are never CloudSuite offline orders
+            return OrderPage(orders=[], exhausted=True, total=0)
         page_size = min(limit, self.settings.page_size, MAX_PAGE_SIZE)
         page, skip = offset // page_size + 1, offset % page_size
         if query.updated_since is None and query.statuses is None:

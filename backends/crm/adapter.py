@@ -130,6 +130,8 @@ class CrmAdapter:
 
     async def where(self, query: OrderQuery) -> dict[str, object] | None:
         """The CRM ``Where`` of a listing; None when no CRM order can match it."""
+        if query.offline:  # CRM orders are never CloudSuite offline orders
+            return None
         where: dict[str, object] = {}
         if not query.include_deleted:
             where["IsDeleted"] = False

@@ -23,7 +23,14 @@ from backends.webshop import wire
 from backends.webshop.client import CloudSuiteClient
 from backends.webshop.writes import OrderWrites
 from domain import ids
-from domain.commands import Dispatch, EditOrderLines, OrderCommand, SetErpOrderNumber, UpdateStatus
+from domain.commands import (
+    Dispatch,
+    EditOrderLines,
+    MarkShipped,
+    OrderCommand,
+    SetErpOrderNumber,
+    UpdateStatus,
+)
 from domain.errors import (
     AmbiguousReferenceError,
     BackendError,
@@ -119,6 +126,7 @@ def to_order(order: wire.Order) -> Order:
         payment_status=_lookup(PAYMENT_TABLE, order.payment_status, "payment_status"),
         upstream_payment_status=order.payment_status,
         webshop=str(order.webshop),
+        offline=order.offline,
         currency=order.currency,
         totals=OrderTotals(
             gross=money(order.subtotal),
@@ -221,6 +229,7 @@ class WebshopAdapter:
             OrderCapability.DISPATCH,
             OrderCapability.SET_ERP_NUMBER,
             OrderCapability.EDIT_LINES,
+            OrderCapability.MARK_SHIPPED,
         }
     )
     settable_statuses = frozenset(STATE_FOR_STATUS)
@@ -252,6 +261,8 @@ class WebshopAdapter:
             params["state__in"] = ",".join(states)
         if query.updated_since is not None:
             params["modified_date__gte"] = query.updated_since.astimezone(UTC).isoformat()
+        if query.offline is not None:
+            params["offline"] = "true" if query.offline else "false"
         page = await self.client.list_orders(params)
         return OrderPage(
             orders=[to_order(order) for order in page.results],
@@ -346,7 +357,9 @@ class WebshopAdapter:
                 raise ValidationError(
                     f"CloudSuite has no state for {status.value}", field=["input", "status"]
                 )
-            case UpdateStatus() | Dispatch() | SetErpOrderNumber() | EditOrderLines():
+            case (
+                UpdateStatus() | Dispatch() | MarkShipped() | SetErpOrderNumber() | EditOrderLines()
+            ):
                 order = await self._current(upstream_id, known)
             case _:
                 raise UnsupportedByBackendError(
@@ -357,6 +370,8 @@ class WebshopAdapter:
                 after = await self.writes.update_status(order, STATE_FOR_STATUS[status], key)
             case SetErpOrderNumber():
                 after = await self.writes.set_erp_order_number(order, command, key)
+            case MarkShipped():
+                after = await self.writes.mark_shipped(order, key)
             case EditOrderLines():
                 after = await self.writes.edit_lines(order, command, key)
             case Dispatch():

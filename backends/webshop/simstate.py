@@ -24,6 +24,8 @@ from backends.webshop.desadv import Desadv
 FIRST_ORDER_ID = 12301  # so the document's own examples (``/api/order/12345/``) hit an order
 WEBSHOPS = (1, 2)
 REPEAT_EVERY = 40  # one order in 40 repeats the reference of the order before it
+OFFLINE_EVERY = 12  # one order in 12 is an offline order
+BOOLEANS = {"true": True, "1": True, "false": False, "0": False}  # django-filter's BooleanFilter
 STATES = ("draft", "quotation", "confirmed", "processing", "done", "cancel")
 SHIPMENT_STATES = ("not_sent", "sent")
 # Where each state may go next (the document's flow: confirmed -> processing -> done).
@@ -172,6 +174,9 @@ class ShopState:
             "state": state,
             "payment_status": self._seed_payment_status(rng, state),
             "shipment_state": shipment_state,
+            # Document 001: offline orders (placed offline, not in the shop) exist beside
+            # the online ones; one in OFFLINE_EVERY is.
+            "offline": order_id % OFFLINE_EVERY == 0,
             "currency": rng.choice(fake.CURRENCIES),
             "discount_code": discount_code,
             "discount_amount": fake.money(subtotal * DISCOUNT_CODES[discount_code])
@@ -284,6 +289,12 @@ class ShopState:
                 errors[name] = ["Enter a valid date/time."]
                 continue
             filters[name] = _date_filter(field, bound, after=after)
+        if (offline := value("offline")) is not None:
+            if offline.lower() not in BOOLEANS:
+                errors["offline"] = ["Select a valid choice."]
+            else:
+                wanted_offline = BOOLEANS[offline.lower()]
+                filters["offline"] = lambda order: order["offline"] is wanted_offline
         if (reference := value("reference")) is not None:
             filters["reference"] = lambda order: order["reference"] == reference
         for name, field in (("webshop", "webshop"), ("id__in", "id")):
@@ -340,6 +351,7 @@ class ShopState:
             "state": order["state"],
             "payment_status": order["payment_status"],
             "shipment_state": order["shipment_state"],
+            "offline": order["offline"],
             "currency": order["currency"],
             "order_lines": [render_line(line) for line in lines],
             "discount_code": order["discount_code"],

@@ -110,6 +110,7 @@ class Order(OrderFields):
 
     id: int
     payment_status: str
+    offline: bool = False
     shipment_state: str
     order_lines: list[OrderLine]
     customer_details: CustomerDetails | None = None

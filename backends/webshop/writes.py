@@ -261,6 +261,13 @@ class OrderWrites:
             if refusal.status != ALREADY_RECEIVED:
                 raise
 
+    async def mark_shipped(self, order: wire.Order, idempotency_key: str) -> wire.Order:
+        """``PATCH {"shipment_state": "sent"}`` (doc step 4): shipped without a DESADV, as the
+        document allows, offline orders included."""
+        return await self.client.patch_order(
+            order.id, wire.OrderPatch(shipment_state="sent"), idempotency_key=idempotency_key
+        )
+
     async def set_erp_order_number(
         self, order: wire.Order, command: SetErpOrderNumber, idempotency_key: str
     ) -> wire.Order:

@@ -79,6 +79,7 @@ def test_the_adapter_is_an_order_backend(sim_url: str) -> None:
         OrderCapability.DISPATCH,
         OrderCapability.SET_ERP_NUMBER,
         OrderCapability.EDIT_LINES,
+        OrderCapability.MARK_SHIPPED,
     }
 
 

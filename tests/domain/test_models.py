@@ -51,6 +51,7 @@ def test_zero_is_an_exact_zero_in_the_currency_asked_for(currency: str) -> None:
                 "SET_TAX_CODE",
                 "SET_ERP_NUMBER",
                 "EDIT_LINES",
+                "MARK_SHIPPED",
             ],
         ),
     ],

@@ -10,7 +10,7 @@ from typing import Any
 from domain import ids
 from domain.models import OrderSource
 from tests.conftest import GatewayClient
-from tests.support import upstream_get
+from tests.support import upstream_get, upstream_requests
 
 LINES = """
 query Lines($id: ID!) {
@@ -158,3 +158,113 @@ async def test_a_deleted_crm_order_is_listed_only_with_include_deleted(
     assert not any(by_default.values())
     assert set(with_deleted) == {str(o["Id"]) for o in raw}
     assert {upstream_id for upstream_id, flag in with_deleted.items() if flag} == deleted
+
+
+def webshop_orders(url: str) -> list[dict[str, Any]]:
+    """Every order of the WEBSHOP simulator, as its own API answers them."""
+    raw: list[dict[str, Any]] = []
+    while True:
+        body = upstream_get(OrderSource.WEBSHOP, url, "/api/order/", limit=100, offset=len(raw))
+        raw += body["results"]
+        if len(raw) >= body["count"]:
+            return raw
+
+
+OFFLINE = """
+query Offline($after: String, $offline: Boolean) {
+  orders(first: 100, after: $after, filter: {offline: $offline}) {
+    edges { node { source upstreamId offline } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+
+async def listing(gateway: GatewayClient, offline: bool | None) -> list[dict[str, Any]]:
+    nodes: list[dict[str, Any]] = []
+    after = None
+    while True:
+        connection = (await gateway.data(OFFLINE, {"after": after, "offline": offline}))["orders"]
+        nodes += [edge["node"] for edge in connection["edges"]]
+        if not connection["pageInfo"]["hasNextPage"]:
+            return nodes
+        after = connection["pageInfo"]["endCursor"]
+
+
+async def test_offline_orders_are_flagged_and_filtered(
+    gateway: GatewayClient, simulator_urls: dict[OrderSource, str], sims: dict[OrderSource, Any]
+) -> None:
+    raw = webshop_orders(simulator_urls[OrderSource.WEBSHOP])
+    offline = {str(o["id"]) for o in raw if o["offline"]}
+    assert 0 < len(offline) < len(raw)
+    for sim in sims.values():
+        sim.reset_stats()
+
+    only = await listing(gateway, True)
+    # the backends without offline orders were asked nothing; CloudSuite filtered them
+    asked = {source: upstream_requests(sim) for source, sim in sims.items()}
+    none = await listing(gateway, False)
+
+    assert {(n["source"], n["upstreamId"]) for n in only} == {("WEBSHOP", i) for i in offline}
+    assert asked == {source: int(source is OrderSource.WEBSHOP) for source in OrderSource}
+    assert all(n["offline"] for n in only) and not any(n["offline"] for n in none)
+    assert {n["upstreamId"] for n in none if n["source"] == "WEBSHOP"} == {
+        str(o["id"]) for o in raw
+    } - offline
+
+
+MARK_SHIPPED = """
+mutation($id: ID!) {
+  markShipped(input: {orderId: $id}) {
+    order { status offline }
+    userErrors { code message }
+    delivery { status }
+  }
+}
+"""
+
+
+async def test_mark_shipped_sets_shipment_state_sent_without_a_desadv(
+    gateway: GatewayClient, simulator_urls: dict[OrderSource, str], sims: dict[OrderSource, Any]
+) -> None:
+    url = simulator_urls[OrderSource.WEBSHOP]
+    raw = next(
+        o
+        for o in webshop_orders(url)
+        if o["offline"] and o["state"] == "confirmed" and o["shipment_state"] == "not_sent"
+    )
+    sims[OrderSource.WEBSHOP].reset_stats()
+
+    payload = (
+        await gateway.data(MARK_SHIPPED, {"id": ids.order_id(OrderSource.WEBSHOP, str(raw["id"]))})
+    )["markShipped"]
+
+    assert payload["userErrors"] == []
+    assert payload["order"] == {"status": "DISPATCHED", "offline": True}
+    after = upstream_get(OrderSource.WEBSHOP, url, f"/api/order/{raw['id']}/")
+    assert (after["shipment_state"], after["deliveries"]) == ("sent", [])
+    requests = sims[OrderSource.WEBSHOP].stats()["requests"]
+    assert requests.get("PATCH /api/order/{id}/") == 1
+    assert "POST /proxy/des_adv_xml/delivery/" not in requests
+    sims[OrderSource.WEBSHOP].reset()
+
+
+async def test_mark_shipped_elsewhere_is_unsupported_and_sends_nothing(
+    gateway: GatewayClient, sims: dict[OrderSource, Any]
+) -> None:
+    page = await gateway.data(
+        "{ orders(first: 1, filter: {sources: [AFFILIATE], statuses: [PROCESSING]}) "
+        "{ edges { node { id } } } }"
+    )
+    [edge] = page["orders"]["edges"]
+    sims[OrderSource.AFFILIATE].reset_stats()
+
+    payload = (await gateway.data(MARK_SHIPPED, {"id": edge["node"]["id"]}))["markShipped"]
+
+    assert [e["code"] for e in payload["userErrors"]] == ["UNSUPPORTED_BY_BACKEND"]
+    writes = {
+        route: n
+        for route, n in sims[OrderSource.AFFILIATE].stats()["requests"].items()
+        if not route.startswith("GET")
+    }
+    assert writes == {}
