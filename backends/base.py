@@ -23,6 +23,8 @@ from typing import Protocol, runtime_checkable
 from backends.resilience import CircuitBreaker
 from domain.commands import CreateWholesaleOrder, OrderCommand
 from domain.models import (
+    Catalog,
+    CatalogEntry,
     Order,
     OrderCapability,
     OrderSource,
@@ -31,6 +33,11 @@ from domain.models import (
     Shipment,
     UpstreamStatus,
 )
+
+
+def status_entries(statuses: Sequence[UpstreamStatus]) -> tuple[CatalogEntry, ...]:
+    """A status catalog as catalog entries (the id is also the code writes send)."""
+    return tuple(CatalogEntry(id=s.id, code=s.id, name=s.name) for s in statuses)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,6 +153,11 @@ class OrderBackend(Protocol):
 
     async def status_catalog(self) -> list[UpstreamStatus]:
         """The upstream's own order statuses, each with the canonical status it maps to."""
+        ...
+
+    async def catalog(self) -> Catalog:
+        """The upstream's reference data writes name by id (statuses, products, companies,
+        discount codes, ...), read through its own endpoints and kept for ``CATALOG_TTL_S``."""
         ...
 
     async def check_health(self) -> bool:

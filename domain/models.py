@@ -233,6 +233,35 @@ class Order:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CatalogEntry:
+    """One entry of an upstream's reference data: what a write names by ``id``."""
+
+    id: str
+    name: str
+    code: str | None = None
+    parent_id: str | None = None  # what it belongs to: a partner's company, a location's partner
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Catalog:
+    """An upstream's reference data, each list empty where the upstream has no such thing."""
+
+    statuses: tuple[CatalogEntry, ...] = ()
+    line_statuses: tuple[CatalogEntry, ...] = ()
+    discount_codes: tuple[CatalogEntry, ...] = ()
+    gift_vouchers: tuple[CatalogEntry, ...] = ()
+    shipping_options: tuple[CatalogEntry, ...] = ()
+    tax_codes: tuple[CatalogEntry, ...] = ()
+    companies: tuple[CatalogEntry, ...] = ()
+    clients: tuple[CatalogEntry, ...] = ()
+    agents: tuple[CatalogEntry, ...] = ()
+    seasons: tuple[CatalogEntry, ...] = ()
+    business_partners: tuple[CatalogEntry, ...] = ()
+    locations: tuple[CatalogEntry, ...] = ()
+    products: tuple[CatalogEntry, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UpstreamStatus:
     """One entry of a backend's own status catalog, with the canonical status it maps to."""
 

@@ -11,6 +11,8 @@ from graphql import GraphQLError
 from gateway.context import Context
 from gateway.limits import Listing
 from resolvers import orders as resolve
+from resolvers.catalog import catalog as read_catalog
+from schema.catalog import Catalog
 from schema.enums import OrderSource, OrderStatus, PaymentStatus
 from schema.keys import ApiKeyQueries
 from schema.order import Node, Order, OrderConnection, OrderEdge
@@ -74,6 +76,22 @@ class Query(ApiKeyQueries):
     )
     async def order(self, info: Info, id: strawberry.ID) -> Order | None:
         return Order.from_domain(await resolve.order_by_id(info.context, id))
+
+    @strawberry.field(
+        description="A backend's reference data: the ids its writes take (`createOrder`'s "
+        "companies, clients, agents, seasons, locations, products and statuses on B2B; "
+        "discount codes, gift vouchers, shipping options and tax codes on CRM). NOT_FOUND "
+        "for a backend the caller does not read; without customers:read, business partners "
+        "and locations are named by their ids (their names are people's).",
+        permission_classes=[Requires.ORDERS_READ],
+    )
+    async def catalog(
+        self,
+        info: Info,
+        # Not `source` in Python: permission extensions take the parent object by that name.
+        of: Annotated[OrderSource, strawberry.argument(name="source")],
+    ) -> Catalog:
+        return Catalog.from_domain(of, await read_catalog(info.context, of))
 
     @strawberry.field(
         description="An order by the reference its backend gives it.",

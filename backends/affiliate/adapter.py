@@ -21,8 +21,9 @@ from backends.affiliate import wire
 from backends.affiliate.client import MAX_LIMIT, AffiliateClient
 from backends.affiliate.commission import commission
 from backends.affiliate.writes import edit_request, split_request, status_steps
-from backends.base import OrderPage, OrderQuery, Snapshot, WriteResult
+from backends.base import OrderPage, OrderQuery, Snapshot, WriteResult, status_entries
 from backends.batching import gather_bounded
+from backends.cache import TtlCache
 from backends.config import AffiliateSettings
 from backends.values import numeric_id, utc_timestamp
 from domain.commands import Dispatch, EditOrderLines, OrderCommand, SplitOrder, UpdateStatus
@@ -34,6 +35,7 @@ from domain.errors import (
 )
 from domain.models import (
     Address,
+    Catalog,
     Discount,
     DiscountKind,
     Money,
@@ -235,6 +237,14 @@ class AffiliateAdapter:
         self.client = AffiliateClient(settings, transport=transport)
         self.breaker = self.client.http.breaker
         self.page_size = min(settings.page_size, MAX_LIMIT)
+        self.reference_data = TtlCache(self._read_catalog)
+
+    async def catalog(self) -> Catalog:
+        """The platform's order statuses: its API lists no other reference data."""
+        return await self.reference_data.get()
+
+    async def _read_catalog(self) -> Catalog:
+        return Catalog(statuses=status_entries(await self.status_catalog()))
 
     async def list_orders(self, query: OrderQuery, *, offset: int, limit: int) -> OrderPage:
         statuses = upstream_values(STATUS_MAP, query.statuses)

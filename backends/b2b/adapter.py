@@ -12,7 +12,7 @@ import httpx
 from backends.b2b import wire
 from backends.b2b.client import B2BClient
 from backends.b2b.reference import ReferenceData
-from backends.b2b.writes import new_order_body, refused_input
+from backends.b2b.writes import AGENT_ROLE, CLIENT_ROLE, new_order_body, refused_input
 from backends.base import OrderPage, OrderQuery, Snapshot, WriteResult
 from backends.batching import gather_bounded
 from backends.config import B2BSettings
@@ -28,6 +28,8 @@ from domain.errors import (
 )
 from domain.models import (
     Address,
+    Catalog,
+    CatalogEntry,
     Discount,
     DiscountKind,
     LineDetail,
@@ -94,6 +96,69 @@ class B2BAdapter:
         self.client = B2BClient(settings, transport=transport)
         self.breaker = self.client.http.breaker
         self.reference = ReferenceData(self.client)
+
+    async def catalog(self) -> Catalog:
+        """Every id ``createOrder`` takes, from the API's catalogs (``ReferenceData``, kept
+        a while): statuses, line statuses, companies, business partners (clients have the
+        role Client, agents Representant), seasons, locations and products."""
+        data = await self.reference.read()
+
+        def statuses(entries: dict[str, wire.StatusEntry]) -> tuple[CatalogEntry, ...]:
+            return tuple(
+                CatalogEntry(id=e.id, code=e.id, name=e.description or e.id)
+                for e in entries.values()
+            )
+
+        def partners(role: str | None) -> tuple[CatalogEntry, ...]:
+            return tuple(
+                CatalogEntry(
+                    id=p.id,
+                    code=p.idRemote,
+                    name=p.contactName or p.id,
+                    parent_id=p.company.id if p.company else None,
+                )
+                for p in data.partners.values()
+                if role is None or role in p.roles
+            )
+
+        def location(entry: wire.Location) -> CatalogEntry:
+            partner = data.partners.get(entry.businessPartnerId or "")
+            owner = (partner.contactName if partner else None) or entry.businessPartnerId
+            uses = [
+                use
+                for use, on in (
+                    ("shipping", entry.shippingAddress),
+                    ("billing", entry.billingAddress),
+                )
+                if on
+            ]
+            return CatalogEntry(
+                id=entry.id,
+                code=entry.idRemote,
+                name=f"{owner}: {' and '.join(uses) or 'address'}",
+                parent_id=entry.businessPartnerId,
+            )
+
+        return Catalog(
+            statuses=statuses(data.order_statuses),
+            line_statuses=statuses(data.line_statuses),
+            companies=tuple(
+                CatalogEntry(id=c.id, code=c.idRemote, name=c.companyName or c.id)
+                for c in data.companies.values()
+            ),
+            clients=partners(CLIENT_ROLE),
+            agents=partners(AGENT_ROLE),
+            business_partners=partners(None),
+            seasons=tuple(
+                CatalogEntry(id=s.id, code=s.idRemote, name=s.description or s.id)
+                for s in data.seasons.values()
+            ),
+            locations=tuple(location(entry) for entry in data.locations.values()),
+            products=tuple(
+                CatalogEntry(id=p.id, code=p.reference, name=p.name or p.reference or p.id)
+                for p in data.products.values()
+            ),
+        )
 
     async def list_orders(self, query: OrderQuery, *, offset: int, limit: int) -> OrderPage:
         if query.offline:  # B2B orders are never CloudSuite offline orders

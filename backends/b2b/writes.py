@@ -27,6 +27,10 @@ DEFAULT_LINE_STATUS = "PENDING"
 
 Path = list[str]
 
+# The business partner roles the document names: the client orders, the agent sold.
+CLIENT_ROLE = "Client"
+AGENT_ROLE = "Representant"
+
 
 def new_order_body(command: CreateWholesaleOrder, catalogs: Catalogs) -> wire.OrderCreate:
     """The ``POST /Order/create`` body of ``command``, once every rule of the document holds."""
@@ -35,8 +39,8 @@ def new_order_body(command: CreateWholesaleOrder, catalogs: Catalogs) -> wire.Or
         raise ValidationError(
             f"No company {command.company_id!r} exists in the B2B API", field=field("companyId")
         )
-    check_partner(command.client_id, "Client", company.id, field("clientId"), catalogs)
-    check_partner(command.agent_id, "Representant", company.id, field("agentId"), catalogs)
+    check_partner(command.client_id, CLIENT_ROLE, company.id, field("clientId"), catalogs)
+    check_partner(command.agent_id, AGENT_ROLE, company.id, field("agentId"), catalogs)
     if command.season_id is not None and command.season_id not in catalogs.seasons:
         raise ValidationError(
             f"No season {command.season_id!r} exists in the B2B API", field=field("seasonId")

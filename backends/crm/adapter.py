@@ -7,14 +7,16 @@ is the order read back after it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
 
-from backends.base import OrderPage, OrderQuery, Snapshot, WriteResult
+from backends.base import OrderPage, OrderQuery, Snapshot, WriteResult, status_entries
 from backends.batching import gather_bounded
+from backends.cache import TtlCache
 from backends.config import CrmSettings
 from backends.crm import wire, writes
 from backends.crm.client import CrmClient
@@ -36,6 +38,8 @@ from domain.errors import (
 )
 from domain.models import (
     Address,
+    Catalog,
+    CatalogEntry,
     Discount,
     DiscountKind,
     Money,
@@ -103,6 +107,37 @@ class CrmAdapter:
         self.client = CrmClient(settings, transport=transport)
         self.breaker = self.client.http.breaker
         self.catalogs = writes.CrmCatalogs(self.client)
+        self.reference_data = TtlCache(self._read_catalog)
+
+    async def catalog(self) -> Catalog:
+        """The site's order statuses and the four Order Assets catalogs (document 002)."""
+        return await self.reference_data.get()
+
+    async def _read_catalog(self) -> Catalog:
+        statuses, codes, vouchers, options, taxes = await asyncio.gather(
+            self.status_catalog(),
+            self.client.discount_codes(),
+            self.client.gift_vouchers(),
+            self.client.shipping_options(),
+            self.client.tax_codes(),
+        )
+        return Catalog(
+            statuses=status_entries(statuses),
+            discount_codes=tuple(
+                CatalogEntry(id=str(c.Id), code=c.Code, name=f"{c.Code} ({c.Type} {c.Value})")
+                for c in codes.Items
+            ),
+            gift_vouchers=tuple(
+                CatalogEntry(id=str(v.Id), name=f"{v.Name} ({v.Amount})") for v in vouchers.Items
+            ),
+            shipping_options=tuple(
+                CatalogEntry(id=str(o.Id), name=f"{o.Name} ({o.Cost})") for o in options.Items
+            ),
+            tax_codes=tuple(
+                CatalogEntry(id=str(t.Id), code=t.Code, name=f"{t.Code} ({t.Rate} %)")
+                for t in taxes.Items
+            ),
+        )
 
     async def list_orders(self, query: OrderQuery, *, offset: int, limit: int) -> OrderPage:
         """One offset page of the orders matching the query's ``Where`` (``where``): deleted

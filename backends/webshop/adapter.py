@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import httpx
 
-from backends.base import OrderPage, OrderQuery, Snapshot, WriteResult
+from backends.base import OrderPage, OrderQuery, Snapshot, WriteResult, status_entries
 from backends.batching import gather_bounded
 from backends.config import WebshopSettings
 from backends.values import numeric_id, utc_timestamp
@@ -41,6 +41,8 @@ from domain.errors import (
 )
 from domain.models import (
     Address,
+    Catalog,
+    CatalogEntry,
     Discount,
     DiscountKind,
     Money,
@@ -243,6 +245,18 @@ class WebshopAdapter:
         self.writes = OrderWrites(self.client)
         # CloudSuite's LimitOffsetPagination caps ``limit`` at 100.
         self.page_size = min(settings.page_size, MAX_LIMIT)
+
+    async def catalog(self) -> Catalog:
+        """CloudSuite's states (its status table: it has no endpoint for them) and products
+        (``GET /api/product/``, the catalogue writes check lines against, kept a while)."""
+        products = await self.writes.catalog.get()
+        return Catalog(
+            statuses=status_entries(await self.status_catalog()),
+            products=tuple(
+                CatalogEntry(id=str(p.id), code=p.key, name=p.description or p.key)
+                for p in products.values()
+            ),
+        )
 
     async def list_orders(self, query: OrderQuery, *, offset: int, limit: int) -> OrderPage:
         params: dict[str, str | int] = {

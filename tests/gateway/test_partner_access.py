@@ -38,7 +38,7 @@ from store import api_keys
 from tests.conftest import GatewayClient, bearer, client_of, running
 from tests.support import SimControlClient, requests_served, serving
 
-A, W = OrderSource.AFFILIATE, OrderSource.WEBSHOP
+A, W, B = OrderSource.AFFILIATE, OrderSource.WEBSHOP, OrderSource.B2B
 ISSUER, AUDIENCE = "https://id.example.test/", "ordergate"
 
 ORDERS = "{ orders(first: 50) { edges { node { id source } } } }"
@@ -323,6 +323,32 @@ async def test_a_key_limited_to_one_source_sees_and_changes_only_that_source(
         [error] = write["updateStatus"]["userErrors"]
         assert error["code"] == "FORBIDDEN"
         assert sims[W].stats()["total"] == 0
+
+
+CATALOG = "query($s: OrderSource!) { catalog(source: $s) { clients { id name } products { id } } }"
+
+
+async def test_a_catalog_of_a_hidden_source_is_not_found_and_not_read(
+    gateway_app: Starlette, sims: dict[OrderSource, SimControlClient]
+) -> None:
+    partner = await keyed(gateway_app, name="catalog-partner", sources=[A])
+    async with partner.http:
+        sims[B].reset_stats()
+        hidden = await partner.query(CATALOG, {"s": "B2B"})
+    assert hidden["data"] is None
+    assert hidden["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert sims[B].stats()["total"] == 0
+
+
+async def test_a_catalog_names_people_only_for_callers_with_customers_read(
+    gateway_app: Starlette, gateway: GatewayClient
+) -> None:
+    named = (await gateway.data(CATALOG, {"s": "B2B"}))["catalog"]["clients"]
+    partner = await keyed(gateway_app, name="no-customers", scopes=["orders:read"])
+    async with partner.http:
+        unnamed = (await partner.data(CATALOG, {"s": "B2B"}))["catalog"]["clients"]
+    assert any(c["name"] != c["id"] for c in named)
+    assert unnamed == [{"id": c["id"], "name": c["id"]} for c in named]
 
 
 async def test_without_customers_read_the_customer_fields_are_null_and_forbidden(

@@ -268,3 +268,118 @@ async def test_mark_shipped_elsewhere_is_unsupported_and_sends_nothing(
         if not route.startswith("GET")
     }
     assert writes == {}
+
+
+CATALOG = """
+query($s: OrderSource!) {
+  catalog(source: $s) {
+    source
+    statuses { id code name } lineStatuses { id name } discountCodes { id code name }
+    giftVouchers { id name } shippingOptions { id name } taxCodes { id code name }
+    companies { id name } clients { id name parentId } agents { id name parentId }
+    seasons { id name } businessPartners { id } locations { id name parentId }
+    products { id code name }
+  }
+}
+"""
+
+
+async def test_the_b2b_catalog_lists_what_create_order_needs_and_an_order_from_it_succeeds(
+    gateway: GatewayClient, simulator_urls: dict[OrderSource, str], sims: dict[OrderSource, Any]
+) -> None:
+    url = simulator_urls[OrderSource.B2B]
+    catalog = (await gateway.data(CATALOG, {"s": "B2B"}))["catalog"]
+    upstream_products = upstream_get(OrderSource.B2B, url, "/api/Product/getProduct", pageSize=100)
+
+    assert catalog["source"] == "B2B"
+    assert {p["id"] for p in catalog["products"]} == {p["id"] for p in upstream_products["data"]}
+    assert {s["id"] for s in catalog["statuses"]} >= {"CONFIRMED", "PENDING"}
+    assert "DELETED" in {s["id"] for s in catalog["lineStatuses"]}
+    company = catalog["companies"][0]["id"]
+    client = next(c for c in catalog["clients"] if c["parentId"] == company)
+    agent = next(a for a in catalog["agents"] if a["parentId"] == company)
+    locations = [loc for loc in catalog["locations"] if loc["parentId"] == client["id"]]
+    shipping = next(loc for loc in locations if "shipping" in loc["name"])
+    billing = next(loc for loc in locations if "billing" in loc["name"])
+
+    payload = (
+        await gateway.data(
+            CREATE,
+            {
+                "input": {
+                    "companyId": company,
+                    "clientId": client["id"],
+                    "agentId": agent["id"],
+                    "seasonId": catalog["seasons"][0]["id"],
+                    "shippingAddressId": shipping["id"],
+                    "billingAddressId": billing["id"],
+                    "statusId": "CONFIRMED",
+                    "reference": "PO-FROM-CATALOG",
+                    "lines": [{"productId": catalog["products"][0]["id"], "quantity": 6}],
+                }
+            },
+        )
+    )["createOrder"]
+
+    assert payload["userErrors"] == []
+    upstream_id = ids.decode_order_id(payload["order"]["id"]).upstream_id
+    [created] = upstream_get(OrderSource.B2B, url, "/api/Order/getOrder", id=upstream_id)["data"]
+    assert (created["reference"], created["company"]["id"], created["client"]["id"]) == (
+        "PO-FROM-CATALOG",
+        company,
+        client["id"],
+    )
+    sims[OrderSource.B2B].reset()
+
+
+CREATE = """
+mutation($input: CreateOrderInput!) {
+  createOrder(input: $input) { order { id } userErrors { field message code } }
+}
+"""
+
+
+async def test_the_crm_catalog_is_its_order_assets_and_statuses(
+    gateway: GatewayClient, simulator_urls: dict[OrderSource, str]
+) -> None:
+    url = simulator_urls[OrderSource.CRM]
+    catalog = (await gateway.data(CATALOG, {"s": "CRM"}))["catalog"]
+    for field, path in [
+        ("discountCodes", "/api/v2/admin/discount-codes"),
+        ("giftVouchers", "/api/v2/admin/gift-vouchers"),
+        ("shippingOptions", "/api/v2/admin/shipping-options"),
+        ("taxCodes", "/api/v2/admin/tax-codes"),
+        ("statuses", "/api/v2/admin/order-statuses"),
+    ]:
+        upstream = upstream_get(OrderSource.CRM, url, path)["Items"]
+        assert [e["id"] for e in catalog[field]] == [str(item["Id"]) for item in upstream], field
+    assert catalog["products"] == [] and catalog["companies"] == []
+
+
+async def test_the_webshop_catalog_is_its_states_and_products(
+    gateway: GatewayClient, simulator_urls: dict[OrderSource, str]
+) -> None:
+    url = simulator_urls[OrderSource.WEBSHOP]
+    catalog = (await gateway.data(CATALOG, {"s": "WEBSHOP"}))["catalog"]
+    upstream = upstream_get(OrderSource.WEBSHOP, url, "/api/product/", limit=100)
+    assert {(p["code"], p["id"]) for p in catalog["products"]} == {
+        (p["key"], str(p["id"])) for p in upstream["results"]
+    }
+    assert {s["id"] for s in catalog["statuses"]} == {
+        "draft",
+        "quotation",
+        "confirmed",
+        "processing",
+        "done",
+        "cancel",
+    }
+
+
+async def test_a_catalog_is_read_once_a_minute_not_per_query(
+    gateway: GatewayClient, sims: dict[OrderSource, Any]
+) -> None:
+    await gateway.data(CATALOG, {"s": "CRM"})
+    sims[OrderSource.CRM].reset_stats()
+    for _ in range(3):
+        await gateway.data(CATALOG, {"s": "CRM"})
+    assert upstream_requests(sims[OrderSource.CRM]) == 0
