@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from domain.models import DiscountKind, Order, OrderCapability, OrderStatus, Shipment
 
@@ -56,6 +56,15 @@ class Dispatch(OrderCommand):
 
     capability = OrderCapability.DISPATCH
     event_kind = "DISPATCHED"
+
+    @field_validator("consignment_number", "carrier", "tracking_url")
+    @classmethod
+    def printable(cls, value: str | None) -> str | None:
+        """Carriers' numbers and names are text: a control character is a typo (and no
+        upstream document, JSON or XML, can carry every one of them)."""
+        if value is not None and any(c < " " or "\x7f" <= c < "\xa0" for c in value):
+            raise ValueError("must not contain control characters")
+        return value
 
     def is_applied(self, order: Order) -> bool:
         # Some upstreams dispatch in two calls (consignment, then status): both must show.

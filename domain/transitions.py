@@ -22,13 +22,14 @@ TRANSITIONS: dict[S, frozenset[S]] = {
 }
 
 
-def check_transition(current: S, target: S) -> None:
-    """Raise ``InvalidTransitionError`` unless ``current -> target`` is allowed."""
+def check_transition(current: S, target: S, *, field: list[str] | None = None) -> None:
+    """Raise ``InvalidTransitionError`` unless ``current -> target`` is allowed; ``field``
+    names the input it is about (default the status asked for)."""
     if target not in TRANSITIONS[current]:
         allowed = ", ".join(sorted(TRANSITIONS[current])) or "nothing (it is final)"
         raise InvalidTransitionError(
             f"An order in {current.value} cannot become {target.value}; allowed: {allowed}.",
-            field=["input", "status"],
+            field=field or ["input", "status"],
         )
 
 

@@ -216,7 +216,7 @@ async def _check(
                 field=["input", "status"],
             )
     elif isinstance(command, Dispatch | MarkShipped) and status is not None:
-        check_transition(status, OrderStatus.DISPATCHED)
+        check_transition(status, OrderStatus.DISPATCHED, field=["input", "orderId"])
     if current is not None:
         check_lines(command, current)
     return current, True
@@ -319,8 +319,8 @@ def recheck_status(command: OrderCommand, projected: OrderStatus | None) -> None
         return
     if isinstance(command, UpdateStatus):
         check_status_update(projected, command.status)
-    elif isinstance(command, Dispatch):
-        check_transition(projected, OrderStatus.DISPATCHED)
+    elif isinstance(command, Dispatch | MarkShipped):
+        check_transition(projected, OrderStatus.DISPATCHED, field=["input", "orderId"])
 
 
 def check_lines(command: OrderCommand, order: Order) -> None:

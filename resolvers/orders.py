@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from backends.base import OrderQuery
 from domain.access import Scope
@@ -28,6 +28,8 @@ async def order_by_id(context: Context, order_id: str) -> Order:
 async def order_by_reference(
     context: Context, source: OrderSource, reference: str, webshop: str | None = None
 ) -> Order:
+    if webshop is not None and not webshop.isdigit():
+        raise ValidationError('A webshop is its number, e.g. "1"', field=["webshop"])
     if webshop is not None and source is not OrderSource.WEBSHOP:
         raise ValidationError(
             f"Only WEBSHOP orders belong to a webshop; {source.value} takes no `webshop`",
@@ -62,6 +64,12 @@ async def list_orders(
         raise ValidationError(f"`first` must be between 0 and {limit}", field=["first"])
     if updated_since is not None and updated_since.tzinfo is None:
         raise ValidationError("`updatedSince` needs a UTC offset", field=["filter", "updatedSince"])
+    try:
+        updated_since = None if updated_since is None else updated_since.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59-01:00 is past the last UTC instant
+        raise ValidationError(
+            "`updatedSince` is out of range", field=["filter", "updatedSince"]
+        ) from None
     query = OrderQuery(
         statuses=frozenset(statuses) if statuses is not None else None,
         payment_statuses=frozenset(payment_statuses) if payment_statuses is not None else None,

@@ -32,7 +32,9 @@ from domain.models import Order, OrderSource
 
 log = logging.getLogger(__name__)
 
-CURSOR_VERSION = 2  # 2: signed (a version-1 cursor of an older deploy is refused)
+# 2: signed (a version-1 cursor of an older deploy is refused); 3: CRM offsets count only the
+# orders its Where filter keeps (deleted ones left out), so a version-2 CRM position is not one.
+CURSOR_VERSION = 3
 MAC_BYTES = 16  # of the HMAC-SHA256, in every cursor: 128 bits no client can guess
 # No upstream listing is this deep; an offset past it was not written by this gateway.
 MAX_OFFSET = 10_000_000
@@ -47,7 +49,6 @@ def filter_key(sources: Sequence[OrderSource], query: OrderQuery) -> str:
             "payment": sorted(query.payment_statuses or []),
             "since": query.updated_since.isoformat() if query.updated_since else None,
             "search": query.search,
-            # Only when set, so that cursors issued before the filter existed still continue.
             **({"deleted": True} if query.include_deleted else {}),
             **({"offline": query.offline} if query.offline is not None else {}),
         },

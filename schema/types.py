@@ -129,6 +129,9 @@ class LineDetail:
     retail_price: Money | None = strawberry.field(
         description="The recommended retail price of one unit (B2B), where the upstream has one."
     )
+    remote_id: str | None = strawberry.field(
+        description="The id the merchant's ERP keeps for this detail (B2B `idRemote`)."
+    )
 
     @classmethod
     def from_domain(cls, detail: models.LineDetail) -> LineDetail:
@@ -138,6 +141,7 @@ class LineDetail:
             quantity=detail.quantity,
             unit_price=Money.from_domain(detail.unit_price),
             retail_price=Money.from_domain(detail.retail_price),
+            remote_id=detail.remote_id,
         )
 
 

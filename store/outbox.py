@@ -18,7 +18,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.commands import COMMAND, Dispatch, OrderCommand, UpdateStatus
+from domain.commands import COMMAND, Dispatch, MarkShipped, OrderCommand, UpdateStatus
 from domain.models import OrderSource, OrderStatus, Shipment
 from store.clock import utcnow
 from store.engine import Store
@@ -219,7 +219,7 @@ def _projected(pending: Sequence[OutboxEntry]) -> OrderStatus | None:
         command = COMMAND.validate_json(entry.command)
         if isinstance(command, UpdateStatus):
             status = command.status
-        elif isinstance(command, Dispatch):
+        elif isinstance(command, Dispatch | MarkShipped):
             status = OrderStatus.DISPATCHED
     return status
 

@@ -37,6 +37,7 @@ from domain.errors import (
     NotFoundError,
     UnsupportedByBackendError,
     UpstreamMalformedError,
+    UpstreamRejectedError,
     ValidationError,
 )
 from domain.models import (
@@ -392,6 +393,15 @@ class WebshopAdapter:
                 await self.writes.dispatch(order, command, key)
                 dispatched = answered(await self.writes.current(order.id))
                 shipment = command.shipment_in(dispatched.order)
+                if shipment is None or not command.is_applied(dispatched.order):
+                    # CloudSuite matched the DESADV by ERP order number: one it took, or a 409
+                    # for its number, that this order does not show went somewhere else.
+                    raise UpstreamRejectedError(
+                        SOURCE,
+                        f"the DESADV for ERP order number {order.erp_order_number!r} did not "
+                        f"reach order {order.id}: another order of webshop {order.webshop} may "
+                        "carry that ERP order number",
+                    )
                 return WriteResult(order=dispatched.order, shipment=shipment, after=dispatched)
         snapshot = answered(after)
         return WriteResult(order=snapshot.order, after=snapshot)

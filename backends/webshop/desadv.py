@@ -71,7 +71,7 @@ def to_xml(desadv: Desadv) -> bytes:
         item = ET.SubElement(items, "LineItem")
         _leaf(item, "ItemNum", str(line.item_num))
         _leaf(item, "OrderNum", line.order_num)
-        _leaf(item, "QuantityValue", str(line.quantity))
+        _leaf(item, "QuantityValue", format(line.quantity, "f"))  # never 1E-7
         _leaf(item, "SellerItemID", line.seller_item_id)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 

@@ -39,11 +39,8 @@ def state_steps(current: str, target: str) -> list[str]:
 
 
 def desadv_lines(order: wire.Order, erp_order_number: str) -> tuple[LineItem, ...]:
-    """What a DESADV still has to cover: each ERP-numbered line's quantity not yet sent.
-
-    A DESADV matches lines by ERP line number (doc 001, step 3): a line without one cannot
-    be named, so it is left out (an order the ERP has not numbered gets a DESADV without lines).
-    """
+    """What a DESADV still has to cover: each line's quantity not yet sent (matched by ERP
+    line number, doc 001 step 3: ``dispatch`` refuses an order with a line without one)."""
     shipped = order.shipped_quantities()
     lines = []
     for line in _product_lines(order):
@@ -238,6 +235,14 @@ class OrderWrites:
                 "CloudSuite matches a DESADV by the ERP order number, which this order has not "
                 "got: set it first (setErpOrderNumber), or mark the order shipped without a "
                 "DESADV (markShipped)",
+                field=["input", "orderId"],
+            )
+        unnumbered = [line.id for line in _product_lines(order) if line.erp_line_number is None]
+        if unnumbered:
+            raise ValidationError(
+                "CloudSuite matches a DESADV's lines by ERP line number (doc 001: the ERP "
+                f"order number and lines must be sent); lines {unnumbered} have none: set them "
+                "with setErpOrderNumber first",
                 field=["input", "orderId"],
             )
         today = datetime.now(UTC).date()

@@ -19,7 +19,7 @@ from backends.webshop import wire
 from backends.webshop.adapter import STATE_FOR_STATUS, WebshopAdapter, to_order
 from backends.webshop.desadv import Desadv, LineItem, from_xml, to_xml
 from backends.webshop.simulator import DESADV_PATH, TOKEN_PATH, create_app
-from backends.webshop.writes import desadv_number
+from backends.webshop.writes import desadv_lines, desadv_number, order_write
 from domain.commands import (
     Dispatch,
     EditOrderLines,
@@ -366,31 +366,87 @@ async def test_a_second_desadv_for_the_same_consignment_is_a_conflict_and_not_se
     assert [d["track_and_trace"] for d in upstream.order(before["id"])["deliveries"]] == ["3SONCE"]
 
 
-async def test_a_desadv_sent_again_for_the_same_change_is_taken_as_done(
+async def test_a_desadv_number_already_received_for_this_change_is_the_change_done(
     adapter: WebshopAdapter, upstream: Upstream, control: SimControlClient
 ) -> None:
-    """A redelivery whose first attempt arrived (its answer lost) sends the same DESADV
-    number: CloudSuite refuses it as received (409), which is this change done."""
+    """A redelivery whose first attempt arrived (its answer lost), sent from a read of the
+    order taken before that attempt: the same DESADV number comes back 409, and the order
+    read back shows the consignment — this change, done."""
     before = upstream.first("processing", not_sent_with_erp_number)
-    earlier = Desadv(
-        number=desadv_number(KEY),
-        desadv_date=date(2026, 12, 1),
-        planned_delivery_date=date(2026, 12, 2),
-        order_num=before["erp_order_number"],
-        track_and_trace="3SLOST",
-        carrier=None,
-        lines=(),
-    )
-    upstream.send_desadv(earlier, shop=before["webshop"]).raise_for_status()  # the lost answer
+    known = await adapter.snapshot(str(before["id"]))  # read before the lost attempt
+    upstream.send_desadv(
+        desadv_of(before, number=desadv_number(KEY), consignment="3SNEW"), shop=before["webshop"]
+    ).raise_for_status()
     control.reset_stats()
 
     result = await adapter.execute(
-        str(before["id"]), Dispatch(consignment_number="3SNEW"), idempotency_key=KEY
+        str(before["id"]), Dispatch(consignment_number="3SNEW"), idempotency_key=KEY, known=known
     )
 
+    assert result.order.status is OrderStatus.DISPATCHED and result.shipment is not None
     assert writes_made(control) == {DESADV: 1}  # answered 409: no second delivery
-    assert [d["track_and_trace"] for d in upstream.order(before["id"])["deliveries"]] == ["3SLOST"]
-    assert result.order.status is OrderStatus.DISPATCHED
+    assert [d["track_and_trace"] for d in upstream.order(before["id"])["deliveries"]] == ["3SNEW"]
+
+
+@pytest.mark.parametrize("where", ["this order, another consignment", "another order"])
+async def test_a_desadv_number_taken_by_another_desadv_is_a_refusal(
+    adapter: WebshopAdapter, upstream: Upstream, control: SimControlClient, where: str
+) -> None:
+    """The 409 is not this change's when the order does not show its consignment after it
+    (the number went to another DESADV, here or on another order): refused, not done."""
+    target = upstream.first("processing", not_sent_with_erp_number)
+    holder = (
+        target
+        if where.startswith("this")
+        else upstream.first(
+            "processing", lambda o: not_sent_with_erp_number(o) and o["id"] != target["id"]
+        )
+    )
+    upstream.send_desadv(
+        desadv_of(holder, number=desadv_number(KEY), consignment="3SOTHER"),
+        shop=holder["webshop"],
+    ).raise_for_status()
+    known = None if where.startswith("this") else await adapter.snapshot(str(target["id"]))
+
+    with pytest.raises(UpstreamRejectedError, match="did not reach order"):
+        await adapter.execute(
+            str(target["id"]),
+            Dispatch(consignment_number="3SNEW"),
+            idempotency_key=KEY,
+            known=known,
+        )
+    assert "3SNEW" not in [d["track_and_trace"] for d in upstream.order(target["id"])["deliveries"]]
+
+
+def desadv_of(order: dict[str, Any], *, number: str, consignment: str) -> Desadv:
+    """A DESADV of every line of ``order``, as CloudSuite would take it."""
+    return Desadv(
+        number=number,
+        desadv_date=date(2026, 12, 1),
+        planned_delivery_date=date(2026, 12, 2),
+        order_num=order["erp_order_number"],
+        track_and_trace=consignment,
+        carrier=None,
+        lines=desadv_lines(wire.Order.model_validate(order), order["erp_order_number"]),
+    )
+
+
+async def test_dispatch_of_an_order_with_a_line_without_an_erp_line_number_is_refused(
+    adapter: WebshopAdapter, upstream: Upstream, control: SimControlClient
+) -> None:
+    before = upstream.first("processing", not_sent_with_erp_number)
+    raw = wire.Order.model_validate(before)
+    lines = [line.model_dump(mode="json") for line in raw.order_lines]
+    lines[0]["erp_line_number"] = None
+    body = {**order_write(raw, []).model_dump(mode="json"), "order_lines": lines}
+    upstream.client.put(f"/api/order/{before['id']}/", json=body).raise_for_status()
+    control.reset_stats()
+
+    with pytest.raises(ValidationError, match="ERP line number"):
+        await adapter.execute(
+            str(before["id"]), Dispatch(consignment_number="3SPART"), idempotency_key=KEY
+        )
+    assert writes_made(control) == {}
 
 
 @pytest.mark.parametrize(

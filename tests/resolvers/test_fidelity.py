@@ -7,6 +7,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from domain import ids
 from domain.models import OrderSource
 from tests.conftest import GatewayClient
@@ -383,3 +385,42 @@ async def test_a_catalog_is_read_once_a_minute_not_per_query(
     for _ in range(3):
         await gateway.data(CATALOG, {"s": "CRM"})
     assert upstream_requests(sims[OrderSource.CRM]) == 0
+
+
+@pytest.mark.parametrize("since", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"])
+async def test_an_updated_since_past_the_ends_of_time_is_a_validation_error(
+    gateway: GatewayClient, since: str
+) -> None:
+    body = await gateway.query(
+        "query($s: DateTime) { orders(filter: {updatedSince: $s}) { edges { cursor } } }",
+        {"s": since},
+    )
+    assert body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["VALIDATION"]
+
+
+@pytest.mark.parametrize("webshop", ["x", "", "-1"])
+async def test_a_webshop_that_is_not_a_number_is_a_validation_error(
+    gateway: GatewayClient, webshop: str
+) -> None:
+    body = await gateway.query(
+        'query($w: String) { orderByReference(source: WEBSHOP, reference: "CS1", webshop: $w) '
+        "{ id } }",
+        {"w": webshop},
+    )
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["VALIDATION"]
+
+
+async def test_a_line_detail_carries_its_remote_id(
+    gateway: GatewayClient, simulator_urls: dict[OrderSource, str]
+) -> None:
+    raw = b2b_orders(simulator_urls[OrderSource.B2B])[0]
+    order = (
+        await gateway.data(
+            "query($id: ID!) { order(id: $id) { lines { id details { remoteId } } } }",
+            {"id": ids.order_id(OrderSource.B2B, raw["id"])},
+        )
+    )["order"]
+    assert {line["id"]: [d["remoteId"] for d in line["details"]] for line in order["lines"]} == {
+        line["id"]: [d["idRemote"] for d in line["lineDetail"]] for line in raw["lines"]
+    }

@@ -33,7 +33,7 @@ from domain.models import (
     UpstreamStatus,
 )
 from resolvers import pagination
-from resolvers.pagination import MAX_OFFSET, Cursor, CursorCodec, filter_key
+from resolvers.pagination import CURSOR_VERSION, MAX_OFFSET, Cursor, CursorCodec, filter_key
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
 SECRET = b"the tests' cursor key"
@@ -257,13 +257,17 @@ def signed(body: object) -> str:
 
 
 VALID_CURSORS = [
-    ("one-source", {"v": 2, "k": KEY, "o": {"WEBSHOP": 3}}, {OrderSource.WEBSHOP: 3}),
-    ("zero-offset", {"v": 2, "k": KEY, "o": {"CRM": 0}}, {OrderSource.CRM: 0}),
-    ("largest-offset", {"v": 2, "k": KEY, "o": {"CRM": MAX_OFFSET}}, {OrderSource.CRM: MAX_OFFSET}),
-    ("no-offsets", {"v": 2, "k": KEY, "o": {}}, {}),
+    ("one-source", {"v": CURSOR_VERSION, "k": KEY, "o": {"WEBSHOP": 3}}, {OrderSource.WEBSHOP: 3}),
+    ("zero-offset", {"v": CURSOR_VERSION, "k": KEY, "o": {"CRM": 0}}, {OrderSource.CRM: 0}),
+    (
+        "largest-offset",
+        {"v": CURSOR_VERSION, "k": KEY, "o": {"CRM": MAX_OFFSET}},
+        {OrderSource.CRM: MAX_OFFSET},
+    ),
+    ("no-offsets", {"v": CURSOR_VERSION, "k": KEY, "o": {}}, {}),
     (
         "every-source",
-        {"v": 2, "k": KEY, "o": {"AFFILIATE": 1, "WEBSHOP": 20, "CRM": 0, "B2B": 7}},
+        {"v": CURSOR_VERSION, "k": KEY, "o": {"AFFILIATE": 1, "WEBSHOP": 20, "CRM": 0, "B2B": 7}},
         {OrderSource.AFFILIATE: 1, OrderSource.WEBSHOP: 20, OrderSource.CRM: 0, OrderSource.B2B: 7},
     ),
 ]
@@ -276,12 +280,12 @@ def test_a_cursor_of_this_listing_gives_back_its_offsets(body: object, offsets: 
     assert CODEC.decode(signed(body), key=KEY) == Cursor(KEY, offsets)
 
 
-GOOD = {"v": 2, "k": KEY, "o": {"WEBSHOP": 3}}
+GOOD = {"v": CURSOR_VERSION, "k": KEY, "o": {"WEBSHOP": 3}}
 GOOD_BODY = json.dumps(GOOD).encode()
 NOT_UTF8 = b"\xff\xfe"
-TAMPERED = json.dumps({"v": 2, "k": KEY, "o": {"WEBSHOP": 9_000}}).encode()
+TAMPERED = json.dumps({"v": CURSOR_VERSION, "k": KEY, "o": {"WEBSHOP": 9_000}}).encode()
 # 52 bytes: 70 base64 characters, 2 past a multiple of 4, so the decoder needs its two '='
-WIDER_BODY = json.dumps({"v": 2, "k": KEY, "o": {"WEBSHOP": 300}}).encode()
+WIDER_BODY = json.dumps({"v": CURSOR_VERSION, "k": KEY, "o": {"WEBSHOP": 300}}).encode()
 
 NOT_CURSORS = [
     # the signature: only what this gateway wrote is a cursor
@@ -301,29 +305,35 @@ NOT_CURSORS = [
     ("padded-body", f"{b64(WIDER_BODY)}==.{mac(WIDER_BODY)}"),
     ("old-unsigned-format", base64.urlsafe_b64encode(GOOD_BODY).decode()),
     # v: the version
-    ("older-version", signed({"v": 1, "k": KEY, "o": {"WEBSHOP": 3}})),
+    ("older-version", signed({"v": CURSOR_VERSION - 1, "k": KEY, "o": {"WEBSHOP": 3}})),
     ("version-zero", signed({"v": 0, "k": KEY, "o": {"WEBSHOP": 3}})),
     ("version-as-text", signed({"v": "2", "k": KEY, "o": {"WEBSHOP": 3}})),
     ("no-version", signed({"k": KEY, "o": {"WEBSHOP": 3}})),
     # k: the listing's fingerprint
-    ("no-key", signed({"v": 2, "o": {"WEBSHOP": 3}})),
-    ("key-not-text", signed({"v": 2, "k": 12, "o": {"WEBSHOP": 3}})),
+    ("no-key", signed({"v": CURSOR_VERSION, "o": {"WEBSHOP": 3}})),
+    ("key-not-text", signed({"v": CURSOR_VERSION, "k": 12, "o": {"WEBSHOP": 3}})),
     # o: the offsets, whole numbers from 0 to MAX_OFFSET
-    ("negative-offset", signed({"v": 2, "k": KEY, "o": {"WEBSHOP": -1}})),
-    ("one-negative-offset", signed({"v": 2, "k": KEY, "o": {"WEBSHOP": 3, "CRM": -5}})),
-    ("offset-past-the-bound", signed({"v": 2, "k": KEY, "o": {"WEBSHOP": MAX_OFFSET + 1}})),
-    ("huge-offset", signed({"v": 2, "k": KEY, "o": {"WEBSHOP": 10**100}})),
-    ("fractional-offset", signed({"v": 2, "k": KEY, "o": {"WEBSHOP": 3.5}})),
-    ("float-offset", signed({"v": 2, "k": KEY, "o": {"WEBSHOP": 3.0}})),
-    ("boolean-offset", signed({"v": 2, "k": KEY, "o": {"WEBSHOP": True}})),
-    ("text-offset", signed({"v": 2, "k": KEY, "o": {"WEBSHOP": "3"}})),
-    ("null-offset", signed({"v": 2, "k": KEY, "o": {"WEBSHOP": None}})),
-    ("list-offset", signed({"v": 2, "k": KEY, "o": {"WEBSHOP": [3]}})),
-    ("unknown-source", signed({"v": 2, "k": KEY, "o": {"AMAZON": 3}})),
-    ("lowercase-source", signed({"v": 2, "k": KEY, "o": {"webshop": 3}})),
-    ("offsets-as-list", signed({"v": 2, "k": KEY, "o": [["WEBSHOP", 3]]})),
-    ("null-offsets", signed({"v": 2, "k": KEY, "o": None})),
-    ("no-offsets", signed({"v": 2, "k": KEY})),
+    ("negative-offset", signed({"v": CURSOR_VERSION, "k": KEY, "o": {"WEBSHOP": -1}})),
+    (
+        "one-negative-offset",
+        signed({"v": CURSOR_VERSION, "k": KEY, "o": {"WEBSHOP": 3, "CRM": -5}}),
+    ),
+    (
+        "offset-past-the-bound",
+        signed({"v": CURSOR_VERSION, "k": KEY, "o": {"WEBSHOP": MAX_OFFSET + 1}}),
+    ),
+    ("huge-offset", signed({"v": CURSOR_VERSION, "k": KEY, "o": {"WEBSHOP": 10**100}})),
+    ("fractional-offset", signed({"v": CURSOR_VERSION, "k": KEY, "o": {"WEBSHOP": 3.5}})),
+    ("float-offset", signed({"v": CURSOR_VERSION, "k": KEY, "o": {"WEBSHOP": 3.0}})),
+    ("boolean-offset", signed({"v": CURSOR_VERSION, "k": KEY, "o": {"WEBSHOP": True}})),
+    ("text-offset", signed({"v": CURSOR_VERSION, "k": KEY, "o": {"WEBSHOP": "3"}})),
+    ("null-offset", signed({"v": CURSOR_VERSION, "k": KEY, "o": {"WEBSHOP": None}})),
+    ("list-offset", signed({"v": CURSOR_VERSION, "k": KEY, "o": {"WEBSHOP": [3]}})),
+    ("unknown-source", signed({"v": CURSOR_VERSION, "k": KEY, "o": {"AMAZON": 3}})),
+    ("lowercase-source", signed({"v": CURSOR_VERSION, "k": KEY, "o": {"webshop": 3}})),
+    ("offsets-as-list", signed({"v": CURSOR_VERSION, "k": KEY, "o": [["WEBSHOP", 3]]})),
+    ("null-offsets", signed({"v": CURSOR_VERSION, "k": KEY, "o": None})),
+    ("no-offsets", signed({"v": CURSOR_VERSION, "k": KEY})),
     # the body itself
     ("body-is-a-list", signed([1, KEY, {}])),
     ("body-is-a-number", signed(1)),
@@ -351,7 +361,7 @@ def test_anything_but_a_cursor_this_gateway_wrote_is_a_validation_error(value: s
     "other_key", ["ba9876543210", "", KEY.upper()], ids=["other", "empty", "case"]
 )
 def test_a_cursor_of_another_listing_is_refused_as_such(other_key: str) -> None:
-    value = signed({"v": 2, "k": other_key, "o": {"WEBSHOP": 3}})
+    value = signed({"v": CURSOR_VERSION, "k": other_key, "o": {"WEBSHOP": 3}})
     with pytest.raises(ValidationError) as caught:
         CODEC.decode(value, key=KEY)
     assert caught.value.message == (
@@ -375,7 +385,7 @@ def test_the_cursor_format_is_stable_across_deploys() -> None:
     # Replicas of two versions serve one client during a rolling deploy: the same cursor
     # text, unless CURSOR_VERSION changes.
     cursor = Cursor(KEY, {OrderSource.WEBSHOP: 12, OrderSource.CRM: 0})
-    body = b'{"v":2,"k":"0123456789ab","o":{"WEBSHOP":12,"CRM":0}}'
+    body = b'{"v":3,"k":"0123456789ab","o":{"WEBSHOP":12,"CRM":0}}'
     assert CODEC.encode(cursor) == f"{b64(body)}.{mac(body)}"
 
 

@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from domain.commands import Dispatch, OrderCommand, SetDiscountCode, UpdateStatus
+from domain.commands import Dispatch, MarkShipped, OrderCommand, SetDiscountCode, UpdateStatus
 from domain.errors import InvalidTransitionError
 from domain.models import OrderSource, OrderStatus
 from store import outbox
@@ -41,6 +41,7 @@ def to(value: OrderStatus) -> UpdateStatus:
 
 CODE = SetDiscountCode(code="VIP15")
 DISPATCH = Dispatch(consignment_number="CN1")
+MARK_SHIPPED = MarkShipped()
 
 
 @pytest.mark.parametrize(
@@ -121,6 +122,7 @@ HISTORIES: list[tuple[list[Row], OrderStatus | None]] = [
         PROCESSING,
     ),
     ([Row("a", "order-1", to(CONFIRMED)), Row("b", "order-1", DISPATCH)], DISPATCHED),
+    ([Row("a", "order-1", to(CONFIRMED)), Row("b", "order-1", MARK_SHIPPED)], DISPATCHED),
     ([Row("a", "order-1", DISPATCH), Row("b", "order-1", to(DELIVERED))], DELIVERED),
     ([Row("a", "order-1", to(CONFIRMED)), Row("b", "order-1", CODE)], CONFIRMED),
     ([Row("a", "order-1", CODE)], None),
@@ -150,6 +152,7 @@ HISTORY_IDS = [
     "a status change",
     "the last status change wins",
     "a dispatch projects DISPATCHED",
+    "marking shipped projects DISPATCHED",
     "a status change after a dispatch",
     "other changes keep the status",
     "only other changes",
