@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from backends.resilience import CircuitBreaker
-from domain.commands import CreateWholesaleOrder, OrderCommand
+from domain.commands import NewOrder, OrderCommand
 from domain.models import (
     Catalog,
     CatalogEntry,
@@ -198,10 +198,10 @@ class OrderBackend(Protocol):
 
 @runtime_checkable
 class OrderCreator(Protocol):
-    """A backend that creates orders through the gateway (B2B)."""
+    """A backend that creates orders through the gateway (B2B, AFFILIATE)."""
 
-    async def create_order(self, command: CreateWholesaleOrder, *, idempotency_key: str) -> Order:
-        """Validate against the upstream's reference data (each broken rule a
-        ``ValidationError`` naming the field, nothing sent), then create and read back.
-        ``idempotency_key`` goes out as ``Idempotency-Key``."""
+    async def create_order(self, command: NewOrder, *, idempotency_key: str) -> Order:
+        """Validate against the upstream's rules (each broken one a ``ValidationError``
+        naming the field, nothing sent; a command of another backend's kind is one too),
+        then create and read back. ``idempotency_key`` goes out as ``Idempotency-Key``."""
         ...

@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
 from domain.models import DiscountKind, Order, OrderCapability, OrderStatus, Shipment
 
@@ -199,6 +199,7 @@ class NewOrderLine(BaseModel):
     price: Decimal | None = Field(default=None, ge=0)
     line_status_id: str | None = None
     discount_percent: Decimal | None = Field(default=None, ge=0, le=100)
+    remote_id: str | None = Field(default=None, min_length=1)  # the merchant ERP's line id
 
 
 class CreateWholesaleOrder(BaseModel):
@@ -217,6 +218,65 @@ class CreateWholesaleOrder(BaseModel):
     observation: str | None = None
     discount_percent: Decimal | None = Field(default=None, ge=0, le=100)
     lines: tuple[NewOrderLine, ...] = Field(min_length=1)
+    remote_id: str | None = Field(default=None, min_length=1)  # the merchant ERP's order id
+
+
+class NewCustomer(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1)
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    phone: str | None = None
+
+
+class PostalAddress(BaseModel):
+    """An address as a person writes it; the adapter maps it to its upstream's fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = None
+    street: str = Field(min_length=1)
+    city: str = Field(min_length=1)
+    state: str | None = None
+    postal_code: str | None = None
+    country: str = Field(pattern=r"^[A-Z]{2}$")  # ISO 3166-1 alpha-2
+
+
+class NewAffiliateItem(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    sku: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    quantity: int = Field(ge=1)
+    unit_price: Decimal = Field(ge=0, decimal_places=2)
+    discount: Decimal = Field(default=Decimal("0.00"), ge=0, decimal_places=2)
+    tax_rate: Decimal = Field(ge=0, le=100, decimal_places=2)
+
+    @model_validator(mode="after")
+    def discount_within_price(self) -> NewAffiliateItem:
+        if self.discount > self.quantity * self.unit_price:
+            raise ValueError("the discount is more than quantity x unit price")
+        return self
+
+
+class CreateAffiliateOrder(BaseModel):
+    """A new affiliate-platform order (its "insert order" call, ``POST /api/v1/orders``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    reference: str | None = Field(default=None, min_length=1)  # the order number
+    affiliate_id: int
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    customer: NewCustomer
+    shipping_address: PostalAddress
+    billing_address: PostalAddress | None = None
+    items: tuple[NewAffiliateItem, ...] = Field(min_length=1)
+    shipping: Decimal = Field(default=Decimal("0.00"), ge=0, decimal_places=2)
+    coupon_code: str | None = None
+    note: str | None = None
+
+
+NewOrder = CreateWholesaleOrder | CreateAffiliateOrder
 
 
 AnyOrderCommand = Annotated[

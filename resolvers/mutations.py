@@ -26,12 +26,12 @@ import pydantic
 
 from backends.base import OrderBackend, OrderCreator
 from domain.commands import (
-    CreateWholesaleOrder,
     Dispatch,
     EditOrderLines,
     ErpLineNumber,
     LineEdit,
     MarkShipped,
+    NewOrder,
     OrderCommand,
     SetErpOrderNumber,
     SplitOrder,
@@ -75,12 +75,15 @@ class WriteResponse:
     delivery: DeliveryState | None = None
 
 
-def input_errors(exc: pydantic.ValidationError) -> list[OrdergateError]:
-    """Input that the command's own constraints refuse, as VALIDATION errors with their path."""
+def input_errors(
+    exc: pydantic.ValidationError, *, under: tuple[str, ...] = ()
+) -> list[OrdergateError]:
+    """Input that the command's own constraints refuse, as VALIDATION errors with their path
+    (``under``: the part of the input the command was built from)."""
     return [
         ValidationError(
             f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}",
-            field=["input", *(_camel(str(p)) for p in error["loc"])],
+            field=["input", *under, *(_camel(str(p)) for p in error["loc"])],
         )
         for error in exc.errors()
     ]
@@ -437,11 +440,13 @@ async def create_order(
     context: Context,
     *,
     source: OrderSource,
-    build: Callable[[], CreateWholesaleOrder],
+    part: str,
+    build: Callable[[], NewOrder],
     idempotency_key: str | None,
     raw_input: dict[str, Any],
 ) -> WriteResponse:
-    """A new order upstream (B2B), validated against the upstream's reference data first."""
+    """A new order upstream (B2B, AFFILIATE), validated against the upstream's rules first;
+    ``build`` makes the command of the input's ``part`` for that source."""
     try:
         require_source(context, source, field=["input", "source"])
     except ForbiddenError as error:
@@ -459,7 +464,9 @@ async def create_order(
     try:
         command = build()
     except pydantic.ValidationError as exc:
-        return WriteResponse(errors=input_errors(exc))
+        return WriteResponse(errors=input_errors(exc, under=(part,)))
+    except ValidationError as error:
+        return WriteResponse(errors=[error])
 
     async def run(_change_key: str | None) -> WriteResponse:  # nothing is queued
         try:

@@ -122,7 +122,7 @@ class EditOrderLinesInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
 
 
-@strawberry.input(description="A line of a new order.")
+@strawberry.input(description="A line of a new B2B order.")
 class NewOrderLineInput:
     product_id: strawberry.ID = strawberry.field(description="The upstream's product id.")
     quantity: float = strawberry.field(description="Quantity; more than 0.")
@@ -133,13 +133,16 @@ class NewOrderLineInput:
     discount_percent: Decimal | None = strawberry.field(
         default=None, description="Line discount in percent."
     )
-
-
-@strawberry.input(description="A new order for a backend that takes orders (B2B).")
-class CreateOrderInput:
-    source: OrderSource = strawberry.field(
-        default=OrderSource.B2B, description="Which backend creates it."
+    remote_id: str | None = strawberry.field(
+        default=None, description="The merchant ERP's id of the line (B2B `idRemote`)."
     )
+
+
+@strawberry.input(
+    description="The B2B part of a new order: every id is the B2B API's own "
+    "(`catalog(source: B2B)` lists them)."
+)
+class NewWholesaleOrderInput:
     company_id: strawberry.ID = strawberry.field(description="The ordering company.")
     client_id: strawberry.ID = strawberry.field(
         description="The client: a business partner with role Client in that company."
@@ -155,10 +158,83 @@ class CreateOrderInput:
         description="A billing location of the client."
     )
     status_id: strawberry.ID = strawberry.field(description="The upstream's order status id.")
-    reference: str | None = strawberry.field(default=None, description="Your reference.")
     observation: str | None = strawberry.field(default=None, description="Free text.")
     discount_percent: Decimal | None = strawberry.field(
         default=None, description="Order discount in percent."
     )
+    remote_id: str | None = strawberry.field(
+        default=None, description="The merchant ERP's id of the order (B2B `idRemote`)."
+    )
     lines: list[NewOrderLineInput] = strawberry.field(description="The order's lines.")
+
+
+@strawberry.input(description="A postal address.")
+class AddressInput:
+    name: str | None = strawberry.field(default=None, description="Who receives it.")
+    street: str | None = strawberry.field(default=None, description="Street and number.")
+    city: str | None = strawberry.field(default=None, description="City.")
+    state: str | None = strawberry.field(default=None, description="State or province.")
+    postal_code: str | None = strawberry.field(default=None, description="Postal code.")
+    country: str | None = strawberry.field(
+        default=None, description="ISO 3166-1 alpha-2 country code, e.g. NL."
+    )
+
+
+@strawberry.input(description="The customer of a new affiliate order.")
+class NewCustomerInput:
+    name: str = strawberry.field(description="The customer's name.")
+    email: str = strawberry.field(description="The customer's e-mail address.")
+    phone: str | None = strawberry.field(default=None, description="A phone number.")
+
+
+@strawberry.input(description="An item of a new affiliate order.")
+class NewAffiliateItemInput:
+    sku: str = strawberry.field(description="The product's SKU.")
+    name: str = strawberry.field(description="The product's name as the order shows it.")
+    quantity: int = strawberry.field(description="Whole units, at least 1.")
+    unit_price: Decimal = strawberry.field(description="Price of one unit, 2 decimals.")
+    discount: Decimal = strawberry.field(
+        default=Decimal("0.00"), description="Discount on the item (at most its total)."
+    )
+    tax_rate: Decimal = strawberry.field(description="Tax rate in percent.")
+
+
+@strawberry.input(
+    description="The AFFILIATE part of a new order: the platform's insert order call; the "
+    "order starts pending, with its commission computed by the platform's rule."
+)
+class NewAffiliateOrderInput:
+    affiliate_id: strawberry.ID = strawberry.field(description="The affiliate that sold it.")
+    currency: str = strawberry.field(description="ISO 4217 currency, e.g. EUR.")
+    customer: NewCustomerInput = strawberry.field(description="Who ordered.")
+    shipping_address: AddressInput = strawberry.field(
+        description="Where it goes (street, city and country needed)."
+    )
+    billing_address: AddressInput | None = strawberry.field(
+        default=None, description="Where the invoice goes (default: the shipping address)."
+    )
+    items: list[NewAffiliateItemInput] = strawberry.field(description="At least one item.")
+    shipping: Decimal = strawberry.field(default=Decimal("0.00"), description="Shipping cost.")
+    coupon_code: str | None = strawberry.field(default=None, description="A coupon code.")
+    note: str | None = strawberry.field(default=None, description="A note on the order.")
+
+
+@strawberry.input(
+    description="A new order for a backend that takes orders: `source` and the part of that "
+    "source (`b2b` or `affiliate`; the other left out)."
+)
+class CreateOrderInput:
+    source: OrderSource = strawberry.field(
+        default=OrderSource.B2B, description="Which backend creates it (B2B or AFFILIATE)."
+    )
+    reference: str | None = strawberry.field(
+        default=None,
+        description="Your reference (AFFILIATE: the order number; generated if left out).",
+    )
+    b2b: NewWholesaleOrderInput | None = strawberry.field(
+        default=None, description="The order, when `source` is B2B."
+    )
+    affiliate: NewAffiliateOrderInput | None = strawberry.field(
+        default=None, description="The order, when `source` is AFFILIATE."
+    )
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)

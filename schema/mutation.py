@@ -11,6 +11,8 @@ from typing import Any
 import strawberry
 
 from domain import commands
+from domain.errors import ValidationError
+from domain.models import OrderSource
 from gateway.context import Context
 from resolvers import mutations as resolve
 from schema.inputs import (
@@ -18,6 +20,8 @@ from schema.inputs import (
     DispatchInput,
     EditOrderLinesInput,
     MarkShippedInput,
+    NewAffiliateOrderInput,
+    NewWholesaleOrderInput,
     SetDiscountCodeInput,
     SetErpOrderNumberInput,
     SetGiftVoucherInput,
@@ -228,40 +232,80 @@ class Mutation(ApiKeyMutations):
         return order_payload(response)
 
     @strawberry.mutation(
-        description="Create an order upstream (B2B), checked against its rules.",
+        description="Create an order upstream (B2B: `b2b`; AFFILIATE: `affiliate`), checked "
+        "against the upstream's rules; nothing is created when one is broken.",
         permission_classes=[Requires.ORDERS_CREATE],
     )
     async def create_order(self, info: Info, input: CreateOrderInput) -> OrderPayload:
         raw = plain(input)
         raw.pop("idempotency_key", None)
+        part = "affiliate" if input.source is OrderSource.AFFILIATE else "b2b"
         response = await resolve.create_order(
             info.context,
             source=input.source,
-            build=lambda: commands.CreateWholesaleOrder(
-                company_id=str(input.company_id),
-                client_id=str(input.client_id),
-                agent_id=str(input.agent_id),
-                season_id=None if input.season_id is None else str(input.season_id),
-                shipping_address_id=str(input.shipping_address_id),
-                billing_address_id=str(input.billing_address_id),
-                status_id=str(input.status_id),
-                reference=input.reference,
-                observation=input.observation,
-                discount_percent=input.discount_percent,
-                lines=tuple(
-                    commands.NewOrderLine(
-                        product_id=str(line.product_id),
-                        quantity=Decimal(str(line.quantity)),
-                        price=line.price,
-                        line_status_id=None
-                        if line.line_status_id is None
-                        else str(line.line_status_id),
-                        discount_percent=line.discount_percent,
-                    )
-                    for line in input.lines
-                ),
-            ),
+            part=part,
+            build=lambda: new_order(input),
             idempotency_key=input.idempotency_key,
             raw_input=raw,
         )
         return order_payload(response)
+
+
+def new_order(input: CreateOrderInput) -> commands.NewOrder:
+    """The command of the input's part for its source; the other part must be left out."""
+    wanted, other = (
+        ("affiliate", "b2b") if input.source is OrderSource.AFFILIATE else ("b2b", "affiliate")
+    )
+    if getattr(input, other) is not None:
+        raise ValidationError(
+            f"A {input.source.value} order is given in `{wanted}`; leave `{other}` out",
+            field=["input", other],
+        )
+    if input.source is OrderSource.AFFILIATE and input.affiliate is not None:
+        return affiliate_order(input.reference, input.affiliate)
+    if input.b2b is None:
+        raise ValidationError(f"Give the order in `{wanted}`", field=["input", wanted])
+    return wholesale_order(input.reference, input.b2b)
+
+
+def wholesale_order(reference: str | None, given: NewWholesaleOrderInput) -> commands.NewOrder:
+    return commands.CreateWholesaleOrder(
+        company_id=str(given.company_id),
+        client_id=str(given.client_id),
+        agent_id=str(given.agent_id),
+        season_id=None if given.season_id is None else str(given.season_id),
+        shipping_address_id=str(given.shipping_address_id),
+        billing_address_id=str(given.billing_address_id),
+        status_id=str(given.status_id),
+        reference=reference,
+        observation=given.observation,
+        discount_percent=given.discount_percent,
+        remote_id=given.remote_id,
+        lines=tuple(
+            commands.NewOrderLine(
+                product_id=str(line.product_id),
+                quantity=Decimal(str(line.quantity)),
+                price=line.price,
+                line_status_id=None if line.line_status_id is None else str(line.line_status_id),
+                discount_percent=line.discount_percent,
+                remote_id=line.remote_id,
+            )
+            for line in given.lines
+        ),
+    )
+
+
+def affiliate_order(reference: str | None, given: NewAffiliateOrderInput) -> commands.NewOrder:
+    if not given.affiliate_id.isdigit():
+        raise ValidationError(
+            "An affiliate is its number", field=["input", "affiliate", "affiliateId"]
+        )
+    # One validation of the whole part, so that a refusal names its path in the input.
+    return commands.CreateAffiliateOrder.model_validate(
+        {
+            **plain(given),
+            "reference": reference,
+            "affiliate_id": int(given.affiliate_id),
+            "shipping": given.shipping,
+        }
+    )

@@ -26,12 +26,22 @@ from backends.batching import gather_bounded
 from backends.cache import TtlCache
 from backends.config import AffiliateSettings
 from backends.values import numeric_id, utc_timestamp
-from domain.commands import Dispatch, EditOrderLines, OrderCommand, SplitOrder, UpdateStatus
+from domain.commands import (
+    CreateAffiliateOrder,
+    Dispatch,
+    EditOrderLines,
+    NewOrder,
+    OrderCommand,
+    PostalAddress,
+    SplitOrder,
+    UpdateStatus,
+)
 from domain.errors import (
     BackendError,
     NotFoundError,
     UnsupportedByBackendError,
     UpstreamMalformedError,
+    ValidationError,
 )
 from domain.models import (
     Address,
@@ -112,6 +122,47 @@ def to_address(address: wire.Address | None) -> Address | None:
         state=address.state,
         postal_code=address.postcode,
         country=address.country,
+    )
+
+
+def insert_request(command: CreateAffiliateOrder) -> wire.OrderCreate:
+    """The "insert order" body of ``command`` (``docs/upstreams/affiliate.md``)."""
+
+    def address(given: PostalAddress) -> wire.AddressInput:
+        return wire.AddressInput(
+            name=given.name,
+            line1=given.street,
+            city=given.city,
+            state=given.state,
+            postcode=given.postal_code,
+            country=given.country,
+        )
+
+    return wire.OrderCreate(
+        order_number=command.reference,
+        currency=command.currency,
+        affiliate_id=command.affiliate_id,
+        customer=wire.CustomerInput(
+            name=command.customer.name, email=command.customer.email, phone=command.customer.phone
+        ),
+        shipping_address=address(command.shipping_address),
+        billing_address=None
+        if command.billing_address is None
+        else address(command.billing_address),
+        items=[
+            wire.ItemInput(
+                sku=item.sku,
+                name=item.name,
+                quantity=item.quantity,
+                unit_price=item.unit_price,
+                discount=item.discount,
+                tax_rate=item.tax_rate,
+            )
+            for item in command.items
+        ],
+        shipping=command.shipping,
+        coupon_code=command.coupon_code,
+        note=command.note,
     )
 
 
@@ -238,6 +289,18 @@ class AffiliateAdapter:
         self.breaker = self.client.http.breaker
         self.page_size = min(settings.page_size, MAX_LIMIT)
         self.reference_data = TtlCache(self._read_catalog)
+
+    async def create_order(self, command: NewOrder, *, idempotency_key: str) -> Order:
+        """The platform's "insert order" (``POST /api/v1/orders``): the new order, in status
+        ``pending``, mapped from the platform's answer (it answers the order whole)."""
+        if not isinstance(command, CreateAffiliateOrder):
+            raise ValidationError(
+                "An AFFILIATE order is given in `affiliate`", field=["input", "affiliate"]
+            )
+        created = await self.client.create_order(
+            insert_request(command), idempotency_key=idempotency_key
+        )
+        return to_order(created)
 
     async def catalog(self) -> Catalog:
         """The platform's order statuses: its API lists no other reference data."""

@@ -71,6 +71,11 @@ class AffiliateClient:
         )
         return self.http.parse(response, wire.OrderEnvelope).data
 
+    async def create_order(self, body: wire.OrderCreate, *, idempotency_key: str) -> wire.Order:
+        """``POST /api/v1/orders`` (the platform's "insert order"): the new order, whole."""
+        response = await self._write("POST", "/api/v1/orders", body, idempotency_key)
+        return self.http.parse(response, wire.OrderEnvelope).data
+
     async def edit_order(
         self, order_id: int, body: wire.OrderEdit, *, idempotency_key: str
     ) -> wire.Order:

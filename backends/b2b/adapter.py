@@ -17,7 +17,7 @@ from backends.base import OrderPage, OrderQuery, Snapshot, WriteResult
 from backends.batching import gather_bounded
 from backends.config import B2BSettings
 from backends.values import utc_timestamp
-from domain.commands import CreateWholesaleOrder, OrderCommand, UpdateStatus
+from domain.commands import CreateWholesaleOrder, NewOrder, OrderCommand, UpdateStatus
 from domain.errors import (
     BackendError,
     NotFoundError,
@@ -254,11 +254,13 @@ class B2BAdapter:
     def _answered(self, order: wire.Order) -> Snapshot:
         return Snapshot(to_order(order, currency=self.settings.currency), order)
 
-    async def create_order(self, command: CreateWholesaleOrder, *, idempotency_key: str) -> Order:
+    async def create_order(self, command: NewOrder, *, idempotency_key: str) -> Order:
         """``POST /Order/create`` after checking every rule of the document against the
         reference data; the API answers the new order whole, so that answer is mapped (a
         second read could fail after the order exists). ``idempotency_key`` goes out as
         ``Idempotency-Key``."""
+        if not isinstance(command, CreateWholesaleOrder):
+            raise ValidationError("A B2B order is given in `b2b`", field=["input", "b2b"])
         body = new_order_body(command, await self.reference.read())
         try:
             created = await self.client.create_order(body, idempotency_key=idempotency_key)

@@ -53,6 +53,7 @@ def new_order_body(command: CreateWholesaleOrder, catalogs: Catalogs) -> wire.Or
             field=field("statusId"),
         )
     return wire.OrderCreate(
+        id=command.remote_id,  # the document: an ``id`` given becomes the order's idRemote
         reference=command.reference,
         companyId=company.id,
         clientId=command.client_id,
@@ -70,8 +71,8 @@ def new_order_body(command: CreateWholesaleOrder, catalogs: Catalogs) -> wire.Or
 
 
 def field(*path: str) -> Path:
-    """A field of the mutation's input, as ``ValidationError.field`` names it."""
-    return ["input", *path]
+    """A field of the mutation's input (its ``b2b`` part), as ``ValidationError.field`` names it."""
+    return ["input", "b2b", *path]
 
 
 def check_partner(
@@ -127,6 +128,7 @@ def new_line(index: int, line: NewOrderLine, catalogs: Catalogs) -> wire.LineCre
             field=field(*at, "lineStatusId"),
         )
     return wire.LineCreate(
+        id=line.remote_id,
         productId=line.product_id,
         lineStatusId=line_status,
         quantity=int(line.quantity),

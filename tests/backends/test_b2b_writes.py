@@ -343,7 +343,7 @@ async def test_a_broken_rule_is_refused_before_sending(
     with pytest.raises(ValidationError) as caught:
         await adapter.create_order(command, idempotency_key="create-2")
 
-    assert caught.value.field == ["input", *field]
+    assert caught.value.field == ["input", "b2b", *field]
     assert named in caught.value.message
     assert writes(control) == {} and upstream.newest_orders() == before
 
@@ -398,7 +398,7 @@ async def test_a_400_naming_a_field_is_a_validation_error(
         catalog_reads = catalog_requests(refusing)
         await adapter.reference.read()
 
-    assert caught.value.field == ["input", *field]
+    assert caught.value.field == ["input", "b2b", *field]
     assert catalog_requests(refusing) == 2 * catalog_reads == 16  # every catalog read anew
 
 

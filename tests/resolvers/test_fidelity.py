@@ -309,15 +309,25 @@ async def test_the_b2b_catalog_lists_what_create_order_needs_and_an_order_from_i
             CREATE,
             {
                 "input": {
-                    "companyId": company,
-                    "clientId": client["id"],
-                    "agentId": agent["id"],
-                    "seasonId": catalog["seasons"][0]["id"],
-                    "shippingAddressId": shipping["id"],
-                    "billingAddressId": billing["id"],
-                    "statusId": "CONFIRMED",
+                    "source": "B2B",
                     "reference": "PO-FROM-CATALOG",
-                    "lines": [{"productId": catalog["products"][0]["id"], "quantity": 6}],
+                    "b2b": {
+                        "companyId": company,
+                        "clientId": client["id"],
+                        "agentId": agent["id"],
+                        "seasonId": catalog["seasons"][0]["id"],
+                        "shippingAddressId": shipping["id"],
+                        "billingAddressId": billing["id"],
+                        "statusId": "CONFIRMED",
+                        "remoteId": "ERP-PO-77",
+                        "lines": [
+                            {
+                                "productId": catalog["products"][0]["id"],
+                                "quantity": 6,
+                                "remoteId": "ERP-PO-77-1",
+                            }
+                        ],
+                    },
                 }
             },
         )
@@ -331,6 +341,9 @@ async def test_the_b2b_catalog_lists_what_create_order_needs_and_an_order_from_i
         company,
         client["id"],
     )
+    # the remote ids the document allows on the order and its lines are stored upstream
+    assert created["idRemote"] == "ERP-PO-77"
+    assert [line["idRemote"] for line in created["lines"]] == ["ERP-PO-77-1"]
     sims[OrderSource.B2B].reset()
 
 
@@ -424,3 +437,142 @@ async def test_a_line_detail_carries_its_remote_id(
     assert {line["id"]: [d["remoteId"] for d in line["details"]] for line in order["lines"]} == {
         line["id"]: [d["idRemote"] for d in line["lineDetail"]] for line in raw["lines"]
     }
+
+
+AFFILIATE_ORDER = {
+    "source": "AFFILIATE",
+    "reference": "AFF-GQL-1",
+    "affiliate": {
+        "affiliateId": "3",
+        "currency": "EUR",
+        "customer": {"name": "Lena Muller", "email": "lena.muller@example.com"},
+        "shippingAddress": {
+            "name": "Lena Muller",
+            "street": "Friedrichstrasse 44",
+            "city": "Berlin",
+            "postalCode": "10115",
+            "country": "DE",
+        },
+        "items": [
+            {
+                "sku": "JACKET-RAIN-M",
+                "name": "Rain jacket, M",
+                "quantity": 1,
+                "unitPrice": "149.00",
+                "taxRate": "19.00",
+            },
+            {
+                "sku": "SOCKS-3PK",
+                "name": "Bamboo socks, 3-pack",
+                "quantity": 2,
+                "unitPrice": "12.50",
+                "discount": "2.50",
+                "taxRate": "19.00",
+            },
+        ],
+        "shipping": "4.95",
+        "couponCode": "OUTDOOR10",
+        "note": "leave at the door",
+    },
+}
+CREATED = """
+mutation($input: CreateOrderInput!) {
+  createOrder(input: $input) {
+    order { id source reference status lines { sku quantity } shippingAddress { city } }
+    userErrors { field message code }
+  }
+}
+"""
+
+
+async def test_create_order_on_affiliate_inserts_the_order_upstream_and_reads_it_back(
+    gateway: GatewayClient, simulator_urls: dict[OrderSource, str], sims: dict[OrderSource, Any]
+) -> None:
+    url = simulator_urls[OrderSource.AFFILIATE]
+
+    payload = (await gateway.data(CREATED, {"input": AFFILIATE_ORDER}))["createOrder"]
+
+    assert payload["userErrors"] == []
+    order = payload["order"]
+    assert (order["source"], order["reference"], order["status"]) == (
+        "AFFILIATE",
+        "AFF-GQL-1",
+        "PENDING",
+    )
+    upstream_id = ids.decode_order_id(order["id"]).upstream_id
+    stored = upstream_get(OrderSource.AFFILIATE, url, f"/api/v1/orders/{upstream_id}")["data"]
+    assert (stored["order_number"], stored["coupon_code"], stored["note"]) == (
+        "AFF-GQL-1",
+        "OUTDOOR10",
+        "leave at the door",
+    )
+    assert [(i["sku"], i["quantity"], i["discount"]) for i in stored["items"]] == [
+        ("JACKET-RAIN-M", 1, "0.00"),
+        ("SOCKS-3PK", 2, "2.50"),
+    ]
+    assert stored["shipping_address"]["line1"] == "Friedrichstrasse 44"
+    read = await gateway.data(
+        "query($id: ID!) { order(id: $id) { reference lines { sku } } }", {"id": order["id"]}
+    )
+    assert read["order"] == {
+        "reference": "AFF-GQL-1",
+        "lines": [{"sku": "JACKET-RAIN-M"}, {"sku": "SOCKS-3PK"}],
+    }
+    sims[OrderSource.AFFILIATE].reset()
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (
+            {
+                "b2b": {
+                    "companyId": "1",
+                    "clientId": "1",
+                    "agentId": "1",
+                    "shippingAddressId": "1",
+                    "billingAddressId": "1",
+                    "statusId": "X",
+                    "lines": [],
+                }
+            },
+            ["input", "b2b"],
+        ),
+        ({"affiliate": None}, ["input", "affiliate"]),
+        (
+            {
+                "affiliate": {
+                    **AFFILIATE_ORDER["affiliate"],
+                    "shippingAddress": {"street": "x", "city": "y", "country": "Germany"},
+                }
+            },
+            ["input", "affiliate", "shippingAddress", "country"],
+        ),
+        (
+            {"affiliate": {**AFFILIATE_ORDER["affiliate"], "items": []}},
+            ["input", "affiliate", "items"],
+        ),
+    ],
+    ids=["the other part", "no part", "country not ISO", "no items"],
+)
+async def test_a_new_affiliate_order_its_rules_refuse_is_a_validation_error_and_not_sent(
+    gateway: GatewayClient, sims: dict[OrderSource, Any], change: dict[str, Any], field: list[str]
+) -> None:
+    sims[OrderSource.AFFILIATE].reset_stats()
+    payload = (await gateway.data(CREATED, {"input": {**AFFILIATE_ORDER, **change}}))["createOrder"]
+    assert payload["order"] is None
+    assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [("VALIDATION", field)]
+    assert upstream_requests(sims[OrderSource.AFFILIATE]) == 0
+
+
+async def test_a_new_affiliate_order_the_platform_refuses_is_its_refusal(
+    gateway: GatewayClient, sims: dict[OrderSource, Any]
+) -> None:
+    unknown = {
+        **AFFILIATE_ORDER,
+        "affiliate": {**AFFILIATE_ORDER["affiliate"], "affiliateId": "999"},
+    }
+    payload = (await gateway.data(CREATED, {"input": unknown}))["createOrder"]
+    assert payload["order"] is None
+    [error] = payload["userErrors"]
+    assert error["code"] == "UPSTREAM_REJECTED" and "affiliate" in error["message"]

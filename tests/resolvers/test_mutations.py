@@ -570,7 +570,7 @@ mutation($input: CreateOrderInput!) {
   }
 }
 """
-NEW_B2B_ORDER = {
+B2B_PART = {
     "companyId": "1",
     "clientId": "201",
     "agentId": "209",
@@ -578,9 +578,9 @@ NEW_B2B_ORDER = {
     "shippingAddressId": "502",
     "billingAddressId": "501",
     "statusId": "CONFIRMED",
-    "reference": "PO-GRAPHQL-1",
     "lines": [{"productId": "301", "quantity": 12}, {"productId": "303", "quantity": 6}],
 }
+NEW_B2B_ORDER = {"source": "B2B", "reference": "PO-GRAPHQL-1", "b2b": B2B_PART}
 
 
 async def test_create_order_makes_a_b2b_order_upstream(
@@ -604,12 +604,12 @@ async def test_create_order_makes_a_b2b_order_upstream(
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ({"clientId": "209"}, ["input", "clientId"]),  # an agent, not a client
-        ({"agentId": "201"}, ["input", "agentId"]),  # a client, not an agent
-        ({"shippingAddressId": "999"}, ["input", "shippingAddressId"]),
+        ({"clientId": "209"}, ["input", "b2b", "clientId"]),  # an agent, not a client
+        ({"agentId": "201"}, ["input", "b2b", "agentId"]),  # a client, not an agent
+        ({"shippingAddressId": "999"}, ["input", "b2b", "shippingAddressId"]),
         (
             {"lines": [{"productId": "no-such-product", "quantity": 1}]},
-            ["input", "lines", "0", "productId"],
+            ["input", "b2b", "lines", "0", "productId"],
         ),
     ],
     ids=["client-role", "agent-role", "shipping-address", "product"],
@@ -618,7 +618,8 @@ async def test_create_order_names_the_broken_rule_and_creates_nothing(
     gateway: GatewayClient, fresh_sims, change, field
 ) -> None:
     fresh_sims[B].reset_stats()
-    payload = (await gateway.data(CREATE, {"input": {**NEW_B2B_ORDER, **change}}))["createOrder"]
+    order = {**NEW_B2B_ORDER, "b2b": {**B2B_PART, **change}}
+    payload = (await gateway.data(CREATE, {"input": order}))["createOrder"]
     [error] = payload["userErrors"]
     assert (error["code"], error["field"]) == ("VALIDATION", field)
     assert payload["order"] is None
