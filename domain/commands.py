@@ -36,6 +36,27 @@ class OrderCommand(BaseModel):
         return ", ".join(f"{k}={v}" for k, v in self.model_dump(exclude={"type"}).items())
 
 
+class NewCustomer(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1)
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    phone: str | None = None
+
+
+class PostalAddress(BaseModel):
+    """An address as a person writes it; the adapter maps it to its upstream's fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = None
+    street: str = Field(min_length=1)
+    city: str = Field(min_length=1)
+    state: str | None = None
+    postal_code: str | None = None
+    country: str = Field(pattern=r"^[A-Z]{2}$")  # ISO 3166-1 alpha-2
+
+
 class UpdateStatus(OrderCommand):
     type: Literal["UpdateStatus"] = "UpdateStatus"
     status: OrderStatus
@@ -90,6 +111,42 @@ class MarkShipped(OrderCommand):
 
     def describe(self) -> str:
         return "shipment sent, no despatch advice"
+
+
+class SetLineStatus(OrderCommand):
+    """One line to another status of the upstream's line-status catalog (B2B: stock,
+    shipped, deleted, ...)."""
+
+    type: Literal["SetLineStatus"] = "SetLineStatus"
+    line_id: str = Field(min_length=1)
+    status: str = Field(min_length=1)
+
+    capability = OrderCapability.SET_LINE_STATUS
+    event_kind = "LINE_STATUS_SET"
+
+    def is_applied(self, order: Order) -> bool:
+        return any(line.id == self.line_id and line.status == self.status for line in order.lines)
+
+
+class EditOrder(OrderCommand):
+    """An order's addresses, shipping method, coupon or note (each given one replaces the
+    order's own; at least one given)."""
+
+    type: Literal["EditOrder"] = "EditOrder"
+    shipping_address: PostalAddress | None = None
+    billing_address: PostalAddress | None = None
+    shipping_method: str | None = Field(default=None, min_length=1)
+    coupon_code: str | None = None
+    note: str | None = None
+
+    capability = OrderCapability.EDIT_ORDER
+    event_kind = "ORDER_EDITED"
+
+    @model_validator(mode="after")
+    def something_to_change(self) -> EditOrder:
+        if not self.model_fields_set - {"type"}:
+            raise ValueError("nothing to change: give an address, shipping method, coupon or note")
+        return self
 
 
 class SplitLine(BaseModel):
@@ -221,27 +278,6 @@ class CreateWholesaleOrder(BaseModel):
     remote_id: str | None = Field(default=None, min_length=1)  # the merchant ERP's order id
 
 
-class NewCustomer(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
-
-    name: str = Field(min_length=1)
-    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
-    phone: str | None = None
-
-
-class PostalAddress(BaseModel):
-    """An address as a person writes it; the adapter maps it to its upstream's fields."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
-
-    name: str | None = None
-    street: str = Field(min_length=1)
-    city: str = Field(min_length=1)
-    state: str | None = None
-    postal_code: str | None = None
-    country: str = Field(pattern=r"^[A-Z]{2}$")  # ISO 3166-1 alpha-2
-
-
 class NewAffiliateItem(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
@@ -283,6 +319,8 @@ AnyOrderCommand = Annotated[
     UpdateStatus
     | Dispatch
     | MarkShipped
+    | SetLineStatus
+    | EditOrder
     | SplitOrder
     | SetDiscountCode
     | SetGiftVoucher

@@ -69,6 +69,8 @@ class OrderCapability(StrEnum):
     SET_ERP_NUMBER = "SET_ERP_NUMBER"
     EDIT_LINES = "EDIT_LINES"
     MARK_SHIPPED = "MARK_SHIPPED"
+    SET_LINE_STATUS = "SET_LINE_STATUS"
+    EDIT_ORDER = "EDIT_ORDER"
 
 
 @dataclass(frozen=True, slots=True)

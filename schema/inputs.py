@@ -58,6 +58,48 @@ class MarkShippedInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
 
 
+@strawberry.input(description="Move one line to another status of the upstream's catalog (B2B).")
+class SetLineStatusInput:
+    order_id: strawberry.ID = strawberry.field(description="The order's global id.")
+    line_id: strawberry.ID = strawberry.field(description="The line's id (`OrderLine.id`).")
+    status: str = strawberry.field(
+        description="A line status id of the upstream (`catalog(source:).lineStatuses`)."
+    )
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
+
+
+@strawberry.input(description="A postal address.")
+class AddressInput:
+    name: str | None = strawberry.field(default=None, description="Who receives it.")
+    street: str | None = strawberry.field(default=None, description="Street and number.")
+    city: str | None = strawberry.field(default=None, description="City.")
+    state: str | None = strawberry.field(default=None, description="State or province.")
+    postal_code: str | None = strawberry.field(default=None, description="Postal code.")
+    country: str | None = strawberry.field(
+        default=None, description="ISO 3166-1 alpha-2 country code, e.g. NL."
+    )
+
+
+@strawberry.input(
+    description="Change an order's addresses, shipping method, coupon or note (AFFILIATE: "
+    "addresses, coupon and note; each given replaces the order's own, at least one given)."
+)
+class EditOrderInput:
+    order_id: strawberry.ID = strawberry.field(description="The order's global id.")
+    shipping_address: AddressInput | None = strawberry.field(
+        default=None, description="The new shipping address (street, city and country)."
+    )
+    billing_address: AddressInput | None = strawberry.field(
+        default=None, description="The new billing address (street, city and country)."
+    )
+    shipping_method: str | None = strawberry.field(
+        default=None, description="A shipping method, where the upstream has methods."
+    )
+    coupon_code: str | None = strawberry.field(default=None, description="A coupon code.")
+    note: str | None = strawberry.field(default=None, description="A note on the order.")
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
+
+
 @strawberry.input(description="Apply a discount code to an order.")
 class SetDiscountCodeInput:
     order_id: strawberry.ID = strawberry.field(description="The order's global id.")
@@ -166,18 +208,6 @@ class NewWholesaleOrderInput:
         default=None, description="The merchant ERP's id of the order (B2B `idRemote`)."
     )
     lines: list[NewOrderLineInput] = strawberry.field(description="The order's lines.")
-
-
-@strawberry.input(description="A postal address.")
-class AddressInput:
-    name: str | None = strawberry.field(default=None, description="Who receives it.")
-    street: str | None = strawberry.field(default=None, description="Street and number.")
-    city: str | None = strawberry.field(default=None, description="City.")
-    state: str | None = strawberry.field(default=None, description="State or province.")
-    postal_code: str | None = strawberry.field(default=None, description="Postal code.")
-    country: str | None = strawberry.field(
-        default=None, description="ISO 3166-1 alpha-2 country code, e.g. NL."
-    )
 
 
 @strawberry.input(description="The customer of a new affiliate order.")

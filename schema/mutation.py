@@ -18,6 +18,7 @@ from resolvers import mutations as resolve
 from schema.inputs import (
     CreateOrderInput,
     DispatchInput,
+    EditOrderInput,
     EditOrderLinesInput,
     MarkShippedInput,
     NewAffiliateOrderInput,
@@ -25,6 +26,7 @@ from schema.inputs import (
     SetDiscountCodeInput,
     SetErpOrderNumberInput,
     SetGiftVoucherInput,
+    SetLineStatusInput,
     SetShippingOptionInput,
     SetTaxCodeInput,
     SplitOrderInput,
@@ -185,6 +187,36 @@ class Mutation(ApiKeyMutations):
     )
     async def mark_shipped(self, info: Info, input: MarkShippedInput) -> OrderPayload:
         return order_payload(await change(info, "markShipped", input, commands.MarkShipped))
+
+    @strawberry.mutation(
+        description="Move one line to another line status of its upstream (B2B: in stock, "
+        "shipped, deleted, ...; `catalog(source: B2B).lineStatuses`). Elsewhere "
+        "UNSUPPORTED_BY_BACKEND.",
+        permission_classes=[Requires.ORDERS_WRITE],
+    )
+    async def set_line_status(self, info: Info, input: SetLineStatusInput) -> OrderPayload:
+        return order_payload(
+            await change(
+                info,
+                "setLineStatus",
+                input,
+                lambda: commands.SetLineStatus(line_id=str(input.line_id), status=input.status),
+            )
+        )
+
+    @strawberry.mutation(
+        description="Change an order's addresses, shipping method, coupon or note (AFFILIATE: "
+        "addresses, coupon and note). Elsewhere UNSUPPORTED_BY_BACKEND.",
+        permission_classes=[Requires.ORDERS_WRITE],
+    )
+    async def edit_order(self, info: Info, input: EditOrderInput) -> OrderPayload:
+        given = {k: v for k, v in plain(input).items() if k not in ("order_id", "idempotency_key")}
+        fields = {k: v for k, v in given.items() if v is not None}
+        return order_payload(
+            await change(
+                info, "editOrder", input, lambda: commands.EditOrder.model_validate(fields)
+            )
+        )
 
     @strawberry.mutation(
         description="Record the ERP order number and ERP line numbers.",

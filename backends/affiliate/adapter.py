@@ -29,6 +29,7 @@ from backends.values import numeric_id, utc_timestamp
 from domain.commands import (
     CreateAffiliateOrder,
     Dispatch,
+    EditOrder,
     EditOrderLines,
     NewOrder,
     OrderCommand,
@@ -125,18 +126,32 @@ def to_address(address: wire.Address | None) -> Address | None:
     )
 
 
+def address(given: PostalAddress) -> wire.AddressInput:
+    """An address as the platform's write bodies take it."""
+    return wire.AddressInput(
+        name=given.name,
+        line1=given.street,
+        city=given.city,
+        state=given.state,
+        postcode=given.postal_code,
+        country=given.country,
+    )
+
+
+def order_edit(command: EditOrder) -> wire.OrderEdit:
+    """The ``PUT /api/v1/orders/{id}`` body of an edit: only the fields the command gives."""
+    fields: dict[str, object] = {}
+    for name in ("shipping_address", "billing_address"):
+        if name in command.model_fields_set and getattr(command, name) is not None:
+            fields[name] = address(getattr(command, name)).model_dump()
+    for name in ("coupon_code", "note"):
+        if name in command.model_fields_set:
+            fields[name] = getattr(command, name)
+    return wire.OrderEdit.model_validate(fields)
+
+
 def insert_request(command: CreateAffiliateOrder) -> wire.OrderCreate:
     """The "insert order" body of ``command`` (``docs/upstreams/affiliate.md``)."""
-
-    def address(given: PostalAddress) -> wire.AddressInput:
-        return wire.AddressInput(
-            name=given.name,
-            line1=given.street,
-            city=given.city,
-            state=given.state,
-            postcode=given.postal_code,
-            country=given.country,
-        )
 
     return wire.OrderCreate(
         order_number=command.reference,
@@ -277,6 +292,7 @@ class AffiliateAdapter:
             OrderCapability.DISPATCH,
             OrderCapability.SPLIT,
             OrderCapability.EDIT_LINES,
+            OrderCapability.EDIT_ORDER,
         }
     )
     settable_statuses = frozenset(UPSTREAM_STATUS) - {OrderStatus.DISPATCHED}
@@ -391,7 +407,14 @@ class AffiliateAdapter:
             raise UnsupportedByBackendError(
                 f"{self.name} cannot set {command.status.value} by a status update"
             )
-        if not isinstance(command, UpdateStatus | Dispatch | SplitOrder | EditOrderLines):
+        if isinstance(command, EditOrder) and command.shipping_method is not None:
+            raise ValidationError(
+                f"{self.name} keeps a shipping cost, not a shipping method",
+                field=["input", "shippingMethod"],
+            )
+        if not isinstance(
+            command, UpdateStatus | Dispatch | SplitOrder | EditOrderLines | EditOrder
+        ):
             raise UnsupportedByBackendError(f"{self.name} cannot do {command.capability.value}")
         order = await self._current(upstream_id, known)
         key, client = idempotency_key, self.client
@@ -423,6 +446,10 @@ class AffiliateAdapter:
                 edited = await client.edit_order(
                     order.id, edit_request(order, command), idempotency_key=key
                 )
+                after = await self._after(edited, order)
+                return WriteResult(order=after.order, after=after)
+            case EditOrder():
+                edited = await client.edit_order(order.id, order_edit(command), idempotency_key=key)
                 after = await self._after(edited, order)
                 return WriteResult(order=after.order, after=after)
 

@@ -17,7 +17,13 @@ from backends.base import OrderPage, OrderQuery, Snapshot, WriteResult
 from backends.batching import gather_bounded
 from backends.config import B2BSettings
 from backends.values import utc_timestamp
-from domain.commands import CreateWholesaleOrder, NewOrder, OrderCommand, UpdateStatus
+from domain.commands import (
+    CreateWholesaleOrder,
+    NewOrder,
+    OrderCommand,
+    SetLineStatus,
+    UpdateStatus,
+)
 from domain.errors import (
     BackendError,
     NotFoundError,
@@ -86,7 +92,7 @@ class B2BAdapter:
 
     source = OrderSource.B2B
     name = "B2B wholesale order API"
-    capabilities = frozenset({OrderCapability.UPDATE_STATUS})
+    capabilities = frozenset({OrderCapability.UPDATE_STATUS, OrderCapability.SET_LINE_STATUS})
     settable_statuses = frozenset(STATUS_UPDATES)
 
     def __init__(
@@ -246,6 +252,8 @@ class B2BAdapter:
         match command:
             case UpdateStatus():
                 updated = await self._update_status(upstream_id, command, idempotency_key)
+            case SetLineStatus():
+                updated = await self._set_line_status(upstream_id, command, idempotency_key)
             case _:
                 raise UnsupportedByBackendError(f"The B2B API cannot {command.capability.value}")
         after = self._answered(updated)
@@ -289,6 +297,25 @@ class B2BAdapter:
         if updated is None:
             raise NotFoundError(
                 f"No B2B order has the id {upstream_id!r}", field=["input", "orderId"]
+            )
+        return updated
+
+    async def _set_line_status(
+        self, upstream_id: str, command: SetLineStatus, idempotency_key: str
+    ) -> wire.Order:
+        """``PUT /Order/update/{id}/line/{lineId}`` to a status of the line-status catalog."""
+        if command.status not in await self.reference.line_statuses.get():
+            raise ValidationError(
+                f"The B2B API has no line status {command.status!r} (see catalog(source: B2B))",
+                field=["input", "status"],
+            )
+        updated = await self.client.update_line_status(
+            upstream_id, command.line_id, command.status, idempotency_key=idempotency_key
+        )
+        if updated is None:
+            raise NotFoundError(
+                f"The B2B order {upstream_id!r} has no line {command.line_id!r}",
+                field=["input", "lineId"],
             )
         return updated
 

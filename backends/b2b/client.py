@@ -148,6 +148,20 @@ class B2BClient:
         )
         return None if response is None else self.http.parse(response, Order)
 
+    async def update_line_status(
+        self, order_id: str, line_id: str, status: str, *, idempotency_key: str
+    ) -> Order | None:
+        """``PUT /api/Order/update/{id}/line/{lineId}`` with a line status id: the order after
+        it, ``None`` when the order or the line is unknown (404)."""
+        response = await self.http.request(
+            "PUT",
+            f"/api/Order/update/{order_id}/line/{line_id}",
+            json=wire.LineStatusUpdate(lineStatusId=status).model_dump(mode="json"),
+            headers=write_headers(idempotency_key),
+            allow_not_found=True,
+        )
+        return None if response is None else self.http.parse(response, Order)
+
     async def _read_all(self, path: str, model: type[wire.EntityList[E]]) -> list[E]:
         """Every entity of one catalog, following its pages to the last."""
         entities: list[E] = []

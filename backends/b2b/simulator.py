@@ -35,7 +35,7 @@ from backends.b2b.simstate import (
     seed_state,
     timestamp,
 )
-from backends.b2b.wire import DiscountCreate, OrderCreate, OrderStatusUpdate
+from backends.b2b.wire import DiscountCreate, LineStatusUpdate, OrderCreate, OrderStatusUpdate
 from backends.b2b.xmlcodec import write_export
 from backends.simkit.app import SimConfig, simulator_app
 from backends.simkit.auth import TokenStore, bearer_check, jwt_login_route
@@ -181,6 +181,11 @@ class B2BSimulator:
             Route("/api/Order/updatedFrom", guarded(self.updated_from), methods=["GET"]),
             Route("/api/Order/create", guarded(self.create_order), methods=["POST"]),
             Route("/api/Order/update/{id}", guarded(self.update_order), methods=["PUT"]),
+            Route(
+                "/api/Order/update/{id}/line/{line}",
+                guarded(self.update_line_status),
+                methods=["PUT"],
+            ),
             *(
                 Route(path, guarded(self.catalog(attribute, filters)), methods=["GET"])
                 for path, attribute, filters in CATALOGS
@@ -260,6 +265,32 @@ class B2BSimulator:
             updatedAt=now,
             updatedBy=dict(API_USER),
         )
+        return json_answer(order)
+
+    async def update_line_status(self, request: Request) -> Response:
+        """A line to another status of the line-status catalog (our reading: the document
+        says lines have a status and the API modifies orders, without printing the call).
+        DELETED records the cancellation date; SHIPPED serves the whole quantity."""
+        order = self.state.orders.get(request.path_params["id"])
+        line = next(
+            (
+                line
+                for line in (order or {}).get("lines", [])
+                if line["id"] == request.path_params["line"]
+            ),
+            None,
+        )
+        if order is None or line is None:
+            raise Rejected(404, "Order or line not found.", "id")
+        body = await read_body(request, LineStatusUpdate)
+        if body.lineStatusId not in self.state.line_statuses:
+            raise invalid("lineStatusId", f"line status {body.lineStatusId!r} does not exist")
+        now = timestamp(datetime.now(UTC))
+        line["lineStatus"] = body.lineStatusId
+        line["cancellationDate"] = now if body.lineStatusId == "DELETED" else None
+        if body.lineStatusId == "SHIPPED":
+            line["quantityServed"] = line["quantityFromStock"] = line["quantity"]
+        order.update(dateModified=now, updatedAt=now, updatedBy=dict(API_USER))
         return json_answer(order)
 
     def _check_references(self, body: OrderCreate) -> None:

@@ -247,6 +247,12 @@ class OrderCreate(WriteWire):
     dateDelivery: str | None = None
 
 
+class LineStatusUpdate(WriteWire):
+    """``PUT /api/Order/update/{id}/line/{lineId}``: a line to another catalogued status."""
+
+    lineStatusId: str
+
+
 class OrderStatusUpdate(WriteWire):
     """``PUT /api/Order/update/{id}``: move an order to another catalogued status."""
 

@@ -84,6 +84,7 @@ def test_adapter_is_an_order_backend(adapter: AffiliateAdapter) -> None:
         OrderCapability.DISPATCH,
         OrderCapability.SPLIT,
         OrderCapability.EDIT_LINES,
+        OrderCapability.EDIT_ORDER,
     }
 
 

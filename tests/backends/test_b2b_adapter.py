@@ -71,7 +71,7 @@ def upstream_requests(control: SimControlClient) -> dict[str, int]:
 
 async def test_is_an_order_backend(adapter: B2BAdapter) -> None:
     assert isinstance(adapter, OrderBackend)
-    assert adapter.capabilities == {OrderCapability.UPDATE_STATUS}
+    assert adapter.capabilities == {OrderCapability.UPDATE_STATUS, OrderCapability.SET_LINE_STATUS}
     assert await adapter.check_health()
 
 

@@ -52,6 +52,8 @@ def test_zero_is_an_exact_zero_in_the_currency_asked_for(currency: str) -> None:
                 "SET_ERP_NUMBER",
                 "EDIT_LINES",
                 "MARK_SHIPPED",
+                "SET_LINE_STATUS",
+                "EDIT_ORDER",
             ],
         ),
     ],

@@ -576,3 +576,136 @@ async def test_a_new_affiliate_order_the_platform_refuses_is_its_refusal(
     assert payload["order"] is None
     [error] = payload["userErrors"]
     assert error["code"] == "UPSTREAM_REJECTED" and "affiliate" in error["message"]
+
+
+SET_LINE_STATUS = """
+mutation($input: SetLineStatusInput!) {
+  setLineStatus(input: $input) {
+    order { lines { id status deleted cancelledAt } }
+    userErrors { field code message }
+  }
+}
+"""
+
+
+async def test_set_line_status_moves_a_b2b_line_upstream(
+    gateway: GatewayClient, simulator_urls: dict[OrderSource, str], sims: dict[OrderSource, Any]
+) -> None:
+    url = simulator_urls[OrderSource.B2B]
+    raw = next(o for o in b2b_orders(url) if o["status"] == "CONFIRMED" and len(o["lines"]) > 1)
+    line = raw["lines"][0]
+    order_id = ids.order_id(OrderSource.B2B, raw["id"])
+
+    payload = (
+        await gateway.data(
+            SET_LINE_STATUS,
+            {"input": {"orderId": order_id, "lineId": line["id"], "status": "DELETED"}},
+        )
+    )["setLineStatus"]
+
+    assert payload["userErrors"] == []
+    [after] = upstream_get(OrderSource.B2B, url, "/api/Order/getOrder", id=raw["id"])["data"]
+    statuses = {entry["id"]: entry["lineStatus"] for entry in after["lines"]}
+    assert statuses == {**{e["id"]: e["lineStatus"] for e in raw["lines"]}, line["id"]: "DELETED"}
+    [shown] = [entry for entry in payload["order"]["lines"] if entry["id"] == line["id"]]
+    assert shown["status"] == "DELETED" and shown["deleted"] and shown["cancelledAt"]
+
+    refused = (
+        await gateway.data(
+            SET_LINE_STATUS,
+            {"input": {"orderId": order_id, "lineId": line["id"], "status": "LOST"}},
+        )
+    )["setLineStatus"]
+    assert [(e["code"], e["field"]) for e in refused["userErrors"]] == [
+        ("VALIDATION", ["input", "status"])
+    ]
+    sims[OrderSource.B2B].reset()
+
+
+EDIT_ORDER = """
+mutation($input: EditOrderInput!) {
+  editOrder(input: $input) {
+    order { shippingAddress { street city country } }
+    userErrors { field code message }
+  }
+}
+"""
+
+
+async def test_edit_order_changes_an_affiliate_orders_address_coupon_and_note_upstream(
+    gateway: GatewayClient, simulator_urls: dict[OrderSource, str], sims: dict[OrderSource, Any]
+) -> None:
+    url = simulator_urls[OrderSource.AFFILIATE]
+    page = await gateway.data(
+        "{ orders(first: 1, filter: {sources: [AFFILIATE], statuses: [PENDING]}) "
+        "{ edges { node { id upstreamId } } } }"
+    )
+    [edge] = page["orders"]["edges"]
+    new_address = {
+        "street": "Damrak 1",
+        "city": "Amsterdam",
+        "postalCode": "1012 LG",
+        "country": "NL",
+    }
+
+    payload = (
+        await gateway.data(
+            EDIT_ORDER,
+            {
+                "input": {
+                    "orderId": edge["node"]["id"],
+                    "shippingAddress": new_address,
+                    "couponCode": "OUTDOOR10",
+                    "note": "ring twice",
+                }
+            },
+        )
+    )["editOrder"]
+
+    assert payload["userErrors"] == []
+    assert payload["order"]["shippingAddress"]["city"] == "Amsterdam"
+    stored = upstream_get(
+        OrderSource.AFFILIATE, url, f"/api/v1/orders/{edge['node']['upstreamId']}"
+    )["data"]
+    assert (stored["shipping_address"]["line1"], stored["shipping_address"]["postcode"]) == (
+        "Damrak 1",
+        "1012 LG",
+    )
+    assert (stored["coupon_code"], stored["note"]) == ("OUTDOOR10", "ring twice")
+    sims[OrderSource.AFFILIATE].reset()
+
+
+@pytest.mark.parametrize(
+    ("source", "change", "code", "field"),
+    [
+        ("AFFILIATE", {}, "VALIDATION", ["input"]),
+        ("AFFILIATE", {"shippingMethod": "express"}, "VALIDATION", ["input", "shippingMethod"]),
+        ("AFFILIATE", {"shippingAddress": {"city": "x"}}, "VALIDATION", None),
+        ("CRM", {"note": "hello"}, "UNSUPPORTED_BY_BACKEND", None),
+    ],
+    ids=["nothing to change", "a shipping method", "an address without street", "another backend"],
+)
+async def test_an_edit_an_upstream_cannot_take_is_refused_and_not_sent(
+    gateway: GatewayClient,
+    sims: dict[OrderSource, Any],
+    source: str,
+    change: dict[str, Any],
+    code: str,
+    field: list[str] | None,
+) -> None:
+    page = await gateway.data(
+        "query($s: [OrderSource!]) { orders(first: 1, filter: {sources: $s}) "
+        "{ edges { node { id } } } }",
+        {"s": [source]},
+    )
+    [edge] = page["orders"]["edges"]
+    sims[OrderSource(source)].reset_stats()
+    payload = (
+        await gateway.data(EDIT_ORDER, {"input": {"orderId": edge["node"]["id"], **change}})
+    )["editOrder"]
+    errors = payload["userErrors"]
+    assert errors and {e["code"] for e in errors} == {code}
+    if field is not None:
+        assert [e["field"] for e in errors] == [field]
+    writes = [r for r in sims[OrderSource(source)].stats()["requests"] if not r.startswith("GET")]
+    assert [r for r in writes if "token" not in r and "login" not in r] == []
