@@ -232,6 +232,7 @@ class Order:
     deleted: bool = False  # deleted upstream but still listed there (listings leave it out)
     webshop: str | None = None  # the CloudSuite webshop it was placed in (WEBSHOP only)
     offline: bool = False  # a CloudSuite offline order (false elsewhere)
+    customer_order_number: str | None = None  # the shopper's own number for it (WEBSHOP)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -56,6 +56,7 @@ class Order(Node):
             deleted=order.deleted,
             webshop=order.webshop,
             offline=order.offline,
+            customer_order_number=order.customer_order_number,
             currency=order.currency,
             season=order.season,
             created_at=order.created_at,
@@ -99,6 +100,11 @@ class Order(Node):
 
     webshop: str | None = strawberry.field(
         description="The CloudSuite webshop the order was placed in (WEBSHOP; null elsewhere)."
+    )
+
+    customer_order_number: str | None = strawberry.field(
+        description="The shopper's own number for the order, where the shop asked for one "
+        "(CloudSuite `customer_order_number`)."
     )
 
     offline: bool = strawberry.field(

@@ -62,7 +62,7 @@ class CrmClient:
         return None if response is None else self.http.parse(response, wire.Order)
 
     async def order_statuses(self) -> wire.ItemList[wire.StatusCatalogEntry]:
-        return await self._get("/order-statuses", wire.ItemList[wire.StatusCatalogEntry])
+        return await self._get("/orders/order-statuses", wire.ItemList[wire.StatusCatalogEntry])
 
     async def discount_codes(self) -> wire.ItemList[wire.DiscountCode]:
         return await self._get("/discount-codes", wire.ItemList[wire.DiscountCode])

@@ -76,6 +76,22 @@ def message(text: str, status_code: int) -> CrmJSONResponse:
     return reply({"Message": text}, status_code)
 
 
+def status_entry(status_id: int, name: str) -> dict[str, Any]:
+    """One order status as Treepl's admin API lists it: the e-mail it sends customers, if
+    any, whether it does, whether the site may delete it, and which case type it is for."""
+    return {
+        "Id": status_id,
+        "Name": name,
+        "EmailId": 100 + status_id if name in NOTIFYING_STATUSES else None,
+        "NotifyCustomer": name in NOTIFYING_STATUSES,
+        "IsSystem": name in ("New", "Cancelled"),
+        "Type": "Order",
+    }
+
+
+NOTIFYING_STATUSES = frozenset({"Confirmed", "Shipped", "Delivered", "Cancelled"})
+
+
 def item_list(items: list[Any], total: int | None = None) -> CrmJSONResponse:
     return reply({"Items": items, "TotalItemsCount": len(items) if total is None else total})
 
@@ -124,7 +140,7 @@ def create_app(config: SimConfig) -> Starlette:
             return message(exc.message, exc.status)
 
     async def order_statuses(request: Request) -> CrmJSONResponse:
-        return item_list([{"Id": id_, "Name": name} for id_, name in STATUSES.items()])
+        return item_list([status_entry(id_, name) for id_, name in STATUSES.items()])
 
     def catalog(entries: list[dict[str, Any]]) -> Callable[[Request], Any]:
         async def answer(request: Request) -> CrmJSONResponse:
@@ -162,8 +178,10 @@ def create_app(config: SimConfig) -> Starlette:
         oauth_token_route(TOKEN_PATH, tokens, CLIENTS),
         oauth_token_route(TOKEN_ALIAS, tokens, CLIENTS),
         Route(f"{ADMIN}/orders", list_orders, methods=["GET"]),
+        # before orders/{id}, which would take "order-statuses" for an order id
+        Route(f"{ADMIN}/orders/order-statuses", order_statuses, methods=["GET"]),
+        Route(f"{ADMIN}/order-statuses", order_statuses, methods=["GET"]),  # the first path
         Route(f"{ADMIN}/orders/{{id}}", get_order, methods=["GET"]),
-        Route(f"{ADMIN}/order-statuses", order_statuses, methods=["GET"]),
         Route(f"{ADMIN}/discount-codes", catalog(DISCOUNT_CODES), methods=["GET"]),
         Route(f"{ADMIN}/gift-vouchers", catalog(GIFT_VOUCHERS), methods=["GET"]),
         Route(f"{ADMIN}/shipping-options", catalog(SHIPPING_OPTIONS), methods=["GET"]),

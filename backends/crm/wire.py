@@ -129,8 +129,14 @@ class Order(WireModel):
 
 
 class StatusCatalogEntry(WireModel):
+    """``GET /api/v2/admin/orders/order-statuses``: one of the site's order statuses."""
+
     Id: int
     Name: str
+    EmailId: int | None = None  # the e-mail template sent on this status, if any
+    NotifyCustomer: bool = False
+    IsSystem: bool = False  # a status the site cannot delete
+    Type: str | None = None  # the case type it applies to ("Order")
 
 
 class DiscountCode(WireModel):

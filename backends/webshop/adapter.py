@@ -130,6 +130,7 @@ def to_order(order: wire.Order) -> Order:
         upstream_payment_status=order.payment_status,
         webshop=str(order.webshop),
         offline=order.offline,
+        customer_order_number=order.customer_order_number,
         currency=order.currency,
         totals=OrderTotals(
             gross=money(order.subtotal),

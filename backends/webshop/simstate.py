@@ -188,6 +188,8 @@ class ShopState:
             "confirm_date": confirmed,
             "created_date": created,
             "modified_date": created,
+            # The shopper's own order number, where the shop asked for one (one in three).
+            "customer_order_number": f"PO-{order_id}" if order_id % 3 == 0 else None,
         }
         last_event = confirmed or created
         if shipment_state == "sent" and in_erp and rng.random() < 0.8:
@@ -367,6 +369,11 @@ class ShopState:
             "confirm_date": iso(order["confirm_date"]),
             "created_date": iso(order["created_date"]),
             "modified_date": iso(order["modified_date"]),
+            # CloudSuite's order also carries the day it was placed and its create_date
+            # (the record's own creation), beside created_date.
+            "create_date": iso(order["created_date"]),
+            "order_date": order["created_date"].date().isoformat(),
+            "customer_order_number": order["customer_order_number"],
             "deliveries": [render_delivery(delivery) for delivery in deliveries],
         }
 

@@ -124,6 +124,9 @@ class Order(OrderFields):
     total: Decimal
     confirm_date: str | None = None
     created_date: str
+    create_date: str | None = None
+    order_date: str | None = None  # the day it was placed, YYYY-MM-DD
+    customer_order_number: str | None = None  # the shopper's own order number
     modified_date: str
     deliveries: list[Delivery] = []
 

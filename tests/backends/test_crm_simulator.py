@@ -187,16 +187,24 @@ async def test_catalogs_list_statuses_and_order_assets(url: str) -> None:
         answers = {
             path: (await http.get(f"/api/v2/admin/{path}")).json()
             for path in (
-                "order-statuses",
+                "orders/order-statuses",
                 "discount-codes",
                 "gift-vouchers",
                 "shipping-options",
                 "tax-codes",
             )
         }
-    statuses = answers["order-statuses"]
+    statuses = answers["orders/order-statuses"]
     assert statuses["TotalItemsCount"] == 8
-    assert statuses["Items"][0] == {"Id": 1, "Name": "New"}
+    assert statuses["Items"][0] == {
+        "Id": 1,
+        "Name": "New",
+        "EmailId": None,
+        "NotifyCustomer": False,
+        "IsSystem": True,
+        "Type": "Order",
+    }
+    assert statuses["Items"][1]["NotifyCustomer"] is True  # Confirmed mails the customer
     codes = {item["Code"] for item in answers["discount-codes"]["Items"]}
     assert {"WELCOME10", "SUMMER25", "VIP15"} <= codes
     assert all(answer["Items"] for answer in answers.values())

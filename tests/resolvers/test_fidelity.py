@@ -364,7 +364,7 @@ async def test_the_crm_catalog_is_its_order_assets_and_statuses(
         ("giftVouchers", "/api/v2/admin/gift-vouchers"),
         ("shippingOptions", "/api/v2/admin/shipping-options"),
         ("taxCodes", "/api/v2/admin/tax-codes"),
-        ("statuses", "/api/v2/admin/order-statuses"),
+        ("statuses", "/api/v2/admin/orders/order-statuses"),
     ]:
         upstream = upstream_get(OrderSource.CRM, url, path)["Items"]
         assert [e["id"] for e in catalog[field]] == [str(item["Id"]) for item in upstream], field
@@ -709,3 +709,17 @@ async def test_an_edit_an_upstream_cannot_take_is_refused_and_not_sent(
         assert [e["field"] for e in errors] == [field]
     writes = [r for r in sims[OrderSource(source)].stats()["requests"] if not r.startswith("GET")]
     assert [r for r in writes if "token" not in r and "login" not in r] == []
+
+
+async def test_a_webshop_order_carries_the_shoppers_own_order_number(
+    gateway: GatewayClient, simulator_urls: dict[OrderSource, str]
+) -> None:
+    raw = webshop_orders(simulator_urls[OrderSource.WEBSHOP])
+    numbered = next(o for o in raw if o["customer_order_number"])
+    unnumbered = next(o for o in raw if not o["customer_order_number"])
+    for order in (numbered, unnumbered):
+        read = await gateway.data(
+            "query($id: ID!) { order(id: $id) { customerOrderNumber } }",
+            {"id": ids.order_id(OrderSource.WEBSHOP, str(order["id"]))},
+        )
+        assert read["order"]["customerOrderNumber"] == order["customer_order_number"]
