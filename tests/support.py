@@ -110,6 +110,18 @@ def upstream_headers(source: OrderSource, base_url: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token.raise_for_status().json()['access_token']}"}
 
 
+def webshop_orders(base_url: str) -> list[dict[str, Any]]:
+    """Every order of the CloudSuite simulator, as its own API answers them."""
+    orders: list[dict[str, Any]] = []
+    while True:
+        body = upstream_get(
+            OrderSource.WEBSHOP, base_url, "/api/order/", limit=100, offset=len(orders)
+        )
+        orders += body["results"]
+        if len(orders) >= body["count"] or not body["results"]:
+            return orders
+
+
 def upstream_total(source: OrderSource, base_url: str) -> int:
     """How many orders the simulator's own list endpoint says it has (live ones: those the
     gateway lists by default)."""

@@ -24,7 +24,7 @@ from domain.errors import (
     UpstreamUnavailableError,
 )
 from domain.models import Order, OrderCapability, OrderSource, OrderStatus
-from tests.support import SimControlClient, serving, upstream_get
+from tests.support import SimControlClient, serving, webshop_orders
 
 ORDERS = 120
 LIST = "GET /api/order/"
@@ -353,11 +353,7 @@ async def test_find_by_reference_uses_the_reference_filter(
 
 def repeated_reference(sim_url: str) -> tuple[str, list[dict[str, Any]]]:
     """A reference two webshops' orders carry, and those orders (the simulator's own)."""
-    raw: list[dict[str, Any]] = []
-    while len(raw) < ORDERS:
-        raw += upstream_get(
-            OrderSource.WEBSHOP, sim_url, "/api/order/", limit=100, offset=len(raw)
-        )["results"]
+    raw = webshop_orders(sim_url)
     by_reference: dict[str, list[dict[str, Any]]] = {}
     for order in raw:
         by_reference.setdefault(order["reference"], []).append(order)

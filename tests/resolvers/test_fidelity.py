@@ -12,7 +12,7 @@ import pytest
 from domain import ids
 from domain.models import OrderSource
 from tests.conftest import GatewayClient
-from tests.support import upstream_get, upstream_requests
+from tests.support import upstream_get, upstream_requests, webshop_orders
 
 LINES = """
 query Lines($id: ID!) {
@@ -160,16 +160,6 @@ async def test_a_deleted_crm_order_is_listed_only_with_include_deleted(
     assert not any(by_default.values())
     assert set(with_deleted) == {str(o["Id"]) for o in raw}
     assert {upstream_id for upstream_id, flag in with_deleted.items() if flag} == deleted
-
-
-def webshop_orders(url: str) -> list[dict[str, Any]]:
-    """Every order of the WEBSHOP simulator, as its own API answers them."""
-    raw: list[dict[str, Any]] = []
-    while True:
-        body = upstream_get(OrderSource.WEBSHOP, url, "/api/order/", limit=100, offset=len(raw))
-        raw += body["results"]
-        if len(raw) >= body["count"]:
-            return raw
 
 
 OFFLINE = """

@@ -11,7 +11,7 @@ import pytest
 
 from domain.models import OrderSource
 from tests.conftest import GatewayClient
-from tests.support import SimControlClient, upstream_get, upstream_requests, upstream_total
+from tests.support import SimControlClient, upstream_requests, upstream_total, webshop_orders
 
 PAGE = """
 query Page($first: Int, $after: String, $filter: OrderFilter) {
@@ -296,11 +296,7 @@ async def test_no_payment_finds_every_webshop_order_the_document_calls_unpaid(
 ) -> None:
     """Document 001: ``closed_canceled``, ``started`` and ``none`` all mean "no payment"."""
     url = simulator_urls[OrderSource.WEBSHOP]
-    raw: list[dict[str, Any]] = []
-    while len(raw) < upstream_total(OrderSource.WEBSHOP, url):
-        raw += upstream_get(OrderSource.WEBSHOP, url, "/api/order/", limit=100, offset=len(raw))[
-            "results"
-        ]
+    raw = webshop_orders(url)
     unpaid = {str(o["id"]): o["payment_status"] for o in raw if o["payment_status"] in NO_PAY}
     assert set(unpaid.values()) == NO_PAY  # the seed has each of them
 
@@ -331,11 +327,7 @@ async def test_a_webshop_reference_in_two_webshops_needs_the_webshop(
     gateway: GatewayClient, simulator_urls: dict[OrderSource, str]
 ) -> None:
     url = simulator_urls[OrderSource.WEBSHOP]
-    raw: list[dict[str, Any]] = []
-    while len(raw) < upstream_total(OrderSource.WEBSHOP, url):
-        raw += upstream_get(OrderSource.WEBSHOP, url, "/api/order/", limit=100, offset=len(raw))[
-            "results"
-        ]
+    raw = webshop_orders(url)
     references = [order["reference"] for order in raw]
     reference = next(r for r in references if references.count(r) > 1)
     orders = {str(o["webshop"]): str(o["id"]) for o in raw if o["reference"] == reference}
