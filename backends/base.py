@@ -197,6 +197,16 @@ class OrderBackend(Protocol):
 
 
 @runtime_checkable
+class OrderDeleter(Protocol):
+    """A backend that deletes orders through the gateway (B2B)."""
+
+    async def delete_order(self, upstream_id: str, *, idempotency_key: str) -> None:
+        """Delete the order upstream; ``NotFoundError`` when the upstream does not know it,
+        ``UpstreamRejectedError`` with its words when it will not delete it."""
+        ...
+
+
+@runtime_checkable
 class OrderCreator(Protocol):
     """A backend that creates orders through the gateway (B2B, AFFILIATE)."""
 

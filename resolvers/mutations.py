@@ -24,7 +24,7 @@ from typing import Any
 
 import pydantic
 
-from backends.base import OrderBackend, OrderCreator
+from backends.base import OrderBackend, OrderCreator, OrderDeleter
 from domain.commands import (
     Dispatch,
     EditOrderLines,
@@ -39,8 +39,10 @@ from domain.commands import (
 )
 from domain.errors import (
     BackendError,
+    ConflictError,
     ErrorCode,
     ForbiddenError,
+    InvalidTransitionError,
     NotFoundError,
     OrdergateError,
     ReplayedError,
@@ -69,6 +71,7 @@ class DeliveryState:
 @dataclass(slots=True)
 class WriteResponse:
     order: Order | None = None
+    deleted_order_id: str | None = None  # deleteOrder: the global id of the order deleted
     new_orders: list[Order] = field(default_factory=list)
     shipment: Shipment | None = None
     errors: list[OrdergateError] = field(default_factory=list)
@@ -369,6 +372,7 @@ def _stored(response: WriteResponse) -> dict[str, Any]:
             {"code": e.code.value, "message": e.message, "field": e.field} for e in response.errors
         ],
         "change_id": response.delivery.change_id if response.delivery else None,
+        "deleted": response.deleted_order_id,
     }
 
 
@@ -405,6 +409,7 @@ async def _replay(context: Context, stored: dict[str, Any]) -> WriteResponse:
         )
     return WriteResponse(
         order=order,
+        deleted_order_id=stored.get("deleted"),
         new_orders=[o for o in orders[1:] if o is not None],
         shipment=shipment,
         errors=errors,
@@ -434,6 +439,74 @@ async def _answer_of_change(context: Context, change_id: int) -> dict[str, Any]:
 
 def _stored_error(stored: dict[str, Any]) -> OrdergateError:
     return ReplayedError(ErrorCode(stored["code"]), stored["message"], field=stored["field"])
+
+
+async def delete_order(
+    context: Context, *, raw_order_id: str, idempotency_key: str | None, raw_input: dict[str, Any]
+) -> WriteResponse:
+    """Delete an order upstream (B2B), not queued: an order with changes still queued, or past
+    the statuses it may be deleted in, is refused before anything is sent."""
+    try:
+        gid = decode_order_id(raw_order_id)
+        require_source(context, gid.source, field=["input", "orderId"])
+        backend = context.backends.get(gid.source)
+        if backend is None:
+            raise NotFoundError(f"{gid.source.value} is not enabled on this gateway")
+        if not isinstance(backend, OrderDeleter):
+            raise UnsupportedByBackendError(
+                f"{backend.name} ({gid.source.value}) does not delete orders through the gateway"
+            )
+    except NotFoundError as error:
+        error.field = ["input", "orderId"]
+        return WriteResponse(errors=[error])
+    except OrdergateError as error:
+        return WriteResponse(errors=[error])
+    deleter = backend
+
+    async def run(_change_key: str | None) -> WriteResponse:  # nothing is queued
+        global_id = gid.encode()
+        try:
+            async with context.deliverer.holding(global_id):
+                [current] = await backend.get_orders([gid.upstream_id])  # down: said so
+                if current is None:
+                    raise NotFoundError(
+                        f"{gid.source.value} has no order {gid.upstream_id}",
+                        field=["input", "orderId"],
+                    )
+                if await outbox.pending_for_order(context.store, global_id):
+                    raise ConflictError(
+                        "Changes to this order are still queued: delete it once they are "
+                        "delivered (or refused)",
+                        field=["input", "orderId"],
+                    )
+                if current.status not in DELETABLE:
+                    raise InvalidTransitionError(
+                        f"An order in {current.status.value} cannot be deleted; only "
+                        f"{', '.join(sorted(DELETABLE))} orders can.",
+                        field=["input", "orderId"],
+                    )
+                await deleter.delete_order(
+                    gid.upstream_id,
+                    idempotency_key=f"og-delete-{idempotency_key or uuid.uuid4().hex}",
+                )
+        except OrdergateError as error:
+            return WriteResponse(errors=[error])
+        await record_event(
+            context.store,
+            global_id,
+            "DELETED",
+            detail=f"reference={current.reference}",
+            actor=context.actor,
+            outcome="delivered",
+        )
+        return WriteResponse(deleted_order_id=global_id)
+
+    return await _idempotent(context, "deleteOrder", idempotency_key, raw_input, run)
+
+
+# An order may be deleted before it is worked on: afterwards it is the upstream's record of
+# goods that moved, and cancelling it (updateStatus) is the way out.
+DELETABLE = frozenset({OrderStatus.PENDING, OrderStatus.CONFIRMED})
 
 
 async def create_order(

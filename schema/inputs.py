@@ -100,6 +100,12 @@ class EditOrderInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
 
 
+@strawberry.input(description="Delete an order upstream (B2B, before it is worked on).")
+class DeleteOrderInput:
+    order_id: strawberry.ID = strawberry.field(description="The order's global id.")
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
+
+
 @strawberry.input(description="Apply a discount code to an order.")
 class SetDiscountCodeInput:
     order_id: strawberry.ID = strawberry.field(description="The order's global id.")

@@ -17,6 +17,7 @@ from gateway.context import Context
 from resolvers import mutations as resolve
 from schema.inputs import (
     CreateOrderInput,
+    DeleteOrderInput,
     DispatchInput,
     EditOrderInput,
     EditOrderLinesInput,
@@ -35,6 +36,7 @@ from schema.inputs import (
 from schema.keys import ApiKeyMutations
 from schema.order import Order
 from schema.payloads import (
+    DeleteOrderPayload,
     Delivery,
     DispatchPayload,
     OrderPayload,
@@ -216,6 +218,27 @@ class Mutation(ApiKeyMutations):
             await change(
                 info, "editOrder", input, lambda: commands.EditOrder.model_validate(fields)
             )
+        )
+
+    @strawberry.mutation(
+        description="Delete an order upstream (B2B), while it is PENDING or CONFIRMED and "
+        "has no changes queued; not queued itself. Elsewhere UNSUPPORTED_BY_BACKEND.",
+        permission_classes=[Requires.ORDERS_WRITE],
+    )
+    async def delete_order(self, info: Info, input: DeleteOrderInput) -> DeleteOrderPayload:
+        raw = plain(input)
+        raw.pop("idempotency_key", None)
+        response = await resolve.delete_order(
+            info.context,
+            raw_order_id=str(input.order_id),
+            idempotency_key=input.idempotency_key,
+            raw_input=raw,
+        )
+        return DeleteOrderPayload(
+            deleted_order_id=None
+            if response.deleted_order_id is None
+            else strawberry.ID(response.deleted_order_id),
+            user_errors=[UserError.from_error(e) for e in response.errors],
         )
 
     @strawberry.mutation(

@@ -68,6 +68,14 @@ class OrderPayload:
     )
 
 
+@strawberry.type(description="The result of deleting an order.")
+class DeleteOrderPayload:
+    deleted_order_id: strawberry.ID | None = strawberry.field(
+        description="The global id of the order deleted; null when it was not."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why it was not, if it was not.")
+
+
 @strawberry.type(description="The result of splitting an order.")
 class SplitOrderPayload:
     order: Order | None = strawberry.field(description="The original order, after the split.")

@@ -110,6 +110,14 @@ def upstream_headers(source: OrderSource, base_url: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token.raise_for_status().json()['access_token']}"}
 
 
+def upstream_status(source: OrderSource, base_url: str, path: str, **params: Any) -> int:
+    """The HTTP status of a raw read from the simulator's own API (404: it has no such thing)."""
+    response = httpx.get(
+        f"{base_url}{path}", params=params, headers=upstream_headers(source, base_url)
+    )
+    return response.status_code
+
+
 def webshop_orders(base_url: str) -> list[dict[str, Any]]:
     """Every order of the CloudSuite simulator, as its own API answers them."""
     orders: list[dict[str, Any]] = []

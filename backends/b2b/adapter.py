@@ -300,6 +300,14 @@ class B2BAdapter:
             )
         return updated
 
+    async def delete_order(self, upstream_id: str, *, idempotency_key: str) -> None:
+        """``DELETE /Order/delete/{id}`` (the document lists deletion; the call is our
+        reading, ``docs/upstreams/b2b.md``); the API refuses an order that has shipped."""
+        if not await self.client.delete_order(upstream_id, idempotency_key=idempotency_key):
+            raise NotFoundError(
+                f"No B2B order has the id {upstream_id!r}", field=["input", "orderId"]
+            )
+
     async def _set_line_status(
         self, upstream_id: str, command: SetLineStatus, idempotency_key: str
     ) -> wire.Order:

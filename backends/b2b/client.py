@@ -148,6 +148,17 @@ class B2BClient:
         )
         return None if response is None else self.http.parse(response, Order)
 
+    async def delete_order(self, order_id: str, *, idempotency_key: str) -> bool:
+        """``DELETE /api/Order/delete/{id}``: whether the API had the order (False: 404)."""
+        response = await self.http.request(
+            "DELETE",
+            f"/api/Order/delete/{order_id}",
+            headers=write_headers(idempotency_key),
+            idempotent=False,
+            allow_not_found=True,
+        )
+        return response is not None
+
     async def update_line_status(
         self, order_id: str, line_id: str, status: str, *, idempotency_key: str
     ) -> Order | None:

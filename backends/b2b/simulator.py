@@ -47,6 +47,7 @@ LOGIN_PATH = "/api/login"
 USERS = {"demo": "demo"}
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
+DELETABLE_STATUSES = frozenset({"PENDING", "CONFIRMED"})  # not yet in progress or shipped
 XML = "application/xml"
 # Neither valid JSON nor well-formed XML: a cut-off answer.
 MALFORMED_BODY = b'{"data": [{"id": "10001", "idRemote": '
@@ -181,6 +182,7 @@ class B2BSimulator:
             Route("/api/Order/updatedFrom", guarded(self.updated_from), methods=["GET"]),
             Route("/api/Order/create", guarded(self.create_order), methods=["POST"]),
             Route("/api/Order/update/{id}", guarded(self.update_order), methods=["PUT"]),
+            Route("/api/Order/delete/{id}", guarded(self.delete_order), methods=["DELETE"]),
             Route(
                 "/api/Order/update/{id}/line/{line}",
                 guarded(self.update_line_status),
@@ -266,6 +268,17 @@ class B2BSimulator:
             updatedBy=dict(API_USER),
         )
         return json_answer(order)
+
+    async def delete_order(self, request: Request) -> Response:
+        """Delete an order that has not shipped (our reading: the document lists deletion
+        without printing the call); a shipped one is refused, a deleted one is gone."""
+        order = self.state.orders.get(request.path_params["id"])
+        if order is None:
+            raise Rejected(404, f"Order {request.path_params['id']} not found.", "id")
+        if order["status"] not in DELETABLE_STATUSES:
+            raise invalid("id", f"an order in status {order['status']} cannot be deleted")
+        del self.state.orders[order["id"]]
+        return json_answer({"id": order["id"], "deleted": True})
 
     async def update_line_status(self, request: Request) -> Response:
         """A line to another status of the line-status catalog (our reading: the document

@@ -12,7 +12,7 @@ import pytest
 from domain import ids
 from domain.models import OrderSource
 from tests.conftest import GatewayClient
-from tests.support import upstream_get, upstream_requests, webshop_orders
+from tests.support import upstream_get, upstream_requests, upstream_status, webshop_orders
 
 LINES = """
 query Lines($id: ID!) {
@@ -713,3 +713,60 @@ async def test_a_webshop_order_carries_the_shoppers_own_order_number(
             {"id": ids.order_id(OrderSource.WEBSHOP, str(order["id"]))},
         )
         assert read["order"]["customerOrderNumber"] == order["customer_order_number"]
+
+
+DELETE = """
+mutation($input: DeleteOrderInput!) {
+  deleteOrder(input: $input) { deletedOrderId userErrors { field code message } }
+}
+"""
+
+
+async def test_delete_order_deletes_a_pending_b2b_order_upstream_once(
+    gateway: GatewayClient, simulator_urls: dict[OrderSource, str], sims: dict[OrderSource, Any]
+) -> None:
+    url = simulator_urls[OrderSource.B2B]
+    raw = next(o for o in b2b_orders(url) if o["status"] in ("PENDING", "CONFIRMED"))
+    order_id = ids.order_id(OrderSource.B2B, raw["id"])
+    sims[OrderSource.B2B].reset_stats()
+    request = {"input": {"orderId": order_id, "idempotencyKey": "delete-once"}}
+
+    first = (await gateway.data(DELETE, request))["deleteOrder"]
+    again = (await gateway.data(DELETE, request))["deleteOrder"]  # the same key: replayed
+
+    assert first == again == {"deletedOrderId": order_id, "userErrors": []}
+    assert sims[OrderSource.B2B].stats()["requests"].get("DELETE /api/Order/delete/{id}") == 1
+    assert upstream_status(OrderSource.B2B, url, "/api/Order/getOrder", id=raw["id"]) == 404
+    read = await gateway.query("query($id: ID!) { order(id: $id) { id } }", {"id": order_id})
+    assert read["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    sims[OrderSource.B2B].reset()
+
+
+@pytest.mark.parametrize(
+    ("source", "statuses", "code"),
+    [
+        ("B2B", ["DISPATCHED", "COMPLETED", "PROCESSING"], "INVALID_TRANSITION"),
+        ("AFFILIATE", ["PENDING"], "UNSUPPORTED_BY_BACKEND"),
+    ],
+    ids=["a B2B order past CONFIRMED", "another backend"],
+)
+async def test_a_delete_the_order_cannot_take_is_refused_and_not_sent(
+    gateway: GatewayClient,
+    sims: dict[OrderSource, Any],
+    source: str,
+    statuses: list[str],
+    code: str,
+) -> None:
+    page = await gateway.data(
+        "query($s: [OrderSource!], $st: [OrderStatus!]) "
+        "{ orders(first: 1, filter: {sources: $s, statuses: $st}) { edges { node { id } } } }",
+        {"s": [source], "st": statuses},
+    )
+    [edge] = page["orders"]["edges"]
+    sims[OrderSource(source)].reset_stats()
+    payload = (await gateway.data(DELETE, {"input": {"orderId": edge["node"]["id"]}}))[
+        "deleteOrder"
+    ]
+    assert payload["deletedOrderId"] is None
+    assert [e["code"] for e in payload["userErrors"]] == [code]
+    assert not any(r.startswith("DELETE") for r in sims[OrderSource(source)].stats()["requests"])
