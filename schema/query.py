@@ -94,7 +94,8 @@ class Query(ApiKeyQueries):
         return Catalog.from_domain(of, await read_catalog(info.context, of))
 
     @strawberry.field(
-        description="An order by the reference its backend gives it.",
+        description="An order by the reference its backend gives it (WEBSHOP also "
+        "`ext:<ERP order number>`: CloudSuite's read by the ERP's key).",
         permission_classes=[Requires.ORDERS_READ],
     )
     async def order_by_reference(

@@ -105,6 +105,7 @@ STATE_NAMES = {
 }
 
 NEWEST_FIRST = "-modified_date,-id"  # id breaks ties so pages never overlap
+EXTERNAL_KEY = "ext:"  # ``orderByReference(reference: "ext:<ERP order number>")``
 MAX_REFERENCE_MATCHES = 10  # a reference names one order per webshop: more is not expected
 
 
@@ -312,6 +313,11 @@ class WebshopAdapter:
         are ``AmbiguousReferenceError`` naming them. Within one webshop the most recently
         modified match wins.
         """
+        if reference.startswith(EXTERNAL_KEY):  # the ERP's key: CloudSuite's ext: read
+            found_by_key = await self.client.get_order_by_external_key(
+                reference.removeprefix(EXTERNAL_KEY)
+            )
+            return None if found_by_key is None else to_order(found_by_key)
         params: dict[str, str | int] = {
             "reference": reference,
             "ordering": NEWEST_FIRST,

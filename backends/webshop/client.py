@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TypeVar
+from urllib.parse import quote
 
 import httpx
 
@@ -42,6 +43,13 @@ class CloudSuiteClient:
     async def get_order(self, order_id: int) -> wire.Order | None:
         """``GET /api/order/{id}/``; ``None`` when CloudSuite does not know the id."""
         response = await self.http.get(f"/api/order/{order_id}/", allow_not_found=True)
+        return None if response is None else self.http.parse(response, wire.Order)
+
+    async def get_order_by_external_key(self, key: str) -> wire.Order | None:
+        """``GET /api/order/ext:<key>/``: the order the merchant's ERP knows by ``key``."""
+        response = await self.http.get(
+            f"/api/order/ext:{quote(key, safe='')}/", allow_not_found=True
+        )
         return None if response is None else self.http.parse(response, wire.Order)
 
     async def list_products(self, params: Mapping[str, str | int]) -> wire.ProductList:

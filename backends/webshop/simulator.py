@@ -31,6 +31,7 @@ TOKEN_PATH = "/realms/CloudSuite/protocol/openid-connect/token"
 CLIENTS = {"ordergate-demo": "demo-secret"}
 DEFAULT_LIMIT = 20
 DESADV_PATH = "/proxy/des_adv_xml/delivery/"
+EXTERNAL_KEY = "ext:"
 MAX_LIMIT = 100
 
 
@@ -122,7 +123,12 @@ def api_routes(shop: ShopState) -> list[Route]:
     """The CloudSuite order API: list, detail, PATCH, PUT, the DESADV delivery, products."""
 
     def find(request: Request) -> dict[str, Any] | None:
+        """By id, or ``ext:<key>``: by the key the merchant's ERP gives it (its ERP order
+        number), as CloudSuite reads records by an external key."""
         raw = request.path_params["id"]
+        if raw.startswith(EXTERNAL_KEY):
+            key = raw.removeprefix(EXTERNAL_KEY)
+            return next((o for o in shop.orders.values() if o["erp_order_number"] == key), None)
         return shop.orders.get(int(raw)) if raw.isdigit() else None
 
     async def list_orders(request: Request) -> JSONResponse:

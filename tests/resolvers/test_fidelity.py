@@ -770,3 +770,23 @@ async def test_a_delete_the_order_cannot_take_is_refused_and_not_sent(
     assert payload["deletedOrderId"] is None
     assert [e["code"] for e in payload["userErrors"]] == [code]
     assert not any(r.startswith("DELETE") for r in sims[OrderSource(source)].stats()["requests"])
+
+
+async def test_a_webshop_order_is_found_by_its_erp_key(
+    gateway: GatewayClient, simulator_urls: dict[OrderSource, str], sims: dict[OrderSource, Any]
+) -> None:
+    raw = next(
+        o for o in webshop_orders(simulator_urls[OrderSource.WEBSHOP]) if o["erp_order_number"]
+    )
+    sims[OrderSource.WEBSHOP].reset_stats()
+    found = await gateway.data(
+        "query($r: String!) { orderByReference(source: WEBSHOP, reference: $r) { upstreamId } }",
+        {"r": f"ext:{raw['erp_order_number']}"},
+    )
+    assert found["orderByReference"] == {"upstreamId": str(raw["id"])}
+    assert upstream_requests(sims[OrderSource.WEBSHOP]) == 1  # one ext: read, no listing
+    assert "GET /api/order/{id}/" in sims[OrderSource.WEBSHOP].stats()["requests"]
+    missing = await gateway.query(
+        '{ orderByReference(source: WEBSHOP, reference: "ext:ERP-NONE") { id } }'
+    )
+    assert missing["errors"][0]["extensions"]["code"] == "NOT_FOUND"
