@@ -222,6 +222,13 @@ async def _check(
                 field=["input", "status"],
             )
     elif isinstance(command, Dispatch | MarkShipped) and status is not None:
+        if isinstance(command, Dispatch) and current and command.shipment_in(current):
+            # The same delivery again (CloudSuite takes a despatch advice once): a conflict
+            # with what the order holds, not a move the state machine should judge.
+            raise ConflictError(
+                f"The order was dispatched with consignment {command.consignment_number!r} already",
+                field=["input", "consignmentNumber"],
+            )
         check_transition(status, OrderStatus.DISPATCHED, field=["input", "orderId"])
     if current is not None:
         check_lines(command, current)

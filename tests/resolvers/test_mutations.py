@@ -226,11 +226,14 @@ async def test_a_webshop_dispatch_posts_one_xml_desadv_and_a_second_is_refused_u
 
     first = (await gateway.data(DISPATCH, dispatch("3SFIRST")))["dispatch"]
     second = (await gateway.data(DISPATCH, dispatch("3SFIRST")))["dispatch"]
+    other = (await gateway.data(DISPATCH, dispatch("3SOTHER")))["dispatch"]
 
     assert first["userErrors"] == [] and first["order"]["status"] == "DISPATCHED"
-    # the state machine refuses it first (a consignment delivered already is CONFLICT in the
-    # adapter: tests/backends/test_webshop_writes.py)
+    # the same delivery again is a conflict; another one, a move the state machine refuses
     assert [(e["code"], e["field"]) for e in second["userErrors"]] == [
+        ("CONFLICT", ["input", "consignmentNumber"])
+    ]
+    assert [(e["code"], e["field"]) for e in other["userErrors"]] == [
         ("INVALID_TRANSITION", ["input", "orderId"])
     ]
     posts = fresh_sims[W].stats()["requests"]
