@@ -209,13 +209,21 @@ async def _check(
         raise NotFoundError(
             f"{gid.source.value} has no order {gid.upstream_id}", field=["input", "orderId"]
         )
-    status = await outbox.projected_status(store, global_id) or (
+    projected = await outbox.projected_status(store, global_id)
+    status = projected or (
         current.status if current else _known(await last_status(store, global_id))
     )
     if isinstance(command, UpdateStatus):
-        if status is command.status:
+        # "Already there" only from a fresh read or from what is queued: the store's last
+        # recorded status may be stale (the upstream moved on while it was down), and then the
+        # change is queued, not answered as done.
+        fresh = current is not None or projected is not None
+        if status is command.status and fresh:
             return current, False  # already there: nothing to send
-        check_status_update(status, command.status)
+        # Not fresh and seemingly there: whether the move is allowed cannot be known now.
+        check_status_update(
+            status if fresh or status is not command.status else None, command.status
+        )
         if command.status not in backend.settable_statuses:
             raise UnsupportedByBackendError(
                 f"{backend.name} has no status for {command.status.value}.",

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import update
@@ -18,7 +19,7 @@ from domain.models import OrderSource
 from gateway.settings import Settings
 from store.tables import IdempotencyRecord
 from tests.conftest import GatewayClient, bearer, client_of, running
-from tests.support import SimControlClient, upstream_get
+from tests.support import SimControlClient, upstream_get, upstream_headers
 
 A, W, C, B = OrderSource.AFFILIATE, OrderSource.WEBSHOP, OrderSource.CRM, OrderSource.B2B
 
@@ -462,6 +463,36 @@ async def test_a_change_to_a_down_upstream_is_queued_then_delivered(
     )
     assert data["order"]["status"] == "CONFIRMED"
     assert data["order"]["history"] == [{"kind": "STATUS_CHANGED", "outcome": "delivered"}]
+
+
+async def test_a_status_the_store_last_saw_is_not_taken_for_the_upstreams_while_it_is_down(
+    gateway: GatewayClient, fresh_sims, simulator_urls
+) -> None:
+    """No silent drift: the order moved on upstream since the gateway set it; with the
+    upstream down, asking for the status the store last recorded queues the change instead of
+    answering "already there"."""
+    [order, *_] = await find(gateway, C, "PENDING")
+    confirm = {"input": {"orderId": order["id"], "status": "CONFIRMED"}}
+    assert (await gateway.data(UPDATE_STATUS, confirm))["updateStatus"]["userErrors"] == []
+    url = simulator_urls[C]
+    async with httpx.AsyncClient(headers=upstream_headers(C, url)) as crm:
+        # someone sets it back to New in the CRM itself
+        answer = await crm.put(
+            f"{url}/api/v2/admin/orders/{order['upstreamId']}/status", json={"StatusId": 1}
+        )
+        answer.raise_for_status()
+    fresh_sims[C].set_faults(error_rate=1.0)
+
+    payload = (await gateway.data(UPDATE_STATUS, confirm))["updateStatus"]
+
+    assert payload["delivery"]["status"] == "QUEUED"  # not "nothing to send"
+    fresh_sims[C].reset_faults()
+    for _ in range(100):
+        if raw_order(C, url, order["upstreamId"])["StatusShort"]["Name"] == "Confirmed":
+            break
+        await asyncio.sleep(0.1)
+    else:
+        pytest.fail("the queued change was not delivered")
 
 
 async def test_an_upstream_refusal_is_rejected_and_not_retried(
