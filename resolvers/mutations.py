@@ -104,6 +104,16 @@ def require_source(context: Context, source: OrderSource, *, field: list[str]) -
         raise ForbiddenError(f"This credential may not change {source.value} orders.", field=field)
 
 
+def _owner(context: Context, raw_order_id: str) -> tuple[GlobalId, OrderBackend]:
+    """The order's id and the backend that owns it, if this caller may change its orders."""
+    gid = decode_order_id(raw_order_id)
+    require_source(context, gid.source, field=["input", "orderId"])
+    backend = context.backends.get(gid.source)
+    if backend is None:
+        raise NotFoundError(f"{gid.source.value} is not enabled on this gateway")
+    return gid, backend
+
+
 async def change_order(
     context: Context,
     *,
@@ -114,11 +124,7 @@ async def change_order(
     raw_input: dict[str, Any],
 ) -> WriteResponse:
     try:
-        gid = decode_order_id(raw_order_id)
-        require_source(context, gid.source, field=["input", "orderId"])
-        backend = context.backends.get(gid.source)
-        if backend is None:
-            raise NotFoundError(f"{gid.source.value} is not enabled on this gateway")
+        gid, backend = _owner(context, raw_order_id)
         try:
             command = build()
         except pydantic.ValidationError as exc:
@@ -462,11 +468,7 @@ async def delete_order(
     """Delete an order upstream (B2B), not queued: an order with changes still queued, or past
     the statuses it may be deleted in, is refused before anything is sent."""
     try:
-        gid = decode_order_id(raw_order_id)
-        require_source(context, gid.source, field=["input", "orderId"])
-        backend = context.backends.get(gid.source)
-        if backend is None:
-            raise NotFoundError(f"{gid.source.value} is not enabled on this gateway")
+        gid, backend = _owner(context, raw_order_id)
         if not isinstance(backend, OrderDeleter):
             raise UnsupportedByBackendError(
                 f"{backend.name} ({gid.source.value}) does not delete orders through the gateway"
