@@ -18,13 +18,15 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from backends.health import backend_health
 from backends.registry import create_adapter
 from domain.access import ALL_SCOPES
+from feed import affiliate_webhooks
+from feed.service import Feed
 from gateway.authentication import Authenticator, RequireCredential
 from gateway.context import AppState
 from gateway.delivery import Deliverer
@@ -133,6 +135,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             for source in settings.enabled_sources
         }
         deliverer = Deliverer(store, backends, settings.outbox)
+        feed = Feed(settings, store, backends)
+        deliverer.on_events = feed.notify
         tokens = TokenVerifier(settings.auth)
         buckets = create_buckets(settings.redis_url)
         state = AppState(
@@ -140,12 +144,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             backends=backends,
             store=store,
             deliverer=deliverer,
+            feed=feed,
             authenticator=Authenticator(settings.auth, store, tokens),
             buckets=buckets,
             cursors=cursors,
         )
         app.state.ordergate = view.state = state
         worker = asyncio.create_task(deliverer.run_worker()) if settings.outbox.worker else None
+        await feed.start()
         if settings.gc_gen0_threshold:
             quiet_collector(settings.gc_gen0_threshold)
         try:
@@ -156,6 +162,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if worker is not None:
                 deliverer.stop()  # the round in hand finishes and gives its leases back
                 await _within(worker, STOP_S / 4)
+            await _within(asyncio.ensure_future(feed.stop()), STOP_S / 4)
             closing = asyncio.gather(
                 *(backend.aclose() for backend in backends.values()),
                 tokens.aclose(),
@@ -166,6 +173,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
+
+    async def affiliate_webhook(request: Request) -> Response:
+        receiver = request.app.state.ordergate.feed.receiver
+        return await receiver(request)
 
     async def ready(request: Request) -> JSONResponse:
         state: AppState = request.app.state.ordergate
@@ -191,6 +202,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", guard),
             Route("/health", health, methods=["GET"]),
             Route("/ready", ready, methods=["GET"]),
+            # The affiliate platform's signed order events: the signature is the credential.
+            Route(affiliate_webhooks.PATH, affiliate_webhook, methods=["POST"]),
             Mount(IDE_PATH.rstrip("/"), StaticFiles(directory=IDE_FILES), name="ide"),
         ],
         lifespan=lifespan,

@@ -20,6 +20,7 @@ from gateway.settings import Settings
 from gateway.throttle import Budget, bucket_key
 
 if TYPE_CHECKING:
+    from feed.service import Feed
     from gateway.authentication import Authenticator
     from gateway.delivery import Deliverer
     from gateway.throttle import Buckets
@@ -40,6 +41,7 @@ class Context:
     store: Store
     loaders: DataLoaders
     deliverer: Deliverer
+    feed: Feed
     principal: Principal
     buckets: Buckets
     cursors: CursorCodec
@@ -88,6 +90,7 @@ class AppState:
     backends: Mapping[OrderSource, OrderBackend]
     store: Store
     deliverer: Deliverer
+    feed: Feed
     authenticator: Authenticator
     buckets: Buckets
     cursors: CursorCodec
@@ -106,6 +109,7 @@ class AppState:
                 backends, self.store, max_batch_size=self.settings.max_page_size
             ),
             deliverer=self.deliverer,
+            feed=self.feed,
             principal=principal,
             buckets=self.buckets,
             cursors=self.cursors,

@@ -15,7 +15,7 @@ import logging
 import random
 import time
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -29,11 +29,13 @@ from domain.errors import (
     UpstreamUnavailableError,
 )
 from domain.models import OrderSource
+from feed.index import Observed
 from gateway.settings import OutboxSettings
 from store import idempotency, outbox, owners
 from store.clock import utcnow
 from store.engine import Store
 from store.orders import Seen
+from store.tables import ChangeEventRecord
 
 log = logging.getLogger(__name__)
 PURGE_EVERY_S = 3600.0  # how often the worker deletes expired idempotency keys
@@ -82,6 +84,8 @@ class Deliverer:
         self._failing: set[OrderSource] = set()
         self._stopping = False
         self._purge_at = 0.0  # when the worker next deletes expired idempotency keys
+        # Told of the change feed's events a delivery made (``feed.service.Feed.notify``).
+        self.on_events: Callable[[list[ChangeEventRecord]], Awaitable[None]] | None = None
 
     def stop(self) -> None:
         """The worker finishes the round in hand (its leases given back) and ends."""
@@ -205,13 +209,17 @@ class Deliverer:
                 outcome_unknown=True,
             )
             return Queued(OrdergateError(message), entry.attempts + 1)
-        parent = change.entry.order_id if isinstance(change.command, SplitOrder) else None
-        await outbox.mark_delivered(
+        split = isinstance(change.command, SplitOrder)
+        parent = change.entry.order_id if split else None
+        events = await outbox.mark_delivered(
             self.store,
             change,
             seen=[Seen(result.order), *(Seen(o, parent) for o in result.new_orders)],
             shipment=result.shipment,
+            observed=[Observed(result.order, split=split), *map(Observed, result.new_orders)],
         )
+        if events and self.on_events is not None:
+            await self.on_events(events)
         if change.source in self._failing:
             self._failing.discard(change.source)
             if await outbox.make_due(self.store, change.source):

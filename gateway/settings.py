@@ -34,6 +34,65 @@ class OutboxSettings(BaseModel):
     worker: bool = Field(default=True, description="run the delivery worker in this process")
 
 
+class FeedSettings(BaseModel):
+    """The change feed (``feed/``): ingestion into the order index, the event log, and the
+    webhooks in and out."""
+
+    ingest: bool = Field(
+        default=True,
+        description="poll the backends and take the affiliate platform's webhooks in this "
+        "process (every replica may: a change seen twice is recorded once)",
+    )
+    poll_interval_s: float = Field(
+        default=5.0, gt=0, description="how often each backend is polled"
+    )
+    overlap_s: float = Field(
+        default=5.0, ge=0, description="how far before its checkpoint a poll reads again"
+    )
+    full_every_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="how often each backend is read whole (what changed without a new change "
+        "date, orders gone)",
+    )
+    page_size: int = Field(default=100, ge=1, description="orders per upstream page when polling")
+    tick_s: float = Field(
+        default=1.0, gt=0, description="subscribers' events are read at least this often"
+    )
+    subscriber_queue: int = Field(
+        default=1_000,
+        ge=1,
+        description="events a slow subscriber may lag before reading on from the store",
+    )
+    affiliate_webhooks: bool = Field(
+        default=True, description="register the receiver with the affiliate platform on start"
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="the gateway's URL as the upstreams reach it (the affiliate webhook "
+        "receiver is <public_url>/webhooks/affiliate); unset: http://<host>:<port>",
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="the affiliate webhooks' signing secret (unset: a random one kept in the "
+        "store, the same for every replica)",
+    )
+    webhook_tolerance_s: float = Field(
+        default=300.0, gt=0, description="affiliate webhooks older than this are refused"
+    )
+    delivery_timeout_s: float = Field(
+        default=5.0, gt=0, description="how long a partner's receiver has to answer"
+    )
+    delivery_give_up_s: float = Field(
+        default=86_400.0, gt=0, description="how long a partner's delivery is retried (24 h)"
+    )
+    delivery_backoff_base_s: float = Field(default=5.0, gt=0, description="first retry after")
+    delivery_backoff_max_s: float = Field(
+        default=600.0, gt=0, description="retries at least this often"
+    )
+
+
 class AuthSettings(BaseModel):
     """Who may call ``/graphql`` (``gateway/authentication.py``): API keys always; OAuth2/OIDC
     access tokens when issuer, audience and JWKS URL are set."""
@@ -166,8 +225,11 @@ class Settings(BaseSettings):
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    feed: FeedSettings = Field(default_factory=FeedSettings)
     redis_url: str | None = Field(
-        default=None, description="Redis for state every replica shares (rate-limit buckets)"
+        default=None,
+        description="Redis for state every replica shares (rate-limit buckets, change-feed "
+        "wake-ups)",
     )
 
     affiliate: AffiliateSettings = Field(default_factory=AffiliateSettings)

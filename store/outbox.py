@@ -20,10 +20,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.commands import COMMAND, Dispatch, MarkShipped, OrderCommand, UpdateStatus
 from domain.models import OrderSource, OrderStatus, Shipment
+from feed.index import ChangeOrigin, Observed, observe_in
 from store.clock import utcnow
 from store.engine import Store
 from store.orders import Seen, record_shipment, remember, touch_order
-from store.tables import OrderEventRecord, OutboxEntry
+from store.tables import ChangeEventRecord, OrderEventRecord, OutboxEntry
 
 PENDING, DELIVERED, REJECTED = "pending", "delivered", "rejected"
 
@@ -262,9 +263,15 @@ async def _finish(
 
 
 async def mark_delivered(
-    store: Store, change: Change, *, seen: Sequence[Seen], shipment: Shipment | None
-) -> None:
-    """Delivered: the entry, its event, and what the upstream showed, in one transaction."""
+    store: Store,
+    change: Change,
+    *,
+    seen: Sequence[Seen],
+    shipment: Shipment | None,
+    observed: Sequence[Observed] = (),
+) -> list[ChangeEventRecord]:
+    """Delivered: the entry, its event, what the upstream showed, and the change feed's
+    events of it (origin ``GATEWAY``), in one transaction; the feed's events."""
     async with store.session() as session:
         await _finish(
             session,
@@ -275,7 +282,9 @@ async def mark_delivered(
         await remember(session, seen)
         if shipment is not None:
             await record_shipment(session, change.entry.order_id, shipment)
+        events = await observe_in(session, observed, ChangeOrigin.GATEWAY)
         await session.commit()
+    return events
 
 
 async def mark_rejected(

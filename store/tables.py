@@ -7,13 +7,19 @@ outbox            upstream writes still to deliver, in order per order
 idempotency_keys  client idempotency keys with the result they produced
 api_keys          partners' API keys: a hash of each secret (never the secret), scopes, sources
 shared_secrets    keys the gateway makes for itself, one per use, the same for every replica
+order_index       every order of every enabled backend as last seen upstream (``feed.index``)
+change_events     the change feed: each change seen, at an increasing position
+sync_checkpoints  how far ingestion of each backend got (``feed.poller``)
+webhook_receipts  affiliate webhook deliveries received, by delivery id (deduplication)
+webhook_subscriptions  partners' outgoing webhooks (``feed.partner_webhooks``)
+webhook_deliveries     one event to one subscription: its attempts and outcome
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Text
+from sqlalchemy import BigInteger, Column, DateTime, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -125,4 +131,108 @@ class SharedSecretRecord(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=100, description="what the key is for")
     value: str = Field(max_length=200, description="URL-safe base64 of 32 random bytes")
+    created_at: datetime = Field(sa_column=utc_column())
+
+
+class IndexedOrder(SQLModel, table=True):
+    """One order as ingestion last saw it upstream: the columns searches and filters use, and
+    the mapped order itself (``order_json``, ``feed.codec``)."""
+
+    __tablename__ = "order_index"
+
+    id: str = Field(primary_key=True, max_length=200, description="global order id")
+    source: str = Field(max_length=20, index=True)
+    upstream_id: str = Field(max_length=100)
+    order_source: str = Field(max_length=20, description="affiliate, web, crm or b2b")
+    reference: str | None = Field(default=None, max_length=200)
+    number: str | None = Field(default=None, max_length=200)
+    status: str = Field(max_length=20)
+    payment_status: str = Field(max_length=20)
+    total: str = Field(max_length=40, description="exact decimal, as text")
+    currency: str = Field(max_length=3)
+    customer_email: str | None = Field(default=None, max_length=320, index=True)
+    customer_name: str | None = Field(default=None, max_length=300)
+    deleted: bool = False
+    upstream_updated_at: datetime = Field(sa_column=utc_column(index=True))
+    content_hash: str = Field(max_length=64)
+    order_json: str = Field(sa_column=Column(Text, nullable=False))
+    synced_at: datetime = Field(sa_column=utc_column())
+
+
+class ChangeEventRecord(SQLModel, table=True):
+    """One change of one order; ``position`` orders the feed (commit order, see
+    ``feed.index``)."""
+
+    __tablename__ = "change_events"
+
+    position: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    )
+    order_id: str = Field(index=True, max_length=200)
+    source: str = Field(max_length=20, index=True)
+    kind: str = Field(max_length=20)
+    origin: str = Field(max_length=20)
+    changed: str = Field(max_length=1000, description="space-separated field names")
+    order_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    occurred_at: datetime = Field(sa_column=utc_column())
+
+
+class SyncCheckpoint(SQLModel, table=True):
+    """How far ingestion of one backend got: the newest upstream change it has seen, and how
+    far a full load got (to resume it)."""
+
+    __tablename__ = "sync_checkpoints"
+
+    source: str = Field(primary_key=True, max_length=20)
+    watermark: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    full_offset: int | None = Field(default=None, description="a full load's next offset")
+    full_started_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    last_full_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    last_poll_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    last_error: str | None = Field(default=None, max_length=500)
+
+
+class WebhookReceipt(SQLModel, table=True):
+    """One affiliate webhook delivery, kept by its id so that a repeat changes nothing."""
+
+    __tablename__ = "webhook_receipts"
+
+    delivery_id: str = Field(primary_key=True, max_length=100)
+    event: str = Field(max_length=50)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    received_at: datetime = Field(sa_column=utc_column())
+    processed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class WebhookSubscriptionRecord(SQLModel, table=True):
+    """A partner's outgoing webhook: where to send which events, and the signing secret."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=2000)
+    events: str = Field(max_length=200, description="space-separated OrderChangeKind values")
+    sources: str = Field(max_length=200, description="space-separated OrderSource values")
+    secret: str = Field(max_length=200, description="whsec_...: the Standard Webhooks key")
+    owner: str = Field(max_length=200, description="the principal's identity that made it")
+    created_at: datetime = Field(sa_column=utc_column())
+    deleted_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class WebhookDeliveryRecord(SQLModel, table=True):
+    """One event on its way to one subscription; per subscription, sent in position order."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("subscription_id", "event_position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscription_id: int = Field(index=True)
+    event_position: int = Field(sa_column=Column(BigInteger, nullable=False))
+    status: str = Field(default="pending", max_length=20, index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_column=utc_column(index=True))
+    last_error: str | None = Field(default=None, max_length=500)
+    last_attempt_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    lease_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     created_at: datetime = Field(sa_column=utc_column())

@@ -66,6 +66,9 @@ def settings(simulator_urls: dict[OrderSource, str], tmp_path: Path) -> Settings
         simulators=False,
         gc_gen0_threshold=0,  # the collector of the test process is left as it is
         outbox={"poll_interval_s": 0.1, "backoff_base_s": 0.1, "backoff_max_s": 1.0},
+        # No polling of the shared simulators (it would count in their stats): feed tests
+        # turn ingestion on with simulators of their own.
+        feed={"ingest": False, "tick_s": 0.2},
         # A budget no test exhausts by accident; tests/gateway/test_limits.py sets its own.
         limits={"bucket_size": 1_000_000, "restore_rate": 1_000_000},
         **{
@@ -103,7 +106,20 @@ class GatewayClient:
         return data
 
 
-WRITE_TABLES = ("outbox", "order_events", "idempotency_keys", "shipments", "orders", "api_keys")
+WRITE_TABLES = (
+    "outbox",
+    "order_events",
+    "idempotency_keys",
+    "shipments",
+    "orders",
+    "api_keys",
+    "order_index",
+    "change_events",
+    "sync_checkpoints",
+    "webhook_receipts",
+    "webhook_subscriptions",
+    "webhook_deliveries",
+)
 
 
 async def empty_store(url: str) -> None:

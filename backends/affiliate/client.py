@@ -106,6 +106,24 @@ class AffiliateClient:
         assert response is not None  # only allow_not_found requests answer None
         return response
 
+    async def register_webhook(self, body: wire.WebhookCreate) -> wire.Webhook:
+        """``POST /api/v1/webhooks`` (scope ``webhooks:manage``)."""
+        response = await self.http.request(
+            "POST", "/api/v1/webhooks", json=body.model_dump(mode="json", exclude_none=True)
+        )
+        assert response is not None
+        return self.http.parse(response, wire.WebhookEnvelope).data
+
+    async def webhooks(self) -> list[wire.Webhook]:
+        """``GET /api/v1/webhooks`` (without their secrets)."""
+        response = await self.http.get("/api/v1/webhooks")
+        assert response is not None
+        return self.http.parse(response, wire.WebhookList).data
+
+    async def delete_webhook(self, webhook_id: int) -> None:
+        """``DELETE /api/v1/webhooks/{id}``; one already gone is no error."""
+        await self.http.request("DELETE", f"/api/v1/webhooks/{webhook_id}", allow_not_found=True)
+
     async def order_statuses(self) -> wire.OrderStatusList:
         """``GET /api/v1/order-statuses``."""
         response = await self.http.get("/api/v1/order-statuses")

@@ -173,6 +173,12 @@ class WebhookEnvelope(Wire):
     data: Webhook
 
 
+class WebhookList(Wire):
+    """``GET /api/v1/webhooks``."""
+
+    data: list[Webhook]
+
+
 class WebhookEvent(Wire):
     """The body the platform POSTs to a registered webhook URL."""
 

@@ -1,0 +1,149 @@
+"""The change feed's tasks in one process, started and stopped with the app.
+
+- the hub, handing new events to this process's subscribers (always);
+- with ``feed.ingest``: one polling task per backend (a slow backend delays no other), the
+  affiliate receipts' processing, and the receiver's registration with the platform (retried
+  until the platform answers);
+- the partners' webhook deliveries (``feed.partner_webhooks``), when present.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+from backends.affiliate.client import AffiliateClient
+from backends.base import OrderBackend
+from domain.models import OrderSource
+from feed import affiliate_webhooks
+from feed.hub import EventHub
+from feed.poller import Poller
+from gateway.settings import Settings
+from store.engine import Store
+from store.shared_secrets import shared_secret
+from store.tables import ChangeEventRecord
+
+log = logging.getLogger(__name__)
+
+REGISTER_RETRY_S = 5.0
+
+
+class Feed:
+    def __init__(
+        self, settings: Settings, store: Store, backends: Mapping[OrderSource, OrderBackend]
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.backends = backends
+        options = settings.feed
+        self.hub = EventHub(
+            store,
+            redis_url=settings.redis_url,
+            tick_s=options.tick_s,
+            queue_size=options.subscriber_queue,
+        )
+        self.poller = Poller(
+            store,
+            backends,
+            page_size=options.page_size,
+            overlap_s=options.overlap_s,
+            full_every_s=options.full_every_s,
+            notify=self.notify,
+        )
+        self.receiver: affiliate_webhooks.AffiliateReceiver | None = None
+        self.listeners: list[Callable[[list[ChangeEventRecord]], Awaitable[None]]] = []
+        self._receipts = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def receiver_url(self) -> str:
+        base = self.settings.feed.public_url or f"http://{self.settings.host}:{self.settings.port}"
+        return base.rstrip("/") + affiliate_webhooks.PATH
+
+    async def webhook_secret(self) -> bytes:
+        """What the affiliate platform signs with: the configured secret, or the store's."""
+        configured = self.settings.feed.webhook_secret
+        if configured is not None:
+            return configured.get_secret_value().encode()
+        return (await shared_secret(self.store, "affiliate-webhooks")).hex().encode()
+
+    async def notify(self, events: list[ChangeEventRecord]) -> None:
+        """New events were committed: subscribers and partners' deliveries hear of it."""
+        await self.hub.notify()
+        for listener in self.listeners:
+            await listener(events)
+
+    async def start(self) -> None:
+        self.receiver = affiliate_webhooks.AffiliateReceiver(
+            self.store,
+            await self.webhook_secret(),
+            tolerance_s=self.settings.feed.webhook_tolerance_s,
+            wake=self._receipts.set,
+        )
+        self._spawn(self.hub.run())
+        if not self.settings.feed.ingest:
+            return
+        for source in self.backends:
+            self._spawn(self._poll_forever(source))
+        if OrderSource.AFFILIATE in self.backends:
+            self._spawn(self._process_receipts_forever(self.backends[OrderSource.AFFILIATE]))
+            if self.settings.feed.affiliate_webhooks:
+                self._spawn(self._register())
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        self._tasks.append(asyncio.ensure_future(work))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        self._tasks.clear()
+        await self.hub.aclose()
+
+    async def _poll_forever(self, source: OrderSource) -> None:
+        while True:
+            try:
+                await self.poller.poll(source)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the next round tries again; the checkpoint is kept
+                log.warning("change feed: polling %s failed: %s", source.value, error)
+                with contextlib.suppress(Exception):
+                    await self.poller.record_failure(source, error)
+            await asyncio.sleep(self.settings.feed.poll_interval_s)
+
+    async def _process_receipts_forever(self, backend: OrderBackend) -> None:
+        while True:
+            self._receipts.clear()
+            try:
+                while await affiliate_webhooks.process_receipts(self.store, backend, self.notify):
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # kept: the next round processes it
+                log.warning("change feed: affiliate webhook processing failed: %s", error)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.feed.tick_s):
+                    await self._receipts.wait()
+
+    async def _register(self) -> None:
+        client = getattr(self.backends[OrderSource.AFFILIATE], "client", None)
+        if not isinstance(client, AffiliateClient):
+            return
+        while True:
+            try:
+                await affiliate_webhooks.register(
+                    client, self.receiver_url, await self.webhook_secret()
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("change feed: registering the affiliate webhook failed: %s", error)
+                await asyncio.sleep(REGISTER_RETRY_S)
+            else:
+                log.info("change feed: affiliate webhooks go to %s", self.receiver_url)
+                return
