@@ -22,6 +22,7 @@ class Scope(enum.StrEnum):
     ORDERS_CREATE = "orders:create"
     CUSTOMERS_READ = "customers:read"  # customer, company and addresses of an order
     KEYS_MANAGE = "keys:manage"
+    WEBHOOKS_MANAGE = "webhooks:manage"  # partners' outgoing webhooks (their own)
     # History records `X-Actor` as the person this caller acts for ("on behalf of").
     ACT_ON_BEHALF = "actors:on-behalf"
 

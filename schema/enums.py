@@ -7,6 +7,7 @@ import strawberry
 
 from domain.errors import ErrorCode
 from domain.models import DiscountKind, OrderCapability, OrderSource, OrderStatus, PaymentStatus
+from feed.index import ChangeKind, ChangeOrigin
 
 strawberry.enum(OrderSource, description="Which upstream order system owns an order.")
 strawberry.enum(
@@ -27,12 +28,25 @@ strawberry.enum(
         "What an order's backend can do; mutations not listed fail with UNSUPPORTED_BY_BACKEND."
     ),
 )
+OrderChangeKind = strawberry.enum(
+    ChangeKind,
+    name="OrderChangeKind",
+    description="What a change of an order was (the change feed's events).",
+)
+strawberry.enum(
+    ChangeOrigin,
+    name="ChangeOrigin",
+    description="How the gateway learned of a change: an upstream's webhook, a poll of the "
+    "upstream, or its own write.",
+)
 strawberry.enum(
     ErrorCode,
     description="Machine-readable kind of an error, in `userErrors` and `extensions.code`.",
 )
 
 __all__ = [
+    "ChangeKind",
+    "ChangeOrigin",
     "DiscountKind",
     "ErrorCode",
     "OrderCapability",

@@ -39,6 +39,7 @@ class Requires:
     ORDERS_CREATE = _requires(Scope.ORDERS_CREATE)
     CUSTOMERS_READ = _requires(Scope.CUSTOMERS_READ)
     KEYS_MANAGE = _requires(Scope.KEYS_MANAGE)
+    WEBHOOKS_MANAGE = _requires(Scope.WEBHOOKS_MANAGE)
 
 
 # Exactly these classes (no subclass: it may check more) ask nothing but a scope of the
