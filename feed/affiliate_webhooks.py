@@ -182,10 +182,11 @@ async def process_receipts(
 
 
 async def register(client: AffiliateClient, url: str, secret: bytes) -> wire.Webhook:
-    """Register ``url`` for every order event, replacing earlier registrations of it."""
+    """Register ``url`` for every order event, signed with ``secret`` (the receiver's key, as
+    text), replacing earlier registrations of it."""
     for hook in await client.webhooks():
         if hook.url == url:
             await client.delete_webhook(hook.id)
     return await client.register_webhook(
-        wire.WebhookCreate(url=url, events=EVENTS, secret=secret.hex())  # type: ignore[arg-type]
+        wire.WebhookCreate(url=url, events=EVENTS, secret=secret.decode())  # type: ignore[arg-type]
     )

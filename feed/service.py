@@ -2,8 +2,9 @@
 
 - the hub, handing new events to this process's subscribers (always);
 - with ``feed.ingest``: one polling task per backend (a slow backend delays no other), the
-  affiliate receipts' processing, and the receiver's registration with the platform (retried
-  until the platform answers);
+  affiliate receipts' processing, and the receiver's registration with the platform (tried
+  before each AFFILIATE poll until the platform takes it; then AFFILIATE is polled only at
+  ``backup_poll_s``);
 - the partners' webhook deliveries (``feed.partner_webhooks``), when present.
 """
 
@@ -26,8 +27,6 @@ from store.shared_secrets import shared_secret
 from store.tables import ChangeEventRecord
 
 log = logging.getLogger(__name__)
-
-REGISTER_RETRY_S = 5.0
 
 
 class Feed:
@@ -55,6 +54,7 @@ class Feed:
         self.receiver: affiliate_webhooks.AffiliateReceiver | None = None
         self.listeners: list[Callable[[list[ChangeEventRecord]], Awaitable[None]]] = []
         self._receipts = asyncio.Event()
+        self.webhooks_registered = False  # the affiliate platform sends us its events
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -89,8 +89,6 @@ class Feed:
             self._spawn(self._poll_forever(source))
         if OrderSource.AFFILIATE in self.backends:
             self._spawn(self._process_receipts_forever(self.backends[OrderSource.AFFILIATE]))
-            if self.settings.feed.affiliate_webhooks:
-                self._spawn(self._register())
 
     def _spawn(self, work: Awaitable[None]) -> None:
         self._tasks.append(asyncio.ensure_future(work))
@@ -105,7 +103,11 @@ class Feed:
         await self.hub.aclose()
 
     async def _poll_forever(self, source: OrderSource) -> None:
+        """Poll one backend every interval; AFFILIATE's receiver is registered (tried before
+        each round until the platform takes it) before its polling slows to the backup."""
         while True:
+            if source is OrderSource.AFFILIATE and not self.webhooks_registered:
+                await self._register()
             try:
                 await self.poller.poll(source)
             except asyncio.CancelledError:
@@ -114,7 +116,14 @@ class Feed:
                 log.warning("change feed: polling %s failed: %s", source.value, error)
                 with contextlib.suppress(Exception):
                     await self.poller.record_failure(source, error)
-            await asyncio.sleep(self.settings.feed.poll_interval_s)
+            await asyncio.sleep(self._poll_interval(source))
+
+    def _poll_interval(self, source: OrderSource) -> float:
+        """Every poll interval; a backend whose webhooks arrive, at the backup interval."""
+        options = self.settings.feed
+        if source is OrderSource.AFFILIATE and self.webhooks_registered:
+            return max(options.backup_poll_s, options.poll_interval_s)
+        return options.poll_interval_s
 
     async def _process_receipts_forever(self, backend: OrderBackend) -> None:
         while True:
@@ -132,18 +141,15 @@ class Feed:
 
     async def _register(self) -> None:
         client = getattr(self.backends[OrderSource.AFFILIATE], "client", None)
-        if not isinstance(client, AffiliateClient):
+        if not self.settings.feed.affiliate_webhooks or not isinstance(client, AffiliateClient):
             return
-        while True:
-            try:
-                await affiliate_webhooks.register(
-                    client, self.receiver_url, await self.webhook_secret()
-                )
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                log.warning("change feed: registering the affiliate webhook failed: %s", error)
-                await asyncio.sleep(REGISTER_RETRY_S)
-            else:
-                log.info("change feed: affiliate webhooks go to %s", self.receiver_url)
-                return
+        try:
+            secret = await self.webhook_secret()
+            await affiliate_webhooks.register(client, self.receiver_url, secret)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # polled all the same; tried again next round
+            log.warning("change feed: registering the affiliate webhook failed: %s", error)
+        else:
+            self.webhooks_registered = True
+            log.info("change feed: affiliate webhooks go to %s", self.receiver_url)

@@ -32,6 +32,9 @@ PRINCIPAL = "principal"  # key of the principal in the ASGI scope's "state"
 WS_UNAUTHORIZED = 4401  # graphql-transport-ws: "Unauthorized"
 KEY_CACHE_MAX = 10_000
 NOBODY = Principal(name=ANONYMOUS_NAME, kind=PrincipalKind.ANONYMOUS, scopes=frozenset())
+# A WebSocket opened without a credential header: its ``connection_init`` payload must carry
+# one (browsers cannot set headers on a WebSocket); until then it may do nothing.
+AWAITING = Principal(name="unauthenticated", kind=PrincipalKind.ANONYMOUS, scopes=frozenset())
 
 
 class KeyCache:
@@ -134,6 +137,11 @@ class RequireCredential:
             await self.app(scope, receive, send)
             return
         authenticator: Authenticator = scope["app"].state.ordergate.authenticator
+        if scope["type"] == "websocket" and "authorization" not in headers:
+            if not authenticator.settings.anonymous:
+                scope.setdefault("state", {})[PRINCIPAL] = AWAITING
+                await self.app(scope, receive, send)
+                return
         try:
             principal = await authenticator.authenticate(headers)
         except UnauthenticatedError as error:

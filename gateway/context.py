@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from graphql import GraphQLError
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -14,7 +15,7 @@ from starlette.websockets import WebSocket
 from backends.base import OrderBackend
 from domain.access import Principal, Scope
 from domain.models import OrderSource
-from gateway.authentication import PRINCIPAL
+from gateway.authentication import AWAITING, PRINCIPAL
 from gateway.limits import Listing
 from gateway.settings import Settings
 from gateway.throttle import Budget, bucket_key
@@ -53,6 +54,32 @@ class Context:
     # Errors for the response's `errors` that do not fail a field (e.g. a backend missing
     # from a page of `orders`); ``schema.errors.TypedErrors`` adds them to the result.
     partial_errors: list[GraphQLError] = field(default_factory=list)
+    # A WebSocket's: graphql-transport-ws ``connection_init`` payload (strawberry sets it), and
+    # the credential the socket was authenticated with (re-checked before each event).
+    connection_params: dict[str, object] | None = None
+    credential: Headers | None = None
+    authenticator: Authenticator | None = None
+    all_backends: Mapping[OrderSource, OrderBackend] = field(default_factory=dict)
+
+    def become(self, principal: Principal, credential: Headers) -> None:
+        """A socket authenticated by its ``connection_init`` payload: the caller it names."""
+        self.principal = principal
+        self.credential = credential
+        self.backends = {s: b for s, b in self.all_backends.items() if principal.sees(s)}
+        self.refresh_loaders()
+        self.actor = actor_of(principal, self.request)
+
+    def refresh_loaders(self) -> None:
+        """New dataloaders: a socket lives long, and what a loader cached goes stale."""
+        self.loaders = DataLoaders.create(
+            self.backends, self.store, max_batch_size=self.settings.max_page_size
+        )
+
+    async def still_authorized(self) -> None:
+        """Raise ``UnauthenticatedError`` once the socket's key is revoked (or its token has
+        expired): an open subscription stops with it (within the key cache's seconds)."""
+        if self.authenticator is not None and self.credential is not None:
+            await self.authenticator.authenticate(self.credential)
 
     def budget(self) -> Budget:
         """The caller's bucket: its key, size and refill rate (a key may set its own)."""
@@ -99,6 +126,8 @@ class AppState:
         principal = principal_of(request)
         # A caller limited to some sources sees the others as if they did not exist.
         backends = {s: b for s, b in self.backends.items() if principal.sees(s)}
+        socket = isinstance(request, WebSocket)
+        credential = Headers(scope=request.scope) if socket and principal is not AWAITING else None
         return Context(
             request=request,
             response=response,
@@ -114,4 +143,7 @@ class AppState:
             buckets=self.buckets,
             cursors=self.cursors,
             actor=actor_of(principal, request),
+            credential=credential,
+            authenticator=self.authenticator if socket else None,
+            all_backends=self.backends,
         )

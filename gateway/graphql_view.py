@@ -15,12 +15,14 @@ import base64
 import hashlib
 import json
 import re
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any, cast
 
 import orjson
 from cross_web import HTTPException
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -28,9 +30,16 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+from strawberry.types.unset import UNSET, UnsetType
 
 from backends import deadline
-from domain.errors import ErrorCode
+from domain.errors import ErrorCode, UnauthenticatedError
+from gateway.authentication import AWAITING, WS_UNAUTHORIZED
 from gateway.context import AppState, Context
 from schema import build_schema
 
@@ -43,6 +52,9 @@ IDE_CDN = "https://unpkg.com/"
 IDE_PATH = "/ide/"
 IDE_FILES = Path(__file__).parent / "static" / "ide"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+CONNECTION_INIT_WAIT_S = 10  # a socket that never says connection_init is closed (4408)
+MAX_SUBSCRIPTIONS_PER_SOCKET = 10
+CLOSE_REASON_MAX = 123  # bytes a WebSocket close frame's reason may hold (RFC 6455)
 
 
 def negotiate(accept: str | None) -> str:
@@ -77,7 +89,30 @@ def media_type_lowered(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, 
     return headers
 
 
+def payload_credential(params: dict[str, object] | None) -> str | None:
+    """The credential a ``connection_init`` payload carries: ``{"Authorization": "Bearer ..."}``
+    (any case), as graphql-ws clients send their ``connectionParams``."""
+    for name, value in (params or {}).items():
+        if name.lower() == "authorization" and isinstance(value, str):
+            return value
+    return None
+
+
+class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws, with a refused credential closing the socket 4401 and the
+    reason (strawberry's own refusal is a bare 4403 "Forbidden")."""
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        try:
+            await super().handle_connection_init(message)
+        except UnauthenticatedError as error:
+            reason = error.message.encode()[:CLOSE_REASON_MAX].decode(errors="ignore")
+            await self.websocket.close(code=WS_UNAUTHORIZED, reason=reason)
+
+
 class GraphQLView(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = SocketHandler
+
     def __init__(
         self,
         *,
@@ -86,7 +121,13 @@ class GraphQLView(GraphQL[Context, None]):
         **options: object,
     ) -> None:
         """``ide_headers``: what GraphiQL's headers editor starts with (the demo key)."""
-        super().__init__(build_schema(introspection=introspection), **options)  # type: ignore[arg-type]
+        super().__init__(
+            build_schema(introspection=introspection),
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=CONNECTION_INIT_WAIT_S),
+            **options,  # type: ignore[arg-type]
+        )
+        self.max_subscriptions_per_connection = MAX_SUBSCRIPTIONS_PER_SOCKET
         self.state: AppState | None = None  # set by the app's lifespan
         self.ide_headers = ide_headers
 
@@ -147,6 +188,21 @@ class GraphQLView(GraphQL[Context, None]):
         if not isinstance(value, dict | list):
             raise HTTPException(400, "The body must be a JSON object with a `query`.")
         return value
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """A socket opened without a credential header is authenticated by its
+        ``connection_init`` payload; one with neither is closed 4401 (``SocketHandler``)."""
+        if context.principal is AWAITING:
+            credential = payload_credential(context.connection_params)
+            if credential is None:
+                raise UnauthenticatedError(
+                    "This API needs a credential: `Authorization: Bearer <...>` in the "
+                    "headers or the connection_init payload."
+                )
+            headers = Headers({"authorization": credential})
+            assert context.authenticator is not None
+            context.become(await context.authenticator.authenticate(headers), headers)
+        return UNSET
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

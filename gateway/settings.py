@@ -46,6 +46,12 @@ class FeedSettings(BaseModel):
     poll_interval_s: float = Field(
         default=5.0, gt=0, description="how often each backend is polled"
     )
+    backup_poll_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="how often a backend whose webhooks reach the gateway (AFFILIATE) is "
+        "polled all the same: a missed webhook is caught by then",
+    )
     overlap_s: float = Field(
         default=5.0, ge=0, description="how far before its checkpoint a poll reads again"
     )

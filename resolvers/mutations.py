@@ -53,6 +53,8 @@ from domain.errors import (
 from domain.ids import GlobalId, decode_order_id, order_id
 from domain.models import Order, OrderSource, OrderStatus, Shipment
 from domain.transitions import check_status_update, check_transition
+from feed import index
+from feed.index import ChangeOrigin
 from gateway.context import Context
 from gateway.delivery import Delivered, Outcome, Rejected
 from store import idempotency, outbox
@@ -516,6 +518,11 @@ async def delete_order(
             actor=context.actor,
             outcome="delivered",
         )
+        gone = await index.observe(
+            context.store, [], ChangeOrigin.GATEWAY, gone=[(gid.source, gid.upstream_id)]
+        )
+        if gone:
+            await context.feed.notify(gone)
         return WriteResponse(deleted_order_id=global_id)
 
     return await _idempotent(context, "deleteOrder", idempotency_key, raw_input, run)

@@ -11,6 +11,7 @@ from strawberry.extensions import DisableIntrospection
 
 from schema.documents import DocumentCache, ValidateOnce
 from schema.errors import TypedErrors
+from schema.events import Subscription
 from schema.execution import PlainFieldsExecutor
 from schema.limits import QueryLimits
 from schema.mutation import Mutation
@@ -41,6 +42,7 @@ def build_schema(
     return Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[Order],
         extensions=extensions,
         execution_context_class=PlainFieldsExecutor if plain_fields else None,

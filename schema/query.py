@@ -14,6 +14,7 @@ from resolvers import orders as resolve
 from resolvers.catalog import catalog as read_catalog
 from schema.catalog import Catalog
 from schema.enums import OrderSource, OrderStatus, PaymentStatus
+from schema.events import EventQueries
 from schema.keys import ApiKeyQueries
 from schema.order import Node, Order, OrderConnection, OrderEdge
 from schema.permissions import Requires
@@ -58,7 +59,7 @@ Info = strawberry.Info[Context, None]
 
 
 @strawberry.type(description="Reading orders from every backend through one API.")
-class Query(ApiKeyQueries):
+class Query(ApiKeyQueries, EventQueries):
     @strawberry.field(description="Who is calling: principal, scopes, sources, budget.")
     async def viewer(self, info: Info) -> Viewer:
         return await Viewer.of(info.context)

@@ -1,0 +1,275 @@
+"""`subscription { orderEvents }` over graphql-transport-ws, against the gateway served by
+uvicorn and ingesting from simulators of its own: changes made in the upstreams themselves
+(not through the gateway) reach a subscribed client — AFFILIATE's through its webhook, the
+others' through polling — and a client that reconnects with `after` misses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from backends.base import OrderQuery
+from backends.registry import create_adapter
+from backends.simkit.server import ServerThread
+from domain import ids
+from domain.access import Scope
+from domain.commands import UpdateStatus
+from domain.models import Order, OrderSource, OrderStatus
+from feed.events import EventFilter, encode_position, latest_position, read_after
+from gateway.app import create_app
+from gateway.settings import Settings
+from store import api_keys
+from store.engine import Store
+from store.tables import SyncCheckpoint
+from tests.conftest import empty_store
+from tests.feed.conftest import change_upstream, feed_settings
+from tests.support import bind_free_port, upstream_get
+
+PROTOCOL = "graphql-transport-ws"
+A, W, C, B = OrderSource.AFFILIATE, OrderSource.WEBSHOP, OrderSource.CRM, OrderSource.B2B
+
+EVENTS = """
+subscription($after: String, $filter: OrderEventFilter) {
+  orderEvents(after: $after, filter: $filter) {
+    position kind origin source orderId changed order { id status }
+  }
+}"""
+
+
+class Served:
+    """The gateway served on a real port, its store, and its simulators' URLs."""
+
+    def __init__(self, settings: Settings, sims: dict[OrderSource, str]) -> None:
+        self.settings = settings
+        self.sims = sims
+        self.ws_url = f"ws://127.0.0.1:{settings.port}/graphql"
+        self.store = Store(settings.database_url)
+
+    async def key(self, *, sources: list[OrderSource] | None = None) -> str:
+        made = await api_keys.create(
+            self.store,
+            name=f"subscriber-{id(sources)}-{len(sources or [])}",
+            scopes=[Scope.ORDERS_READ],
+            sources=sources or [],
+        )
+        return made.secret
+
+    async def wait_loaded(self) -> None:
+        """Until the first full load of every backend is done."""
+        for _ in range(300):
+            async with self.store.session() as session:
+                rows = list(await session.exec(SyncCheckpoint.__table__.select()))  # type: ignore[attr-defined]
+            if len([r for r in rows if r.last_full_at is not None]) == len(OrderSource):
+                return
+            await asyncio.sleep(0.05)
+        pytest.fail("the first full load did not finish")
+
+    async def logged(self, count: int, after: int = 0) -> list[Any]:
+        """Until the event log holds ``count`` events after ``after``."""
+        for _ in range(300):
+            events = await read_after(self.store, after, EventFilter(), limit=10_000)
+            if len(events) >= count:
+                return events
+            await asyncio.sleep(0.05)
+        pytest.fail(f"the log did not reach {count} events after {after}")
+
+
+@asynccontextmanager
+async def serve(
+    settings: Settings, sims: dict[OrderSource, str], **feed: Any
+) -> AsyncIterator[Served]:
+    port = bind_free_port()
+    served_settings = feed_settings(settings, sims, **feed).model_copy(update={"port": port})
+    served_settings.feed.public_url = f"http://127.0.0.1:{port}"
+    if os.environ.get("ORDERGATE_TEST_DATABASE_URL"):
+        await empty_store(settings.database_url)
+    app = create_app(served_settings)
+    with ServerThread({"gateway": app}, {"gateway": port}):
+        served = Served(served_settings, sims)
+        try:
+            yield served
+        finally:
+            await served.store.aclose()
+
+
+@asynccontextmanager
+async def subscribed(
+    url: str, secret: str, variables: dict[str, Any] | None = None, *, in_payload: bool = False
+) -> AsyncIterator[ClientConnection]:
+    headers = {} if in_payload else {"Authorization": f"Bearer {secret}"}
+    async with connect(url, subprotocols=[PROTOCOL], additional_headers=headers) as ws:
+        init: dict[str, Any] = {"type": "connection_init"}
+        if in_payload:
+            init["payload"] = {"Authorization": f"Bearer {secret}"}
+        await ws.send(json.dumps(init))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        message = {
+            "id": "1",
+            "type": "subscribe",
+            "payload": {"query": EVENTS, "variables": variables or {}},
+        }
+        await ws.send(json.dumps(message))
+        yield ws
+
+
+async def next_event(ws: ClientConnection) -> dict[str, Any]:
+    async with asyncio.timeout(30):  # a hang fails the test instead of blocking CI
+        message = json.loads(await ws.recv())
+    assert message["type"] == "next", message
+    assert "errors" not in message["payload"], message["payload"]
+    event: dict[str, Any] = message["payload"]["data"]["orderEvents"]
+    return event
+
+
+async def order_in(settings: Settings, source: OrderSource, url: str, status: OrderStatus) -> Order:
+    adapter = create_adapter(source, settings.backend(source).model_copy(update={"base_url": url}))
+    try:
+        page = await adapter.list_orders(OrderQuery(), offset=0, limit=100)
+    finally:
+        await adapter.aclose()
+    return next(o for o in page.orders if o.status is status and not o.offline)
+
+
+async def move(
+    served: Served, source: OrderSource, status: OrderStatus = OrderStatus.CONFIRMED
+) -> str:
+    """A CONFIRMED (by default) order moved to PROCESSING in the upstream itself; its id."""
+    order = await order_in(served.settings, source, served.sims[source], status)
+    await change_upstream(
+        served.settings,
+        source,
+        served.sims[source],
+        order.upstream_id,
+        UpdateStatus(status=OrderStatus.PROCESSING),
+    )
+    return ids.order_id(source, order.upstream_id)
+
+
+async def test_a_change_made_in_each_upstream_reaches_a_subscriber(
+    settings: Settings, own_sims: dict[OrderSource, str]
+) -> None:
+    """AFFILIATE's through the webhook the gateway registered (its polling is only a backup,
+    an hour away here), the others' through polling."""
+    async with serve(settings, own_sims, affiliate_webhooks=True, backup_poll_s=3600) as served:
+        await served.wait_loaded()
+        hooks = upstream_get(A, own_sims[A], "/api/v1/webhooks")["data"]
+        assert [h["url"] for h in hooks] == [
+            served.settings.feed.public_url + "/webhooks/affiliate"
+        ]
+        start = encode_position(await latest_position(served.store))
+        async with subscribed(served.ws_url, await served.key(), {"after": start}) as ws:
+            moved = {source: await move(served, source) for source in OrderSource}
+            seen = {}
+            while len(seen) < len(OrderSource):
+                event = await next_event(ws)
+                seen[OrderSource(event["source"])] = event
+    for source, event in seen.items():
+        assert event["orderId"] == moved[source]
+        assert event["kind"] == "STATUS_CHANGED"
+        assert "status" in event["changed"]
+        assert event["order"] == {"id": moved[source], "status": "PROCESSING"}
+        assert event["origin"] == ("WEBHOOK" if source is A else "POLL")
+
+
+async def test_a_subscriber_reconnecting_with_after_gets_what_it_missed_in_order_then_live(
+    settings: Settings, own_sims: dict[OrderSource, str]
+) -> None:
+    async with serve(settings, own_sims) as served:
+        await served.wait_loaded()
+        secret = await served.key()
+        start = encode_position(await latest_position(served.store))
+        async with subscribed(served.ws_url, secret, {"after": start}) as ws:
+            first = await move(served, W)
+            seen = await next_event(ws)
+            assert seen["orderId"] == first
+        # disconnected: three changes happen meanwhile
+        missed = [await move(served, s) for s in (C, B, A)]
+        logged = await served.logged(3, int(seen["position"]))
+        async with subscribed(served.ws_url, secret, {"after": seen["position"]}) as ws:
+            replayed = [await next_event(ws) for _ in missed]
+            live = await move(served, W)
+            after_replay = await next_event(ws)
+    assert [e["orderId"] for e in replayed] == [e.order_id for e in logged[:3]]
+    assert sorted(e["orderId"] for e in replayed) == sorted(missed)
+    positions = [e["position"] for e in [*replayed, after_replay]]
+    assert positions == sorted(positions) and len(set(positions)) == len(positions)
+    assert after_replay["orderId"] == live
+
+
+async def test_a_key_limited_to_affiliate_receives_only_affiliate_events(
+    settings: Settings, own_sims: dict[OrderSource, str]
+) -> None:
+    async with serve(settings, own_sims) as served:
+        await served.wait_loaded()
+        start = await latest_position(served.store)
+        async with subscribed(
+            served.ws_url, await served.key(sources=[A]), {"after": encode_position(start)}
+        ) as ws:
+            for source in (W, C, B):
+                await move(served, source)
+            await served.logged(3, start)  # the others' changes are in the log first
+            last = await move(served, A)
+            event = await next_event(ws)
+    # Had any other source's event leaked, it (an earlier position) would have come first.
+    assert (event["source"], event["orderId"]) == ("AFFILIATE", last)
+
+
+async def test_the_credential_may_come_in_the_connection_init_payload(
+    settings: Settings, own_sims: dict[OrderSource, str]
+) -> None:
+    """Browsers cannot set headers on a WebSocket: graphql-ws clients send connectionParams."""
+    async with serve(settings, own_sims) as served:
+        await served.wait_loaded()
+        start = encode_position(await latest_position(served.store))
+        async with subscribed(
+            served.ws_url, await served.key(), {"after": start}, in_payload=True
+        ) as ws:
+            moved = await move(served, C)
+            assert (await next_event(ws))["orderId"] == moved
+
+
+@pytest.mark.parametrize("payload", [None, {"Authorization": "Bearer og_made_up"}])
+async def test_a_socket_with_no_valid_credential_in_either_place_is_closed_4401(
+    settings: Settings, own_sims: dict[OrderSource, str], payload: dict[str, str] | None
+) -> None:
+    async with serve(settings, own_sims, ingest=False) as served:
+        async with connect(served.ws_url, subprotocols=[PROTOCOL]) as ws:
+            init: dict[str, Any] = {"type": "connection_init"}
+            if payload is not None:
+                init["payload"] = payload
+            await ws.send(json.dumps(init))
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+    assert "credential" in closed.value.rcvd.reason or "key" in closed.value.rcvd.reason
+
+
+async def test_a_revoked_key_stops_its_open_subscription(
+    settings: Settings, own_sims: dict[OrderSource, str]
+) -> None:
+    settings = settings.model_copy(
+        update={"auth": settings.auth.model_copy(update={"key_cache_s": 0})}
+    )
+    async with serve(settings, own_sims) as served:
+        await served.wait_loaded()
+        made = await api_keys.create(served.store, name="leaver", scopes=[Scope.ORDERS_READ])
+        start = encode_position(await latest_position(served.store))
+        async with subscribed(served.ws_url, made.secret, {"after": start}) as ws:
+            await move(served, C)
+            await next_event(ws)
+            assert made.record.id is not None
+            await api_keys.revoke(served.store, made.record.id)
+            await move(served, B)
+            async with asyncio.timeout(30):
+                message = json.loads(await ws.recv())
+    assert message["type"] == "error" or "errors" in message["payload"], message
+    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
