@@ -7,150 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from backends.base import OrderQuery
-from backends.registry import create_adapter
-from backends.simkit.server import ServerThread
-from domain import ids
 from domain.access import Scope
-from domain.commands import UpdateStatus
-from domain.models import Order, OrderSource, OrderStatus
-from feed.events import EventFilter, encode_position, latest_position, read_after
-from gateway.app import create_app
+from domain.models import OrderSource
+from feed.events import encode_position, latest_position
 from gateway.settings import Settings
 from store import api_keys
-from store.engine import Store
-from store.tables import SyncCheckpoint
-from tests.conftest import empty_store
-from tests.feed.conftest import change_upstream, feed_settings
-from tests.support import bind_free_port, upstream_get
-
-PROTOCOL = "graphql-transport-ws"
-A, W, C, B = OrderSource.AFFILIATE, OrderSource.WEBSHOP, OrderSource.CRM, OrderSource.B2B
-
-EVENTS = """
-subscription($after: String, $filter: OrderEventFilter) {
-  orderEvents(after: $after, filter: $filter) {
-    position kind origin source orderId changed order { id status }
-  }
-}"""
-
-
-class Served:
-    """The gateway served on a real port, its store, and its simulators' URLs."""
-
-    def __init__(self, settings: Settings, sims: dict[OrderSource, str]) -> None:
-        self.settings = settings
-        self.sims = sims
-        self.ws_url = f"ws://127.0.0.1:{settings.port}/graphql"
-        self.store = Store(settings.database_url)
-
-    async def key(self, *, sources: list[OrderSource] | None = None) -> str:
-        made = await api_keys.create(
-            self.store,
-            name=f"subscriber-{id(sources)}-{len(sources or [])}",
-            scopes=[Scope.ORDERS_READ],
-            sources=sources or [],
-        )
-        return made.secret
-
-    async def wait_loaded(self) -> None:
-        """Until the first full load of every backend is done."""
-        for _ in range(300):
-            async with self.store.session() as session:
-                rows = list(await session.exec(SyncCheckpoint.__table__.select()))  # type: ignore[attr-defined]
-            if len([r for r in rows if r.last_full_at is not None]) == len(OrderSource):
-                return
-            await asyncio.sleep(0.05)
-        pytest.fail("the first full load did not finish")
-
-    async def logged(self, count: int, after: int = 0) -> list[Any]:
-        """Until the event log holds ``count`` events after ``after``."""
-        for _ in range(300):
-            events = await read_after(self.store, after, EventFilter(), limit=10_000)
-            if len(events) >= count:
-                return events
-            await asyncio.sleep(0.05)
-        pytest.fail(f"the log did not reach {count} events after {after}")
-
-
-@asynccontextmanager
-async def serve(
-    settings: Settings, sims: dict[OrderSource, str], **feed: Any
-) -> AsyncIterator[Served]:
-    port = bind_free_port()
-    served_settings = feed_settings(settings, sims, **feed).model_copy(update={"port": port})
-    served_settings.feed.public_url = f"http://127.0.0.1:{port}"
-    if os.environ.get("ORDERGATE_TEST_DATABASE_URL"):
-        await empty_store(settings.database_url)
-    app = create_app(served_settings)
-    with ServerThread({"gateway": app}, {"gateway": port}):
-        served = Served(served_settings, sims)
-        try:
-            yield served
-        finally:
-            await served.store.aclose()
-
-
-@asynccontextmanager
-async def subscribed(
-    url: str, secret: str, variables: dict[str, Any] | None = None, *, in_payload: bool = False
-) -> AsyncIterator[ClientConnection]:
-    headers = {} if in_payload else {"Authorization": f"Bearer {secret}"}
-    async with connect(url, subprotocols=[PROTOCOL], additional_headers=headers) as ws:
-        init: dict[str, Any] = {"type": "connection_init"}
-        if in_payload:
-            init["payload"] = {"Authorization": f"Bearer {secret}"}
-        await ws.send(json.dumps(init))
-        assert json.loads(await ws.recv())["type"] == "connection_ack"
-        message = {
-            "id": "1",
-            "type": "subscribe",
-            "payload": {"query": EVENTS, "variables": variables or {}},
-        }
-        await ws.send(json.dumps(message))
-        yield ws
-
-
-async def next_event(ws: ClientConnection) -> dict[str, Any]:
-    async with asyncio.timeout(30):  # a hang fails the test instead of blocking CI
-        message = json.loads(await ws.recv())
-    assert message["type"] == "next", message
-    assert "errors" not in message["payload"], message["payload"]
-    event: dict[str, Any] = message["payload"]["data"]["orderEvents"]
-    return event
-
-
-async def order_in(settings: Settings, source: OrderSource, url: str, status: OrderStatus) -> Order:
-    adapter = create_adapter(source, settings.backend(source).model_copy(update={"base_url": url}))
-    try:
-        page = await adapter.list_orders(OrderQuery(), offset=0, limit=100)
-    finally:
-        await adapter.aclose()
-    return next(o for o in page.orders if o.status is status and not o.offline)
-
-
-async def move(
-    served: Served, source: OrderSource, status: OrderStatus = OrderStatus.CONFIRMED
-) -> str:
-    """A CONFIRMED (by default) order moved to PROCESSING in the upstream itself; its id."""
-    order = await order_in(served.settings, source, served.sims[source], status)
-    await change_upstream(
-        served.settings,
-        source,
-        served.sims[source],
-        order.upstream_id,
-        UpdateStatus(status=OrderStatus.PROCESSING),
-    )
-    return ids.order_id(source, order.upstream_id)
+from tests.feed.support import PROTOCOL, A, B, C, W, move, next_event, serve, subscribed
+from tests.support import upstream_get
 
 
 async def test_a_change_made_in_each_upstream_reaches_a_subscriber(
@@ -175,7 +44,7 @@ async def test_a_change_made_in_each_upstream_reaches_a_subscriber(
         assert event["orderId"] == moved[source]
         assert event["kind"] == "STATUS_CHANGED"
         assert "status" in event["changed"]
-        assert event["order"] == {"id": moved[source], "status": "PROCESSING"}
+        assert event["order"] == {"id": moved[source], "status": served.moved[moved[source]]}
         assert event["origin"] == ("WEBHOOK" if source is A else "POLL")
 
 
