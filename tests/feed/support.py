@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import pytest
+from sqlmodel import select
 from websockets.asyncio.client import ClientConnection, connect
 
 from backends.base import OrderQuery
@@ -24,6 +26,7 @@ from feed.events import EventFilter, read_after
 from gateway.app import create_app
 from gateway.settings import Settings
 from store import api_keys
+from store.clock import as_utc
 from store.engine import Store
 from store.tables import SyncCheckpoint
 from tests.conftest import empty_store
@@ -66,11 +69,22 @@ class Served:
         """Until the first full load of every backend is done."""
         for _ in range(300):
             async with self.store.session() as session:
-                rows = list(await session.exec(SyncCheckpoint.__table__.select()))  # type: ignore[attr-defined]
+                rows = list(await session.exec(select(SyncCheckpoint)))
             if len([r for r in rows if r.last_full_at is not None]) == len(OrderSource):
                 return
             await asyncio.sleep(0.05)
         pytest.fail("the first full load did not finish")
+
+    async def polled_after(self, moment: datetime) -> None:
+        """Until every backend has been polled again since ``moment``."""
+        for _ in range(300):
+            async with self.store.session() as session:
+                rows = list(await session.exec(select(SyncCheckpoint)))
+            done = [r for r in rows if r.last_poll_at and as_utc(r.last_poll_at) > moment]
+            if len(done) == len(OrderSource):
+                return
+            await asyncio.sleep(0.05)
+        pytest.fail(f"not every backend was polled after {moment}")
 
     async def logged(self, count: int, after: int = 0) -> list[Any]:
         """Until the event log holds ``count`` events after ``after``."""
@@ -84,12 +98,14 @@ class Served:
 
 @asynccontextmanager
 async def serve(
-    settings: Settings, sims: dict[OrderSource, str], **feed: Any
+    settings: Settings, sims: dict[OrderSource, str], *, keep_store: bool = False, **feed: Any
 ) -> AsyncIterator[Served]:
+    """The gateway on a free port, ingesting from ``sims`` (``feed``: its feed settings); a
+    shared PostgreSQL store is emptied first unless ``keep_store`` (a second instance)."""
     port = bind_free_port()
     served_settings = feed_settings(settings, sims, **feed).model_copy(update={"port": port})
     served_settings.feed.public_url = f"http://127.0.0.1:{port}"
-    if os.environ.get("ORDERGATE_TEST_DATABASE_URL"):
+    if os.environ.get("ORDERGATE_TEST_DATABASE_URL") and not keep_store:
         await empty_store(settings.database_url)
     app = create_app(served_settings)
     with ServerThread({"gateway": app}, {"gateway": port}):
@@ -129,14 +145,21 @@ async def next_event(ws: ClientConnection) -> dict[str, Any]:
     return event
 
 
-async def movable(settings: Settings, source: OrderSource, url: str) -> Order:
-    """An order the upstream lets move on (``NEXT``), newest first."""
+async def movable(
+    settings: Settings, source: OrderSource, url: str, *, besides: Collection[str] = ()
+) -> Order:
+    """An order the upstream lets move on (``NEXT``), newest first, not one of ``besides``
+    (global ids): a poll sees an order's state, not each of two quick moves."""
     adapter = create_adapter(source, settings.backend(source).model_copy(update={"base_url": url}))
     try:
         page = await adapter.list_orders(OrderQuery(), offset=0, limit=100)
     finally:
         await adapter.aclose()
-    return next(o for o in page.orders if o.status in NEXT and not o.offline)
+    return next(
+        o
+        for o in page.orders
+        if o.status in NEXT and not o.offline and ids.order_id(source, o.upstream_id) not in besides
+    )
 
 
 # A move each upstream allows, in the upstream itself: the order's next status.
@@ -147,7 +170,7 @@ async def move(served: Served, source: OrderSource) -> str:
     """An order moved to its next status in the upstream itself (not through the gateway);
     its global id (``served.moved`` keeps the status it was moved to)."""
     url = served.sims[source]
-    order = await movable(served.settings, source, url)
+    order = await movable(served.settings, source, url, besides=served.moved)
     target = NEXT[order.status]
     await change_upstream(
         served.settings, source, url, order.upstream_id, UpdateStatus(status=target)
