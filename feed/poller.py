@@ -94,7 +94,7 @@ class Poller:
             await self.notify(events)
         return len(events)
 
-    async def poll(self, source: OrderSource) -> int:
+    async def poll(self, source: OrderSource, *, report: Reporter | None = None) -> int:
         """One round for one backend: a full load when none was ever made, one is under way,
         or the last is ``full_every_s`` old; otherwise the changes since the checkpoint.
         The number of events it made."""
@@ -103,7 +103,7 @@ class Poller:
             checkpoint.last_full_at is None or utcnow() - checkpoint.last_full_at > self.full_every
         )
         if due or checkpoint.full_offset is not None or checkpoint.watermark is None:
-            return await self.full(source)
+            return await self.full(source, report=report)
         return await self.incremental(source, checkpoint)
 
     async def incremental(self, source: OrderSource, checkpoint: SyncCheckpoint) -> int:

@@ -5,6 +5,8 @@ ordergate schema       print the served GraphQL schema (SDL)
 ordergate keys create  a partner's API key; its secret is printed once, alone on the last line
 ordergate keys list    every key (never a secret)
 ordergate keys revoke  stop accepting a key
+ordergate sync         load every order of every backend into the index (resumable)
+ordergate webhooks register  register the affiliate webhook receiver with the platform
 """
 
 from __future__ import annotations
@@ -14,20 +16,27 @@ import asyncio
 import contextlib
 import logging
 import os
+import sys
 import threading
+import time
 from collections.abc import Iterable
+from typing import TextIO
 
 import uvicorn
 import uvloop
 from starlette.types import ASGIApp
 from uvicorn.supervisors import Multiprocess
 
-from backends.registry import BACKENDS, create_simulator
+from backends.affiliate.client import AffiliateClient
+from backends.registry import BACKENDS, create_adapter, create_simulator
 from backends.simkit.app import SimConfig
 from backends.simkit.server import ServerThread, bind, make_server, serve_until_signalled
 from domain.access import Scope
 from domain.errors import OrdergateError
 from domain.models import OrderSource
+from feed import affiliate_webhooks
+from feed.poller import Poller, Progress
+from feed.service import Feed
 from gateway.app import create_app, demo_key_of, prepare_store
 from gateway.settings import Settings
 from store import api_keys
@@ -159,6 +168,27 @@ def main(argv: list[str] | None = None) -> None:
     create.add_argument(
         "--rate", type=float, help="cost points per second (default: the gateway's)"
     )
+    sync = commands.add_parser(
+        "sync", help="load the backends' orders into the order index, with progress"
+    )
+    sync.add_argument(
+        "--source",
+        action="append",
+        choices=[s.value for s in OrderSource],
+        help="only this backend (repeat; default: every enabled backend)",
+    )
+    sync.add_argument(
+        "--full",
+        action="store_true",
+        help="read every order again from the start (default: resume a stopped load, or "
+        "read what changed since the last one)",
+    )
+    webhooks = commands.add_parser("webhooks", help="upstream webhooks").add_subparsers(
+        dest="webhooks_command", required=True
+    )
+    webhooks.add_parser(
+        "register", help="register the affiliate receiver (<feed.public_url>/webhooks/affiliate)"
+    )
     keys.add_parser("list", help="every key, without secrets")
     revoke = keys.add_parser("revoke", help="stop accepting a key")
     revoke.add_argument("id", type=int)
@@ -180,6 +210,15 @@ def main(argv: list[str] | None = None) -> None:
         except OrdergateError as error:
             raise SystemExit(f"ordergate keys: {error.message}") from None
         return
+    if args.command in ("sync", "webhooks"):
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        try:
+            run_feed_command = sync_orders if args.command == "sync" else register_webhooks
+            code = asyncio.run(run_feed_command(settings, args))
+        except KeyboardInterrupt:
+            print("\nstopped; `ordergate sync` resumes where it stopped", file=sys.stderr)
+            code = 130
+        raise SystemExit(code)
     if args.workers is not None:
         if args.workers < 1:
             parser.error("--workers takes 1 or more")
@@ -212,6 +251,89 @@ async def manage_keys(settings: Settings, args: argparse.Namespace) -> None:
             record = await api_keys.revoke(store, args.id)
             print(f"revoked key {record.id} ({record.name})")
     finally:
+        await store.aclose()
+
+
+class ProgressBar:
+    """One line per backend on stderr, redrawn in place: orders read, of how many, and the
+    rate."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: TextIO = sys.stderr) -> None:
+        self.stream = stream
+        self.started = time.monotonic()
+
+    def __call__(self, progress: Progress) -> None:
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        rate = progress.orders / elapsed
+        if progress.total:
+            done = min(progress.orders / progress.total, 1.0)
+            bar = "#" * int(done * self.WIDTH)
+            of = f"{progress.orders}/{progress.total} orders [{bar:<{self.WIDTH}}]"
+        else:
+            of = f"{progress.orders} orders"
+        line = f"  {progress.source.value:<9} {of} {rate:,.0f}/s, {progress.events} changes"
+        self.stream.write("\r" + line)
+        self.stream.flush()
+
+    def done(self) -> None:
+        self.stream.write("\n")
+        self.started = time.monotonic()
+
+
+async def sync_orders(settings: Settings, args: argparse.Namespace) -> int:
+    """``ordergate sync``: each backend read into the index, one after the other."""
+    sources = [OrderSource(s) for s in args.source or []] or settings.enabled_sources
+    store = Store(settings.database_url)
+    backends = {s: create_adapter(s, settings.backend(s)) for s in sources}
+    feed = settings.feed
+    poller = Poller(store, backends, page_size=feed.page_size, overlap_s=feed.overlap_s)
+    failed = 0
+    try:
+        await store.migrate()
+        bar = ProgressBar()
+        for source in sources:
+            try:
+                if args.full:
+                    events = await poller.full(source, report=bar, restart=True)
+                else:
+                    events = await poller.poll(source, report=bar)
+            except OrdergateError as error:
+                bar.done()
+                print(f"  {source.value}: {error.message} (run again to resume)", file=sys.stderr)
+                failed += 1
+                continue
+            bar.done()
+            print(f"  {source.value}: in step, {events} changes recorded")
+    finally:
+        await asyncio.gather(*(b.aclose() for b in backends.values()))
+        await store.aclose()
+    return 1 if failed else 0
+
+
+async def register_webhooks(settings: Settings, args: argparse.Namespace) -> int:
+    """``ordergate webhooks register``: the affiliate platform told where to send events."""
+    if OrderSource.AFFILIATE not in settings.enabled_sources:
+        print("the AFFILIATE backend is not enabled", file=sys.stderr)
+        return 1
+    store = Store(settings.database_url)
+    backend = create_adapter(OrderSource.AFFILIATE, settings.backend(OrderSource.AFFILIATE))
+    feed = Feed(settings, store, {OrderSource.AFFILIATE: backend})
+    try:
+        await store.migrate()
+        client = getattr(backend, "client", None)
+        assert isinstance(client, AffiliateClient)
+        hook = await affiliate_webhooks.register(
+            client, feed.receiver_url, await feed.webhook_secret()
+        )
+        print(f"webhook {hook.id}: {', '.join(hook.events)} -> {hook.url}")
+        return 0
+    except OrdergateError as error:
+        print(f"ordergate webhooks: {error.message}", file=sys.stderr)
+        return 1
+    finally:
+        await backend.aclose()
         await store.aclose()
 
 
