@@ -258,10 +258,8 @@ async def indexed(store: Store, order_ids: Sequence[str]) -> dict[str, IndexedOr
         return {row.id: row for row in rows}
 
 
-async def indexed_ids(store: Store, source: OrderSource) -> set[str]:
-    """The upstream ids the index holds for one source (a full scan's "what is gone")."""
-    async with store.session() as session:
-        rows = await session.exec(
-            select(IndexedOrder.upstream_id).where(col(IndexedOrder.source) == source.value)
-        )
-        return set(rows)
+async def last_seen(store: Store, order_id: str) -> Order | None:
+    """The order as the index last saw it upstream (``None``: never indexed)."""
+    rows = await indexed(store, [order_id])
+    row = rows.get(order_id)
+    return None if row is None else codec.decode(row.order_json)

@@ -18,7 +18,6 @@ the load read it is still there, and stays).
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,7 +25,6 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 
 from backends.base import OrderBackend, OrderQuery
-from domain import ids
 from domain.models import OrderSource
 from feed.index import ChangeOrigin, Observed, observe
 from store.clock import as_utc, utcnow
@@ -186,12 +184,3 @@ class Poller:
         checkpoint = await _checkpoint(self.store, source)
         checkpoint.last_error = f"{type(error).__name__}: {error}"[:500]
         await _save(self.store, checkpoint)
-
-
-def global_ids(source: OrderSource, upstream_ids: list[str]) -> list[str]:
-    return [ids.order_id(source, uid) for uid in upstream_ids]
-
-
-def rate(count: int, started: float) -> float:
-    elapsed = time.monotonic() - started
-    return count / elapsed if elapsed > 0 else 0.0

@@ -78,12 +78,15 @@ def demo_key_of(settings: Settings) -> SecretStr | None:
 
 
 async def prepare_store(settings: Settings, store: Store) -> CursorCodec:
-    """What every start does to the store before serving: migrations, the demo key made or
-    revoked, and the cursor key (the configured one, or the store's own). Safe to run again
+    """What every start does to the store before serving: migrations, the demo key made (and
+    the demo's orders forgotten) or revoked, and the cursor key (the configured one, or the store's own). Safe to run again
     and from several processes: ``ordergate run --workers N`` runs it once before forking."""
     await store.migrate()
     demo_key = demo_key_of(settings)
     if demo_key is not None:
+        # The simulators seed their orders afresh on every start: so does the demo's store,
+        # or its history and index would tell of states the simulators no longer hold.
+        await store.forget_orders()
         await api_keys.ensure(
             store, name=DEMO_KEY_NAME, secret=demo_key.get_secret_value(), scopes=ALL_SCOPES
         )

@@ -210,17 +210,19 @@ async def _change(
 async def _check(
     context: Context, gid: GlobalId, backend: OrderBackend, command: OrderCommand
 ) -> tuple[Order | None, bool]:
-    """The gateway's own rules; the order as read now, and whether there is anything to send."""
+    """The gateway's own rules; the order as read now (the upstream down: as the index last
+    saw it, or none), and whether there is anything to send."""
     store, global_id = context.store, gid.encode()
     current, answered = await _read_current(backend, gid.upstream_id)
     if answered and current is None:
         raise NotFoundError(
             f"{gid.source.value} has no order {gid.upstream_id}", field=["input", "orderId"]
         )
+    # Without a fresh read, the index's last look at the order (its `syncedAt` says when).
+    seen = None if answered else await index.last_seen(store, global_id)
     projected = await outbox.projected_status(store, global_id)
-    status = projected or (
-        current.status if current else _known(await last_status(store, global_id))
-    )
+    known = current or seen
+    status = projected or (known.status if known else _known(await last_status(store, global_id)))
     if isinstance(command, UpdateStatus):
         # "Already there" only from a fresh read or from what is queued: the store's last
         # recorded status may be stale (the upstream moved on while it was down), and then the
@@ -247,8 +249,8 @@ async def _check(
             )
         check_transition(status, OrderStatus.DISPATCHED, field=["input", "orderId"])
     if current is not None:
-        check_lines(command, current)
-    return current, True
+        check_lines(command, current)  # lines only from a fresh read: lines change too
+    return known, True
 
 
 async def _check_queue_deliver(

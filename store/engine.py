@@ -28,6 +28,20 @@ def async_url(url: str) -> str:
     return url
 
 
+# What the store knows of orders, as opposed to its keys and settings (``forget_orders``).
+ORDER_TABLES = (
+    "outbox",
+    "order_events",
+    "idempotency_keys",
+    "shipments",
+    "orders",
+    "order_index",
+    "change_events",
+    "sync_checkpoints",
+    "webhook_receipts",
+    "webhook_deliveries",
+)
+
 # Any constant: replicas starting together take turns migrating (PostgreSQL advisory lock).
 MIGRATION_LOCK = 7_412_001
 
@@ -71,6 +85,13 @@ class Store:
     async def session(self) -> AsyncIterator[AsyncSession]:
         async with AsyncSession(self.engine, expire_on_commit=False) as session:
             yield session
+
+    async def forget_orders(self) -> None:
+        """Delete what the store knows of orders (history, queued changes, the index and the
+        event log, idempotency keys); keys, secrets and webhook subscriptions stay."""
+        async with self.engine.begin() as connection:
+            for table in ORDER_TABLES:
+                await connection.execute(text(f"DELETE FROM {table}"))
 
     async def ping(self) -> bool:
         try:

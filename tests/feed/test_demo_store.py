@@ -1,0 +1,41 @@
+"""No silent drift in the demo: the simulators seed their orders afresh on every start, and
+so does the demo's store — its history, queued changes and index never tell of states the
+simulators no longer hold. Outside the demo, nothing is forgotten."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from domain.access import Scope
+from gateway.app import prepare_store
+from gateway.settings import Settings
+from store import api_keys
+from store.engine import ORDER_TABLES, Store
+from store.events import record_event
+
+
+async def rows(store: Store, table: str) -> int:
+    async with store.engine.connect() as connection:
+        return int((await connection.execute(text(f"SELECT COUNT(*) FROM {table}"))).scalar_one())
+
+
+@pytest.mark.parametrize("demo", [True, False])
+async def test_a_demo_start_forgets_the_orders_of_the_last_run_and_keeps_the_keys(
+    settings: Settings, demo: bool
+) -> None:
+    store = Store(settings.database_url)
+    try:
+        await store.migrate()
+        for table in ORDER_TABLES:
+            async with store.engine.begin() as connection:
+                await connection.execute(text(f"DELETE FROM {table}"))
+        await record_event(store, "T3JkZXI6Q1JNOjE", "STATUS_CHANGED", detail="from a last run")
+        await api_keys.create(store, name="partner", scopes=[Scope.ORDERS_READ])
+        restarted = settings.model_copy(update={"simulators": demo})
+        await prepare_store(restarted, store)
+        assert await rows(store, "order_events") == (0 if demo else 1)
+        names = {k.name for k in await api_keys.list_keys(store)}
+        assert "partner" in names
+    finally:
+        await store.aclose()
