@@ -79,8 +79,9 @@ def demo_key_of(settings: Settings) -> SecretStr | None:
 
 async def prepare_store(settings: Settings, store: Store) -> CursorCodec:
     """What every start does to the store before serving: migrations, the demo key made (and
-    the demo's orders forgotten) or revoked, and the cursor key (the configured one, or the store's own). Safe to run again
-    and from several processes: ``ordergate run --workers N`` runs it once before forking."""
+    the demo's orders forgotten) or revoked, and the cursor key (the configured one, or the
+    store's own). Safe to run again and from several processes: ``ordergate run --workers N``
+    runs it once before forking."""
     await store.migrate()
     demo_key = demo_key_of(settings)
     if demo_key is not None:
