@@ -127,6 +127,7 @@ def gateway_settings(urls: dict[OrderSource, str], database: Path) -> Settings:
         database_url=f"sqlite+aiosqlite:///{database}",
         log_level="warning",
         auth=AuthSettings(anonymous=True),
+        feed={"ingest": False},  # the read path alone: no polling beside it
         **{s.value.lower(): {"base_url": url} for s, url in urls.items()},
     )
 

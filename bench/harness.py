@@ -51,6 +51,7 @@ def gateway_client(
         simulators=False,
         database_url=f"sqlite+aiosqlite:///{database}",
         log_level="warning",
+        feed={"ingest": False},  # the request path alone: no polling beside it
         **{s.value.lower(): {"base_url": url} for s, url in urls.items()},
     )
     with ServerThread({"gateway": create_app(settings)}) as server:

@@ -267,6 +267,7 @@ def gateway_env(urls: dict[OrderSource, str], database: Path, port: int) -> dict
         ORDERGATE_PORT=str(port),
         ORDERGATE_DATABASE_URL=f"sqlite+aiosqlite:///{database}",
         ORDERGATE_LOG_LEVEL="warning",
+        ORDERGATE_FEED__INGEST="false",  # the read path alone: no polling beside it
     )
     for source, url in urls.items():
         env[f"ORDERGATE_{source.value}__BASE_URL"] = url

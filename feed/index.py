@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -36,6 +37,7 @@ from store.engine import Store
 from store.orders import ORDER_SOURCE
 from store.tables import ChangeEventRecord, IndexedOrder
 
+INSERT_CHUNK = 500  # rows per INSERT: 500 x 17 columns stays under 32,766 bound values
 EVENT_LOCK = 7_412_011  # PostgreSQL advisory lock: one writer of events at a time
 
 
@@ -154,11 +156,14 @@ async def observe_in(
     if not candidates and not gone_keys:
         return []
     await _lock_events(session)
-    events: list[ChangeEventRecord] = []
+    events = await _insert_new(
+        session, [c for c in candidates if c[0] not in held_rows], origin, now
+    )
     for key, item, data, digest in candidates:
-        event = await _apply(session, key, item, data, digest, held_rows.get(key), origin, now)
-        if event is not None:
-            events.append(event)
+        if key in held_rows:
+            event = await _replace(session, key, item, data, digest, held_rows[key], origin, now)
+            if event is not None:
+                events.append(event)
     for key in gone_keys:
         result = await session.exec(
             delete(IndexedOrder).where(
@@ -172,42 +177,59 @@ async def observe_in(
     return events
 
 
-async def _apply(
+async def _insert_new(
+    session: AsyncSession,
+    new: list[tuple[str, Observed, dict[str, Any], str]],
+    origin: ChangeOrigin,
+    now: datetime,
+) -> list[ChangeEventRecord]:
+    """Orders not indexed yet, in one statement; a ``CREATED`` event for each row this
+    statement inserted (one another writer inserted first is that writer's)."""
+    if not new:
+        return []
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    rows = [_row(item.order, data, digest, now) for _, item, data, digest in new]
+    table = IndexedOrder.__table__  # type: ignore[attr-defined]
+    inserted: set[str] = set()
+    for start in range(0, len(rows), INSERT_CHUNK):  # within the databases' bind limits
+        result = await session.exec(  # type: ignore[call-overload]
+            insert(table)
+            .values(rows[start : start + INSERT_CHUNK])
+            .on_conflict_do_nothing()
+            .returning(table.c.id)
+        )
+        inserted.update(result.scalars())
+    return [
+        _event(row["id"], item.order.source, ChangeKind.CREATED, origin, [], row["order_json"], now)
+        for row, (_, item, _, _) in zip(rows, new, strict=True)
+        if row["id"] in inserted
+    ]
+
+
+async def _replace(
     session: AsyncSession,
     key: str,
     item: Observed,
     data: dict[str, Any],
     digest: str,
-    held: tuple[str, datetime] | None,
+    held: tuple[str, datetime],
     origin: ChangeOrigin,
     now: datetime,
 ) -> ChangeEventRecord | None:
-    """Replace one row (if it still holds ``held``) and make its event; ``None`` when another
+    """Replace one row if it still holds ``held``, and make its event; ``None`` when another
     writer changed the row first (its event is that writer's)."""
+    stored = await session.exec(select(IndexedOrder.order_json).where(col(IndexedOrder.id) == key))
+    before_json = stored.first()
+    if before_json is None:
+        return None
+    before = codec.decode(before_json)
+    changed = codec.changed_fields(codec.dump(before), data)
     values = _row(item.order, data, digest, now)
-    before: Order | None = None
-    if held is None:
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        insert = (
-            postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-        )
-        result = await session.exec(insert(IndexedOrder).values(**values).on_conflict_do_nothing())  # type: ignore[call-overload]
-        changed: list[str] = []
-    else:
-        stored = await session.exec(
-            select(IndexedOrder.order_json).where(col(IndexedOrder.id) == key)
-        )
-        before_json = stored.first()
-        if before_json is None:
-            return None
-        before = codec.decode(before_json)
-        changed = codec.changed_fields(codec.dump(before), data)
-        result = await session.exec(
-            update(IndexedOrder)
-            .where(col(IndexedOrder.id) == key, col(IndexedOrder.content_hash) == held[0])
-            .values(**values)
-        )
+    result = await session.exec(
+        update(IndexedOrder)
+        .where(col(IndexedOrder.id) == key, col(IndexedOrder.content_hash) == held[0])
+        .values(**values)
+    )
     if not result.rowcount:  # type: ignore[attr-defined]
         return None
     kind = classify(before, item.order, changed, split=item.split)

@@ -15,6 +15,7 @@ def test_scopes_are_the_strings_tokens_and_keys_carry() -> None:
         "orders:create",
         "customers:read",
         "keys:manage",
+        "webhooks:manage",
         "actors:on-behalf",
     }
     assert frozenset(Scope) == ALL_SCOPES

@@ -55,6 +55,7 @@ def gateway_url(
         "ORDERGATE_DATABASE_URL": database,
         "ORDERGATE_LOG_LEVEL": "warning",
         "ORDERGATE_OUTBOX__WORKER": "false",
+        "ORDERGATE_FEED__INGEST": "false",
         **{f"ORDERGATE_{s.value}__BASE_URL": url for s, url in simulator_urls.items()},
     }
     process = subprocess.Popen(
