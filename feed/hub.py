@@ -63,6 +63,12 @@ class EventHub:
         self._wake = asyncio.Event()
         self._redis: object | None = None
         self._started = asyncio.Event()
+        self._stopping = False
+
+    def stop(self) -> None:
+        """``run`` ends after the read in hand."""
+        self._stopping = True
+        self._wake.set()
 
     @property
     def subscribers(self) -> int:
@@ -74,7 +80,7 @@ class EventHub:
         self._started.set()
         listener = asyncio.create_task(self._listen()) if self.redis_url else None
         try:
-            while True:
+            while not self._stopping:
                 self._wake.clear()
                 try:
                     await self._hand_out()

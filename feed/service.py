@@ -27,6 +27,7 @@ from store.shared_secrets import shared_secret
 from store.tables import ChangeEventRecord
 
 log = logging.getLogger(__name__)
+CANCEL_GRACE_S = 0.2  # what a cancelled task gets to unwind
 
 
 class Feed:
@@ -56,6 +57,7 @@ class Feed:
         self._receipts = asyncio.Event()
         self.webhooks_registered = False  # the affiliate platform sends us its events
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
 
     @property
     def receiver_url(self) -> str:
@@ -93,19 +95,32 @@ class Feed:
     def _spawn(self, work: Awaitable[None]) -> None:
         self._tasks.append(asyncio.ensure_future(work))
 
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(BaseException):
-                await task
+    async def stop(self, grace_s: float = 0.8) -> None:
+        """Each task ends at its next safe point (the round in hand finishes: a task cut off
+        in the middle of a store query can leave a connection that never closes); what is
+        still running after ``grace_s`` is cancelled."""
+        self._stopping.set()
+        self._receipts.set()
+        self.hub.stop()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=CANCEL_GRACE_S)
         self._tasks.clear()
         await self.hub.aclose()
+
+    async def _rest(self, seconds: float, wake: asyncio.Event | None = None) -> None:
+        """Wait ``seconds``, less if ``wake`` is set or the feed stops."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await (wake or self._stopping).wait()
 
     async def _poll_forever(self, source: OrderSource) -> None:
         """Poll one backend every interval; AFFILIATE's receiver is registered (tried before
         each round until the platform takes it) before its polling slows to the backup."""
-        while True:
+        while not self._stopping.is_set():
             if source is OrderSource.AFFILIATE and not self.webhooks_registered:
                 await self._register()
             try:
@@ -116,7 +131,7 @@ class Feed:
                 log.warning("change feed: polling %s failed: %s", source.value, error)
                 with contextlib.suppress(Exception):
                     await self.poller.record_failure(source, error)
-            await asyncio.sleep(self._poll_interval(source))
+            await self._rest(self._poll_interval(source))
 
     def _poll_interval(self, source: OrderSource) -> float:
         """Every poll interval; a backend whose webhooks arrive, at the backup interval."""
@@ -126,7 +141,7 @@ class Feed:
         return options.poll_interval_s
 
     async def _process_receipts_forever(self, backend: OrderBackend) -> None:
-        while True:
+        while not self._stopping.is_set():
             self._receipts.clear()
             try:
                 while await affiliate_webhooks.process_receipts(self.store, backend, self.notify):
@@ -135,9 +150,7 @@ class Feed:
                 raise
             except Exception as error:  # kept: the next round processes it
                 log.warning("change feed: affiliate webhook processing failed: %s", error)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.settings.feed.tick_s):
-                    await self._receipts.wait()
+            await self._rest(self.settings.feed.tick_s, self._receipts)
 
     async def _register(self) -> None:
         client = getattr(self.backends[OrderSource.AFFILIATE], "client", None)
