@@ -208,6 +208,13 @@ class AffiliatePlatform:
             # The first eight cycle through every status, so each one is always present.
             status = statuses[index] if index < len(statuses) else None
             self._seed_order(rng, status or rng.choices(statuses, STATUS_WEIGHTS)[0])
+        self._seat_regular(fake.regular(self.config.seed))
+
+    def _seat_regular(self, regular: fake.Person) -> None:
+        """The customer of the first order is the shopper every simulator has."""
+        first = self.orders[min(self.orders)]
+        first.customer.update(name=regular.name, email=regular.email)
+        first.shipping_address["name"] = regular.name
 
     # -- seed -------------------------------------------------------------------------------
 

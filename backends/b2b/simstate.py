@@ -229,7 +229,18 @@ def seed_state(config: SimConfig) -> B2BState:
         _seed_company(rng, state, name)
     for _ in range(config.orders):
         _seed_order(rng, state)
+    _seat_regular(state, fake.regular(config.seed))
     return state
+
+
+def _seat_regular(state: B2BState, regular: fake.Person) -> None:
+    """The client of the first order is the shopper every simulator has (its contact name
+    and e-mail; a B2B order names its client by the contact name only)."""
+    client_id = next(iter(state.orders.values()))["client"]["id"]
+    state.partners[client_id].update(contactName=regular.name, email=regular.email)
+    for order in state.orders.values():
+        if order["client"]["id"] == client_id:
+            order["client"]["contactName"] = regular.name
 
 
 def _status(code: str, description: str, position: int) -> Document:

@@ -151,6 +151,18 @@ class CrmState:
 
     def reset(self) -> None:
         self.orders = seed_orders(random.Random(self.config.seed), self.config.orders)
+        seat_regular(self.orders, fake.regular(self.config.seed))
+
+
+def seat_regular(orders: dict[int, dict[str, Any]], regular: fake.Person) -> None:
+    """The member of the first order is the shopper every simulator has (name and e-mail, on
+    each of the member's orders)."""
+    member_id = orders[FIRST_ORDER_ID]["Member"]["Id"]
+    for order in orders.values():
+        if order["Member"]["Id"] == member_id:
+            order["Member"].update(
+                Email=regular.email, FirstName=regular.first_name, LastName=regular.last_name
+            )
 
 
 def seed_orders(rng: random.Random, count: int) -> dict[int, dict[str, Any]]:

@@ -1,6 +1,8 @@
 """Deterministic fake data for seeding simulators: the same seed gives the same orders.
 
 Every simulator draws from its own ``random.Random(seed)``; nothing here reads the clock.
+One shopper, the ``regular``, buys from every simulated upstream: the same name and e-mail in
+all four, so that one customer can be followed (searched) across the systems.
 """
 
 from __future__ import annotations
@@ -144,6 +146,12 @@ def person(rng: random.Random) -> Person:
     email = f"{first}.{last}".lower().replace(" ", "") + f"{rng.randint(1, 99)}@example.com"
     street = f"{rng.choice(STREETS)} {rng.randint(1, 240)}"
     return Person(first, last, email, street, city, state, postal_code, country)
+
+
+def regular(seed: int) -> Person:
+    """The shopper every simulator with this seed has among its customers. Drawn from a
+    generator of its own, so seating it changes no other seeded value."""
+    return person(random.Random(f"regular customer {seed}"))
 
 
 def moment(rng: random.Random, *, days_back: int = 180) -> datetime:

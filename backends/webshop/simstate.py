@@ -108,6 +108,16 @@ class ShopState:
             earlier = self.orders[order_id - 1]
             self.orders[order_id]["reference"] = earlier["reference"]
             self.orders[order_id]["webshop"] = next(w for w in WEBSHOPS if w != earlier["webshop"])
+        self._seat_regular(fake.regular(self.config.seed))
+
+    def _seat_regular(self, regular: fake.Person) -> None:
+        """The customer of the first order is the shopper every simulator has (its name and
+        e-mail; the rest of its seeded data stays)."""
+        customer = self.customers[self.orders[FIRST_ORDER_ID]["customer"]]
+        customer.update(
+            first_name=regular.first_name, last_name=regular.last_name, email=regular.email
+        )
+        self.addresses[customer["address"]]["name"] = regular.name
 
     def _seed_customer(self, rng: random.Random, customer_id: int) -> None:
         person = fake.person(rng)
