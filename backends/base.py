@@ -48,8 +48,8 @@ class OrderQuery:
     payment_statuses: frozenset[PaymentStatus] | None = None
     updated_since: datetime | None = None
     search: str | None = None
-    # Whether ``search`` looks at customer names too (only for callers who may read them:
-    # a search must not tell whether a named person has orders).
+    # Whether ``search`` looks at customers' e-mails and names too (only for callers who may
+    # read them: a search must not tell whether a named person has orders).
     search_customers: bool = True
     # Orders the upstream marks deleted but still lists (CRM ``IsDeleted``) are left out
     # unless asked for.
@@ -73,7 +73,7 @@ class OrderQuery:
             needle = self.search.casefold()
             haystack = [order.reference, order.number]
             if order.customer is not None and self.search_customers:
-                haystack.append(order.customer.name)
+                haystack += [order.customer.email, order.customer.name]
             if not any(value and needle in value.casefold() for value in haystack):
                 return False
         return True

@@ -8,6 +8,7 @@
     ├── ConflictError                   CONFLICT
     ├── ForbiddenError                  FORBIDDEN
     ├── UnauthenticatedError            UNAUTHENTICATED   (HTTP 401)
+    ├── NotIndexedError                 NOT_INDEXED       (a listing of the order index)
     └── BackendError                    (carries the failing source)
         ├── UpstreamUnavailableError    UPSTREAM_UNAVAILABLE  -- retryable
         │   ├── UpstreamTimeoutError        the upstream did not answer in time
@@ -45,6 +46,8 @@ class ErrorCode(StrEnum):
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"  # does not parse, or not valid
     INTERNAL = "INTERNAL"  # a failure of the gateway itself (logged, never detailed)
     UNAVAILABLE = "UNAVAILABLE"  # the gateway stopped before it could answer (HTTP 503)
+    # A listing read from the order index lacks sources ingestion has not loaded yet:
+    NOT_INDEXED = "NOT_INDEXED"
 
 
 class OrdergateError(Exception):
@@ -105,6 +108,25 @@ class UnauthenticatedError(OrdergateError):
     """No credential, or one that is not valid (unknown, revoked, expired, badly signed)."""
 
     code = ErrorCode.UNAUTHENTICATED
+
+
+class NotIndexedError(OrdergateError):
+    """A listing answered from the order index before ingestion loaded these sources whole:
+    their orders are missing from it (all or some). Reported beside the page, not failing it."""
+
+    code = ErrorCode.NOT_INDEXED
+
+    def __init__(self, sources: list[OrderSource]) -> None:
+        names = ", ".join(source.value for source in sources)
+        super().__init__(
+            f"The order index has not been loaded for {names} yet: this page lacks their "
+            "orders (all or some). Ask again once ingestion has read them."
+        )
+        self.sources = sources
+
+    @property
+    def extensions(self) -> dict[str, object]:
+        return {**super().extensions, "sources": [source.value for source in self.sources]}
 
 
 class ReplayedError(OrdergateError):

@@ -6,6 +6,7 @@ index              what an observation of orders changes in the index, as events
 events             reading the event log: pages, filters, positions
 hub                live events to this process's subscribers (Redis wakes other replicas)
 poller             incremental polling per backend, with checkpoints; full loads
+search             listings read from the index: filters and text search in one store query
 affiliate_webhooks the affiliate platform's signed order events: receiver and registration
 partner_webhooks   partners' outgoing webhooks, signed per Standard Webhooks, with retries
 service            the feed's tasks, started and stopped with the app

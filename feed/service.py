@@ -6,6 +6,8 @@
   before each AFFILIATE poll until the platform takes it; then AFFILIATE is polled only at
   ``backup_poll_s``);
 - the partners' webhook deliveries (``feed.partner_webhooks``), when present.
+
+``search`` reads the index for listings (``feed.search``), in every process.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from domain.models import OrderSource
 from feed import affiliate_webhooks
 from feed.hub import EventHub
 from feed.poller import Poller
+from feed.search import IndexSearch
 from gateway.settings import Settings
 from store.engine import Store
 from store.shared_secrets import shared_secret
@@ -52,6 +55,7 @@ class Feed:
             full_every_s=options.full_every_s,
             notify=self.notify,
         )
+        self.search = IndexSearch(store)
         self.receiver: affiliate_webhooks.AffiliateReceiver | None = None
         self.listeners: list[Callable[[list[ChangeEventRecord]], Awaitable[None]]] = []
         self._receipts = asyncio.Event()

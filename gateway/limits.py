@@ -10,7 +10,9 @@ Cost model (documented in the README, "Partner access"):
   upstream pages (statuses, payment statuses, updatedSince, search), each source may read up
   to ``max_scan_pages`` pages: every read after the first costs ``SCAN_PAGE_COST`` more.
   Once it ran, a listing costs what it read: the orders of each source's first read, 10 per
-  later read, and the per-order part of the orders it returned;
+  later read, and the per-order part of the orders it returned. A listing answered from the
+  order index (a search, or any listing with ``feed.index_reads``) is one read across every
+  source: ``n``, plus the per-order part; once run, the orders it returned, plus theirs;
 - ``order``, ``node``, ``orderByReference``: 1, plus what the order's selection costs;
 - an order's ``parentOrder`` and ``splitOrders``: 1 each (a read of their own), plus theirs;
 - ``backends``: 1 per visible backend (one health call each, asked for or not);
@@ -119,9 +121,13 @@ def measure(
     sources: int,
     scan_pages: int = 1,
     listings: Mapping[str, Listing] | None = None,
+    index_search: bool = False,
+    index_reads: bool = False,
 ) -> Measure:
     """The figures of ``operation``; ``sources``: how many backends the caller may read;
-    ``scan_pages``: how many upstream pages a filtered listing reads per source at most.
+    ``scan_pages``: how many upstream pages a filtered listing reads per source at most;
+    ``index_search``/``index_reads``: which listings the order index answers (settings
+    ``feed.index_search``, ``feed.index_reads``).
     ``listings``: after execution, what each root ``orders`` field (by response key) read,
     so that the cost counts what was read rather than what might have been."""
     # A variable the request leaves out takes its default: the value the resolver will see.
@@ -131,7 +137,13 @@ def measure(
         if definition.default_value is not None
     }
     walker = _Walker(
-        document, {**defaults, **(variables or {})}, sources, scan_pages, listings or {}
+        document,
+        {**defaults, **(variables or {})},
+        sources,
+        scan_pages,
+        listings or {},
+        index_search=index_search,
+        index_reads=index_reads,
     )
     root = operation.selection_set
     cost = walker.cost(root)
@@ -158,6 +170,9 @@ class _Walker:
         sources: int,
         scan_pages: int,
         listings: Mapping[str, Listing],
+        *,
+        index_search: bool = False,
+        index_reads: bool = False,
     ) -> None:
         self.fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
@@ -166,6 +181,8 @@ class _Walker:
         self.sources = sources
         self.scan_pages = scan_pages
         self.listings = listings
+        self.index_search = index_search
+        self.index_reads = index_reads
         self.memo: dict[tuple[str, str], int] = {}
 
     def _fold(
@@ -226,6 +243,8 @@ class _Walker:
             if listing is not None:  # it ran: what it read
                 reads = listing.first_reads + SCAN_PAGE_COST * listing.later_reads
                 return reads + listing.edges * per_order
+            if self._from_index(field):  # one read of the index, whatever the sources
+                return first + first * per_order
             later = self.scan_pages - 1 if first and self._thins(field) else 0
             return self._sources_of(field) * (first + SCAN_PAGE_COST * later) + first * per_order
         if name in SINGLE_ORDER:
@@ -269,6 +288,12 @@ class _Walker:
         if isinstance(sources, list):
             return max(1, min(self.sources, len(sources)))
         return max(1, self.sources)
+
+    def _from_index(self, connection: FieldNode) -> bool:
+        """Whether the order index answers this listing (``resolvers.indexed``)."""
+        search = self._filter(connection).get("search")
+        searches = isinstance(search, str) and bool(search.strip())
+        return self.index_reads or (self.index_search and searches)
 
     def _thins(self, connection: FieldNode) -> bool:
         """Whether its filter may leave upstream pages with few matches (more reads)."""

@@ -62,6 +62,19 @@ class FeedSettings(BaseModel):
         "date, orders gone)",
     )
     page_size: int = Field(default=100, ge=1, description="orders per upstream page when polling")
+    index_search: bool = Field(
+        default=True,
+        description="answer `orders` listings with a `search` from the order index (one store "
+        "query across every source, no upstream request; a source ingestion has not loaded "
+        "yet is named in a NOT_INDEXED error); off: read the upstreams page by page, as every "
+        "other listing (for deployments that ingest nowhere)",
+    )
+    index_reads: bool = Field(
+        default=False,
+        description="answer every `orders` listing from the order index, not only searches: "
+        "no upstream request for a listing, which shows the orders as ingestion last saw them "
+        "(`Order.syncedAt` says when)",
+    )
     tick_s: float = Field(
         default=1.0, gt=0, description="subscribers' events are read at least this often"
     )

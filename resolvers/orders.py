@@ -1,4 +1,5 @@
-"""Resolvers of the order queries: ``node``, ``order``, ``orderByReference``, ``orders``."""
+"""Resolvers of the order queries: ``node``, ``order``, ``orderByReference``, ``orders``
+(read from the upstreams, or from the order index: ``resolvers.indexed``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from domain.errors import NotFoundError, ValidationError
 from domain.ids import decode_order_id
 from domain.models import Order, OrderSource, OrderStatus, PaymentStatus
 from gateway.context import Context
+from resolvers.indexed import answers_from_index, page_index
 from resolvers.pagination import OrdersPage, page_orders
 
 
@@ -83,6 +85,10 @@ async def list_orders(
         return OrdersPage(edges=[], has_next_page=False, unavailable=[])  # matches nothing
     wanted = sources if sources is not None else list(OrderSource)
     backends = {s: b for s, b in context.backends.items() if s in wanted}
+    if answers_from_index(context, query):
+        page = await page_index(context, query, list(backends), first=first, after=after)
+        context.loaders.prime([edge.order for edge in page.edges])
+        return page
     page = await page_orders(
         backends,
         query,

@@ -7,7 +7,9 @@ skips an order of a listing that does not change meanwhile. A backend that fails
 position: the next page picks it up where it stood.
 
 Cursors are signed (``CursorCodec``): every offset a client hands back is one this gateway
-wrote. A page reads at most ``max_reads`` upstream pages per backend; a filter that matches
+wrote. A listing answered from the order index (``resolvers.indexed``) has cursors of its own
+kind (``IndexCursor``: the last order's place in the index); each kind of listing refuses the
+other's. A page reads at most ``max_reads`` upstream pages per backend; a filter that matches
 little ends the page early with a continuation cursor past what it read, taking only the
 matches no unread order could precede.
 """
@@ -25,6 +27,7 @@ import logging
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from backends.base import OrderBackend, OrderQuery
 from domain.errors import BackendError, ValidationError
@@ -65,6 +68,19 @@ class Cursor:
     offsets: Mapping[OrderSource, int]
 
 
+@dataclass(frozen=True, slots=True)
+class IndexCursor:
+    """Where a listing of the order index stands: after the order with this upstream change
+    time (UTC) and id."""
+
+    key: str  # the listing's ``filter_key``
+    updated_at: datetime
+    order_id: str
+
+
+ORDER_ID_MAX = 200  # the store's column
+
+
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -86,20 +102,40 @@ class CursorCodec:
     def _mac(self, body: bytes) -> str:
         return _b64(hmac.new(self._secret, body, hashlib.sha256).digest()[:MAC_BYTES])
 
-    def encode(self, cursor: Cursor) -> str:
-        body = json.dumps(
-            {
-                "v": CURSOR_VERSION,
-                "k": cursor.key,
-                "o": {s.value: n for s, n in cursor.offsets.items()},
-            },
-            separators=(",", ":"),
-        ).encode()
+    def encode(self, cursor: Cursor | IndexCursor) -> str:
+        fields: dict[str, object] = {"v": CURSOR_VERSION, "k": cursor.key}
+        if isinstance(cursor, IndexCursor):
+            fields["i"] = [cursor.updated_at.isoformat(), cursor.order_id]
+        else:
+            fields["o"] = {s.value: n for s, n in cursor.offsets.items()}
+        body = json.dumps(fields, separators=(",", ":")).encode()
         return f"{_b64(body)}.{self._mac(body)}"
 
     def decode(self, value: str, *, key: str) -> Cursor:
-        """The cursor ``value`` holds; ``ValidationError`` for anything this API did not
-        write, and for a cursor of a listing with other filters than ``key``'s."""
+        """The upstream listing's cursor ``value`` holds; ``ValidationError`` for anything
+        this API did not write, for a cursor of a listing with other filters than ``key``'s,
+        and for a cursor of the order index."""
+        cursor = self._checked(value, key)
+        if isinstance(cursor, IndexCursor):
+            raise ValidationError(
+                "The cursor belongs to a listing answered from the order index, and this one "
+                "reads the upstreams; start again without `after`.",
+                field=["after"],
+            )
+        return cursor
+
+    def decode_index(self, value: str, *, key: str) -> IndexCursor:
+        """``decode`` for a listing of the order index: its cursors only."""
+        cursor = self._checked(value, key)
+        if isinstance(cursor, Cursor):
+            raise ValidationError(
+                "The cursor belongs to a listing read from the upstreams, and this one is "
+                "answered from the order index; start again without `after`.",
+                field=["after"],
+            )
+        return cursor
+
+    def _checked(self, value: str, key: str) -> Cursor | IndexCursor:
         cursor = self._verified(value)
         if cursor is None:
             raise ValidationError(
@@ -113,7 +149,7 @@ class CursorCodec:
             )
         return cursor
 
-    def _verified(self, value: str) -> Cursor | None:
+    def _verified(self, value: str) -> Cursor | IndexCursor | None:
         body_text, _, mac = value.partition(".")
         try:
             body = _unb64(body_text)
@@ -125,13 +161,19 @@ class CursorCodec:
             return None
         try:
             fields = json.loads(body)
-            offsets = {OrderSource(s): n for s, n in fields["o"].items()}
             cursor_key = fields["k"]
-            valid = (
-                fields["v"] == CURSOR_VERSION
-                and isinstance(cursor_key, str)
-                and all(type(n) is int and 0 <= n <= MAX_OFFSET for n in offsets.values())
-            )
+            if fields["v"] != CURSOR_VERSION or not isinstance(cursor_key, str):
+                return None
+            if "i" in fields:
+                moment, order_id = fields["i"]
+                updated_at = datetime.fromisoformat(moment)
+                if updated_at.tzinfo is None or not isinstance(order_id, str):
+                    return None
+                if len(order_id) > ORDER_ID_MAX:
+                    return None
+                return IndexCursor(cursor_key, updated_at, order_id)
+            offsets = {OrderSource(s): n for s, n in fields["o"].items()}
+            valid = all(type(n) is int and 0 <= n <= MAX_OFFSET for n in offsets.values())
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
         return Cursor(cursor_key, offsets) if valid else None
@@ -196,7 +238,7 @@ class Edge:
     only when asked for (a page of 100 orders rarely wants 100 cursors)."""
 
     order: Order
-    position: Cursor
+    position: Cursor | IndexCursor
     codec: CursorCodec
 
     @property
@@ -216,6 +258,9 @@ class OrdersPage:
     # Set when the scan limit ended the page before `first` orders: where the next page reads
     # on from (past what was read and did not match). Otherwise the last edge's cursor.
     continuation: str | None = None
+    # A listing of the order index: the sources ingestion has not loaded into it yet (their
+    # orders are missing, or some of them).
+    not_indexed: list[OrderSource] = field(default_factory=list)
 
 
 async def page_orders(

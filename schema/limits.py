@@ -137,6 +137,8 @@ class QueryLimits(SchemaExtension):
                     variables=ctx.variables,
                     sources=len(context.backends),
                     scan_pages=context.settings.max_scan_pages,
+                    index_search=context.settings.feed.index_search,
+                    index_reads=context.settings.feed.index_reads,
                 )
             except RecursionError:
                 figures = None
@@ -191,6 +193,8 @@ class QueryLimits(SchemaExtension):
             sources=len(context.backends),
             scan_pages=context.settings.max_scan_pages,
             listings=context.listings,
+            index_search=context.settings.feed.index_search,
+            index_reads=context.settings.feed.index_reads,
         ).cost
         report.actual = min(actual, report.requested)
         unused = report.requested - report.actual

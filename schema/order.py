@@ -211,6 +211,12 @@ class Order(Node):
 
     updated_at: datetime = strawberry.field(description="When the order last changed upstream.")
 
+    @strawberry.field(
+        description="When the index last saw this order upstream (null if never indexed)."
+    )
+    async def synced_at(self, info: strawberry.Info[Context, None]) -> datetime | None:
+        return await info.context.loaders.synced_at.load(str(self.id))
+
 
 @strawberry.type(description="An order in a connection, with the cursor that points after it.")
 class OrderEdge:
@@ -227,5 +233,7 @@ class OrderConnection:
     edges: list[OrderEdge] = strawberry.field(description="The orders of this page.")
     page_info: PageInfo = strawberry.field(description="Where this page stands.")
     unavailable_sources: list[OrderSource] = strawberry.field(
-        description="Backends that failed for this page; the page holds what the others returned."
+        description="Backends missing from this page: they failed, or (a listing answered from "
+        "the order index) ingestion has not loaded them yet; the page holds what the others "
+        "returned."
     )

@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 from graphql import GraphQLError
 
+from domain.errors import NotIndexedError
 from gateway.context import Context
 from gateway.limits import Listing
 from resolvers import orders as resolve
@@ -38,10 +39,13 @@ class OrderFilter:
     )
     search: str | None = strawberry.field(
         default=None,
-        description="Case-insensitive text in the reference, number or customer name (the "
-        "name only for callers with customers:read). Each page "
-        "reads a bounded number of upstream pages (`max_scan_pages`): a rare match may take "
-        "several pages, some empty, until hasNextPage is false.",
+        description="Case-insensitive text in the reference, number, customer e-mail or "
+        "customer name (e-mail and name only for callers with customers:read). Answered from "
+        "the order index across every source at once, newest first (a source not loaded into "
+        "it yet is named in a NOT_INDEXED error); where the gateway reads the upstreams "
+        "instead (`feed.index_search` off), each page reads a bounded number of upstream pages "
+        "(`max_scan_pages`): a rare match may take several pages, some empty, until "
+        "hasNextPage is false.",
     )
     include_deleted: bool | None = strawberry.field(
         default=False,
@@ -143,7 +147,11 @@ class Query(ApiKeyQueries, EventQueries):
             first=first,
             after=after,
         )
-        for error in page.unavailable:
+        missing = [
+            *page.unavailable,
+            *([NotIndexedError(page.not_indexed)] if page.not_indexed else []),
+        ]
+        for error in missing:
             info.context.partial_errors.append(
                 GraphQLError(error.message, path=info.path.as_list(), extensions=error.extensions)
             )
@@ -160,7 +168,7 @@ class Query(ApiKeyQueries, EventQueries):
                 start_cursor=page.edges[0].cursor if page.edges else None,
                 end_cursor=page.continuation or (page.edges[-1].cursor if page.edges else after),
             ),
-            unavailable_sources=[error.source for error in page.unavailable],
+            unavailable_sources=[error.source for error in page.unavailable] + page.not_indexed,
         )
 
     @strawberry.field(

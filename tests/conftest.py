@@ -67,8 +67,9 @@ def settings(simulator_urls: dict[OrderSource, str], tmp_path: Path) -> Settings
         gc_gen0_threshold=0,  # the collector of the test process is left as it is
         outbox={"poll_interval_s": 0.1, "backoff_base_s": 0.1, "backoff_max_s": 1.0},
         # No polling of the shared simulators (it would count in their stats): feed tests
-        # turn ingestion on with simulators of their own.
-        feed={"ingest": False, "tick_s": 0.2},
+        # turn ingestion on with simulators of their own. Without an index, searches read the
+        # upstreams (tests/feed/test_search.py searches the index).
+        feed={"ingest": False, "tick_s": 0.2, "index_search": False},
         # A budget no test exhausts by accident; tests/gateway/test_limits.py sets its own.
         limits={"bucket_size": 1_000_000, "restore_rate": 1_000_000},
         **{

@@ -10,10 +10,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from backends.base import OrderBackend
+from domain.ids import order_id
 from domain.models import Order, OrderEvent, OrderSource
 from resolvers.loaders.health_by_source import HealthBySourceLoader
 from resolvers.loaders.history_by_order import HistoryByOrderLoader
 from resolvers.loaders.order_by_id import OrderByIdLoader
+from resolvers.loaders.synced_at_by_order import SyncedAtByOrderLoader
 from store.engine import Store
 
 
@@ -22,6 +24,7 @@ class DataLoaders:
     order_by_id: Mapping[OrderSource, OrderByIdLoader]
     history_by_order: HistoryByOrderLoader
     health_by_source: HealthBySourceLoader
+    synced_at: SyncedAtByOrderLoader
 
     @classmethod
     def create(
@@ -34,6 +37,7 @@ class DataLoaders:
             },
             history_by_order=HistoryByOrderLoader(store),
             health_by_source=HealthBySourceLoader(backends),
+            synced_at=SyncedAtByOrderLoader(store),
         )
 
     async def order(self, source: OrderSource, upstream_id: str) -> Order | None:
@@ -53,6 +57,7 @@ class DataLoaders:
         """An order this request changed: its next read (and its history) is fresh."""
         self.order_by_id[source].clear(upstream_id)
         self.history_by_order.clear((source, upstream_id))
+        self.synced_at.clear(order_id(source, upstream_id))
 
     async def history(self, source: OrderSource, upstream_id: str) -> list[OrderEvent]:
         return await self.history_by_order.load((source, upstream_id))

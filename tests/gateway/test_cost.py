@@ -39,6 +39,8 @@ def measured(
     sources: int = ALL_SOURCES,
     listings: dict[str, Listing] | None = None,
     operation: str | None = None,
+    index_search: bool = False,
+    index_reads: bool = False,
 ) -> Measure:
     document = parse(query)
     chosen = operation_of(document, operation)
@@ -50,6 +52,8 @@ def measured(
         sources=sources,
         scan_pages=SCAN_PAGES,
         listings=listings,
+        index_search=index_search,
+        index_reads=index_reads,
     )
 
 
@@ -66,6 +70,8 @@ class Case:
     variables: dict[str, Any] | None = None
     sources: int = ALL_SOURCES  # backends the caller may read
     listings: dict[str, Listing] | None = None  # after execution: what each root listing read
+    index_search: bool = False  # `feed.index_search`: the order index answers searches
+    index_reads: bool = False  # `feed.index_reads`: it answers every listing
 
 
 ORDERS_100 = "{ orders(first: 100) { edges { node { id } } } }"
@@ -178,6 +184,20 @@ COSTS: dict[str, Case] = {
         3 + 100 * 4,
         listings={"a": Listing(first_reads=3, later_reads=0, edges=3)},
     ),
+    # A listing the order index answers is one read across every source, with no scan.
+    "a-search-of-the-index-is-one-read": Case(
+        '{ orders(first: 20, filter: {search: "x"}) { edges { node { parentOrder { id } } } } }',
+        20 + 20 * 1,
+        index_search=True,
+    ),
+    "an-empty-search-reads-the-upstreams": Case(
+        '{ orders(first: 10, filter: {search: ""}) { edges { cursor } } }', 40, index_search=True
+    ),
+    "index-reads-answer-every-listing": Case(
+        "{ orders(first: 10, filter: {statuses: [PENDING]}) { edges { cursor } } }",
+        10,
+        index_reads=True,
+    ),
     "a-scan-pays-for-each-later-read": Case(
         '{ orders(first: 5, filter: {search: "x"}) { edges { node { splitOrders { id } } } } }',
         20 + 10 * 12 + 2 * 1,
@@ -188,7 +208,14 @@ COSTS: dict[str, Case] = {
 
 @pytest.mark.parametrize("case", COSTS.values(), ids=COSTS.keys())
 def test_each_rule_of_the_cost_model(case: Case) -> None:
-    figures = measured(case.query, case.variables, sources=case.sources, listings=case.listings)
+    figures = measured(
+        case.query,
+        case.variables,
+        sources=case.sources,
+        listings=case.listings,
+        index_search=case.index_search,
+        index_reads=case.index_reads,
+    )
     assert figures.cost == case.cost
 
 

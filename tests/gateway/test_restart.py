@@ -85,6 +85,7 @@ def gateway_process(
         "ORDERGATE_DATABASE_URL": database,
         "ORDERGATE_LOG_LEVEL": "warning",
         "ORDERGATE_FEED__INGEST": "false",  # the shared simulators: no polling of them
+        "ORDERGATE_FEED__INDEX_SEARCH": "false",  # so, without an index, searches read upstream
         # This test is about restarts, not credentials: its gateway serves anonymous callers.
         "ORDERGATE_AUTH__ANONYMOUS": "true",
         "ORDERGATE_AUTH__ANONYMOUS_SCOPES": '["orders:read", "orders:write"]',

@@ -18,7 +18,7 @@ query Page($first: Int, $after: String, $filter: OrderFilter) {
   orders(first: $first, after: $after, filter: $filter) {
     edges { cursor node {
       id source upstreamId reference number status upstreamStatus paymentStatus updatedAt
-      customer { name }
+      customer { name email }
     } }
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
     unavailableSources
@@ -205,7 +205,8 @@ def matches(node: dict[str, Any], filter: dict[str, Any]) -> bool:
         return False
     if "search" in filter:
         needle = filter["search"].casefold()
-        texts = [node["reference"], node["number"], (node["customer"] or {}).get("name")]
+        customer = node["customer"] or {}
+        texts = [node["reference"], node["number"], customer.get("name"), customer.get("email")]
         if not any(t and needle in t.casefold() for t in texts):
             return False
     return True

@@ -33,7 +33,14 @@ from domain.models import (
     UpstreamStatus,
 )
 from resolvers import pagination
-from resolvers.pagination import CURSOR_VERSION, MAX_OFFSET, Cursor, CursorCodec, filter_key
+from resolvers.pagination import (
+    CURSOR_VERSION,
+    MAX_OFFSET,
+    Cursor,
+    CursorCodec,
+    IndexCursor,
+    filter_key,
+)
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
 SECRET = b"the tests' cursor key"
@@ -387,6 +394,34 @@ def test_the_cursor_format_is_stable_across_deploys() -> None:
     cursor = Cursor(KEY, {OrderSource.WEBSHOP: 12, OrderSource.CRM: 0})
     body = b'{"v":3,"k":"0123456789ab","o":{"WEBSHOP":12,"CRM":0}}'
     assert CODEC.encode(cursor) == f"{b64(body)}.{mac(body)}"
+
+
+def test_a_cursor_of_the_order_index_reads_back_what_it_wrote() -> None:
+    cursor = IndexCursor(KEY, datetime(2026, 10, 3, 9, 30, 1, tzinfo=UTC), "T3JkZXI6Q1JNOjEw")
+    assert CODEC.decode_index(CODEC.encode(cursor), key=KEY) == cursor
+    body = b'{"v":3,"k":"0123456789ab","i":["2026-10-03T09:30:01+00:00","T3JkZXI6Q1JNOjEw"]}'
+    assert CODEC.encode(cursor) == f"{b64(body)}.{mac(body)}"
+
+
+def test_each_kind_of_listing_refuses_the_other_kinds_cursor() -> None:
+    index = CODEC.encode(IndexCursor(KEY, datetime(2026, 10, 3, tzinfo=UTC), "x"))
+    upstream = CODEC.encode(Cursor(KEY, {OrderSource.WEBSHOP: 12}))
+    with pytest.raises(ValidationError, match="answered from the order index") as caught:
+        CODEC.decode(index, key=KEY)
+    assert caught.value.field == ["after"]
+    with pytest.raises(ValidationError, match="read from the upstreams"):
+        CODEC.decode_index(upstream, key=KEY)
+
+
+@pytest.mark.parametrize(
+    "position",
+    [["2026-10-03T09:30:01", "x"], ["yesterday", "x"], ["2026-10-03T09:30:01Z", 7], ["x" * 3]],
+    ids=["no-offset", "not-a-time", "id-not-text", "not-a-pair"],
+)
+def test_a_signed_index_position_this_gateway_would_not_write_is_refused(position: list) -> None:
+    value = signed({"v": CURSOR_VERSION, "k": KEY, "i": position})
+    with pytest.raises(ValidationError, match="not a cursor of this API"):
+        CODEC.decode_index(value, key=KEY)
 
 
 # --- the listing's fingerprint --------------------------------------------------------------
