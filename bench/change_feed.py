@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from backends.base import OrderQuery
 from backends.registry import create_adapter
+from backends.simkit.server import ServerThread
 from bench.harness import measured_on, simulators_process
 from domain.access import ALL_SCOPES
 from domain.commands import UpdateStatus
@@ -52,12 +53,14 @@ from feed.events import EventFilter, read_after
 from feed.hub import EventHub
 from feed.index import ChangeOrigin, Observed, observe
 from feed.poller import Poller
+from gateway.app import create_app
 from gateway.settings import Settings
 from store import api_keys
 from store.engine import Store
 
 A, C = OrderSource.AFFILIATE, OrderSource.CRM
 POLL_INTERVAL_S = 1.0
+UNLIMITED = {"bucket_size": 1e9, "restore_rate": 1e9}  # benchmarks time work, not budgets
 SUBSCRIPTION = """subscription($after: String) { orderEvents(after: $after) {
   position orderId origin } }"""
 
@@ -278,6 +281,64 @@ async def fan_out(subscribers: int) -> list[str]:
     return [row(f"one event to {subscribers} subscribers", ms(spans), ms(floors))]
 
 
+SEARCH = """query($q: String!) { orders(first: 50, filter: {search: $q}) {
+  edges { node { id source } } } }"""
+
+
+async def search(requests: int) -> list[str]:
+    """One gateway answering from the index (ingesting), one searching the upstreams (the
+    listing scan ``orders`` did before the index), the same simulators; the regular shopper's
+    e-mail (every simulator of a seed has her)."""
+    from backends.simkit.fake import regular
+
+    needle = regular(42).email
+    with simulators_process(orders=120) as sims, tempfile.TemporaryDirectory() as tmp:
+        rows = []
+        timings: dict[str, list[float]] = {}
+        for name, feed in (
+            ("index", {"ingest": True, "index_search": True, "poll_interval_s": 3600}),
+            ("upstreams", {"ingest": False, "index_search": False}),
+        ):
+            database = f"sqlite+aiosqlite:///{tmp}/{name}.db"
+            settings = settings_for(
+                sims, database, feed=feed, log_level="warning", limits=UNLIMITED
+            )
+            with ServerThread({"gateway": create_app(settings)}) as server:
+                store = Store(database)
+                secret = (await api_keys.create(store, name="bench", scopes=ALL_SCOPES)).secret
+                headers = {"Authorization": f"Bearer {secret}"}
+                async with httpx.AsyncClient(
+                    base_url=server.urls["gateway"], headers=headers
+                ) as http:
+                    for _ in range(600):  # until the index answers (its first load is done)
+                        body = (
+                            await http.post(
+                                "/graphql", json={"query": SEARCH, "variables": {"q": needle}}
+                            )
+                        ).json()
+                        if "errors" not in body:
+                            break
+                        await asyncio.sleep(0.1)
+                    spent = []
+                    for _ in range(requests):
+                        started = time.perf_counter()
+                        answer = await http.post(
+                            "/graphql", json={"query": SEARCH, "variables": {"q": needle}}
+                        )
+                        spent.append(time.perf_counter() - started)
+                        assert "errors" not in answer.json(), answer.text
+                    timings[name] = spent
+                    found = {e["node"]["source"] for e in answer.json()["data"]["orders"]["edges"]}
+                await store.aclose()
+            rows.append((name, found))
+        index, live = ms(timings["index"]), ms(timings["upstreams"])
+        sources = ", ".join(sorted(rows[0][1]))
+        return [
+            f"| from the index ({sources}) | {index[0]:.1f} / {index[1]:.1f} ms | "
+            f"{live[0]:.1f} / {live[1]:.1f} ms | {live[0] / index[0]:.1f}x faster |"
+        ]
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--changes", type=int, default=20)
@@ -299,6 +360,11 @@ async def main() -> None:
     print("| what | commit -> last subscriber | floor: one store read | ratio |")
     print("|---|---:|---:|---:|")
     for line in await fan_out(args.subscribers):
+        print(line)
+    print("\n4. search for a customer's e-mail (p50 / p99)\n")
+    print("| answered | p50 / p99 | floor: across the four upstreams | ratio |")
+    print("|---|---:|---:|---:|")
+    for line in await search(50):
         print(line)
 
 
