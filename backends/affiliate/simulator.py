@@ -358,6 +358,7 @@ def create_app(config: SimConfig) -> Starlette:
         control=control,
         auth_check=lambda headers: api_key_scopes(headers) is not None,
         unauthorized_body={"error": "unauthorized", "message": "Missing or invalid X-Api-Key"},
+        on_shutdown=platform.webhooks.aclose,
         malformed_body=b'{"data": [{"id": 100001, "order_number": ',
     )
     app.state.platform = platform

@@ -64,6 +64,16 @@ class WebhookHub:
                 self._deliveries.add(task)
                 task.add_done_callback(self._deliveries.discard)
 
+    async def aclose(self) -> None:
+        """Deliveries still on their way are dropped (fire and forget); the client closed."""
+        for task in list(self._deliveries):
+            task.cancel()
+        if self._deliveries:
+            await asyncio.wait(self._deliveries, timeout=1.0)
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT_S)

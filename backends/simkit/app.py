@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
@@ -32,12 +33,22 @@ def simulator_app(
     unauthorized_body: dict[str, object] | None = None,
     malformed_body: bytes = b'{"results": [{"id": ',
     malformed_media_type: str = "application/json",
+    on_shutdown: Callable[[], Awaitable[None]] | None = None,
 ) -> Starlette:
     """The upstream ``routes`` guarded by ``auth_check``, counted and faulted by ``control``.
 
     The control API under ``/_sim/`` needs no credentials, is never counted and never faulted.
+    ``on_shutdown``: what the simulator closes when it stops (its own outgoing connections).
     """
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if on_shutdown is not None:
+            await on_shutdown()
+
     app = Starlette(
+        lifespan=lifespan,
         routes=[*control_routes(control), *routes],
         middleware=[
             Middleware(
