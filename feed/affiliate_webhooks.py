@@ -33,7 +33,13 @@ from starlette.responses import JSONResponse, Response
 from backends.affiliate import wire
 from backends.affiliate.client import AffiliateClient
 from backends.base import OrderBackend
-from domain.models import OrderSource
+from domain.errors import (
+    OrdergateError,
+    UpstreamMalformedError,
+    UpstreamRejectedError,
+    UpstreamUnavailableError,
+)
+from domain.models import Order, OrderSource
 from feed.index import ChangeOrigin, Observed, observe
 from store.clock import utcnow
 from store.engine import Store
@@ -44,6 +50,7 @@ log = logging.getLogger(__name__)
 PATH = "/webhooks/affiliate"
 EVENTS = ["order.created", "order.updated", "order.status_changed"]
 MAX_BODY_BYTES = 1_000_000
+MAX_DELIVERY_ID = 100  # the receipts' key column
 RECEIPTS_PER_ROUND = 100
 
 
@@ -105,10 +112,12 @@ class AffiliateReceiver:
             delivery = headers.get("x-affiliate-delivery") or event.id
             if delivery != event.id:
                 raise Refused(400, "X-Affiliate-Delivery does not name the body's event.")
+            if len(delivery) > MAX_DELIVERY_ID:  # kept whole: two ids must never become one
+                raise Refused(400, f"The delivery id is over {MAX_DELIVERY_ID} characters.")
         except Refused as refused:
             log.info("affiliate webhook refused: %s", refused.reason)
             return JSONResponse({"error": refused.reason}, status_code=refused.status)
-        new = await self._keep(delivery[:100], event.event, body)
+        new = await self._keep(delivery, event.event, body)
         if new:
             self.wake()
         return JSONResponse(
@@ -149,7 +158,7 @@ async def process_receipts(
     notify: Callable[[list[ChangeEventRecord]], Awaitable[None]],
 ) -> int:
     """Observe the orders of the receipts not processed yet; the events made. A receipt whose
-    order could not be read stays for the next round."""
+    order could not be read (the platform down) stays for the next round."""
     async with store.session() as session:
         rows = await session.exec(
             select(WebhookReceipt)
@@ -161,14 +170,11 @@ async def process_receipts(
     if not receipts:
         return 0
     order_ids = list(dict.fromkeys(str(json.loads(r.body)["data"]["id"]) for r in receipts))
-    found = await backend.get_orders(order_ids)
-    observed = [Observed(order) for order in found if order is not None]
-    gone = [
-        (OrderSource.AFFILIATE, uid)
-        for uid, order in zip(order_ids, found, strict=True)
-        if order is None
-    ]
+    found, done = await _read(backend, order_ids)
+    observed = [Observed(order) for order in found.values() if order is not None]
+    gone = [(OrderSource.AFFILIATE, uid) for uid, order in found.items() if order is None]
     events = await observe(store, observed, ChangeOrigin.WEBHOOK, gone=gone)
+    receipts = [r for r in receipts if str(json.loads(r.body)["data"]["id"]) in done]
     async with store.session() as session:
         await session.exec(
             update(WebhookReceipt)
@@ -179,6 +185,31 @@ async def process_receipts(
     if events:
         await notify(events)
     return len(events)
+
+
+async def _read(
+    backend: OrderBackend, order_ids: list[str]
+) -> tuple[dict[str, Order | None], set[str]]:
+    """The receipts' orders (``None``: gone upstream) and the ids done with. All at once;
+    when that fails, one by one: an order the platform answers wrongly (garbage, a refusal)
+    is given up — the next poll reads it — instead of holding back every receipt after it.
+    The platform down (no answer at all): the rest wait for the next round."""
+    try:
+        orders = await backend.get_orders(order_ids)
+        return dict(zip(order_ids, orders, strict=True)), set(order_ids)
+    except OrdergateError:
+        pass
+    found: dict[str, Order | None] = {}
+    done: set[str] = set()
+    for order_id in order_ids:
+        try:
+            [found[order_id]] = await backend.get_orders([order_id])
+        except (UpstreamMalformedError, UpstreamRejectedError) as error:
+            log.warning("affiliate webhook of order %s given up (polled): %s", order_id, error)
+        except UpstreamUnavailableError:
+            break
+        done.add(order_id)
+    return found, done
 
 
 async def register(client: AffiliateClient, url: str, secret: bytes) -> wire.Webhook:

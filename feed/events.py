@@ -25,7 +25,7 @@ def decode_position(value: str | None, *, field: str = "after") -> int:
     """A position a client sent back (``None``/empty: the start of the log)."""
     if not value:
         return 0
-    if not value.isdigit() or len(value) > POSITION_DIGITS:
+    if not (value.isascii() and value.isdigit()) or len(value) > POSITION_DIGITS:
         raise ValidationError(
             f"{value!r} is not a position of the event log (pass an event's `position`).",
             field=[field],

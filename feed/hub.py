@@ -152,10 +152,11 @@ class EventHub:
                 await self._redis.aclose()  # type: ignore[attr-defined]
 
     async def subscribe(
-        self, event_filter: EventFilter, *, after: int | None
-    ) -> AsyncIterator[ChangeEventRecord]:
+        self, event_filter: EventFilter, *, after: int | None, idle_s: float | None = None
+    ) -> AsyncIterator[ChangeEventRecord | None]:
         """The events the filter lets through: those stored after ``after`` (``None``: none,
-        only what comes from now on), then live ones, each once, in position order."""
+        only what comes from now on), then live ones, each once, in position order; ``None``
+        after every ``idle_s`` without one (the subscriber's moment to check it may go on)."""
         await self._started.wait()
         subscriber = _Subscriber(event_filter, self.queue_size)
         self._subscribers.add(subscriber)
@@ -171,7 +172,12 @@ class EventHub:
                         last = event.position
                         yield event
                     after = None
-                event = await subscriber.queue.get()
+                try:
+                    async with asyncio.timeout(idle_s):
+                        event = await subscriber.queue.get()
+                except TimeoutError:
+                    yield None
+                    continue
                 assert event.position is not None
                 if event.position > last:
                     last = event.position

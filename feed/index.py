@@ -19,8 +19,9 @@ reader resuming from a position could otherwise skip it); SQLite has one writer 
 from __future__ import annotations
 
 import enum
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,7 +39,7 @@ from store.orders import ORDER_SOURCE
 from store.tables import ChangeEventRecord, IndexedOrder
 
 INSERT_CHUNK = 500  # rows per INSERT: 500 x 17 columns stays under 32,766 bound values
-EVENT_LOCK = 7_412_011  # PostgreSQL advisory lock: one writer of events at a time
+INDEX_LOCK = 7_412_011  # PostgreSQL advisory lock: one writer of the index at a time
 
 
 class ChangeKind(enum.StrEnum):
@@ -58,10 +59,12 @@ class ChangeOrigin(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Observed:
-    """One order as an upstream showed it; ``split``: the gateway just split it."""
+    """One order as an upstream showed it; ``split``: the gateway just split it; ``read_at``:
+    when the upstream answered (by default: when this was made, right after the answer)."""
 
     order: Order
     split: bool = False
+    read_at: datetime = field(default_factory=utcnow)
 
 
 def classify(
@@ -83,7 +86,14 @@ def classify(
     return ChangeKind.UPDATED
 
 
-def _row(order: Order, data: dict[str, Any], digest: str, now: datetime) -> dict[str, Any]:
+def _older(item: Observed, updated_at: datetime, read_at: datetime) -> bool:
+    """Whether a look is older than the index's: an earlier upstream change date, or the
+    same one (B2B's has whole seconds) read before the index's look was."""
+    order_updated = item.order.updated_at
+    return order_updated < updated_at or (order_updated == updated_at and item.read_at < read_at)
+
+
+def _row(order: Order, data: dict[str, Any], digest: str, read_at: datetime) -> dict[str, Any]:
     customer = order.customer
     return {
         "id": ids.order_id(order.source, order.upstream_id),
@@ -102,13 +112,21 @@ def _row(order: Order, data: dict[str, Any], digest: str, now: datetime) -> dict
         "upstream_updated_at": order.updated_at.astimezone(UTC),
         "content_hash": digest,
         "order_json": codec.encode(order),
-        "synced_at": now,
+        "synced_at": read_at,
     }
 
 
-async def _lock_events(session: AsyncSession) -> None:
+async def _lock_index(session: AsyncSession) -> None:
+    """This transaction is the index's one writer until it ends, before it reads a row: an
+    observer that read first and locked later could compare with a look another replaced
+    meanwhile (and lose the newer one), or hold a row lock the lock's holder waits for.
+    PostgreSQL: a transaction-scoped advisory lock; SQLite: the database's write lock, taken
+    by a write that changes nothing (the driver starts the transaction at the first write)."""
     if session.get_bind().dialect.name == "postgresql":
-        await session.exec(text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=EVENT_LOCK))  # type: ignore[call-overload]
+        statement = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=INDEX_LOCK)
+    else:
+        statement = text("UPDATE sync_checkpoints SET source = source WHERE 1 = 0")
+    await session.exec(statement)  # type: ignore[call-overload]
 
 
 async def observe_in(
@@ -127,35 +145,41 @@ async def observe_in(
         earlier = latest.get(key)
         if earlier is None or item.order.updated_at >= earlier.order.updated_at or item.split:
             split = item.split or (earlier is not None and earlier.split)
-            latest[key] = Observed(item.order, split)
+            latest[key] = Observed(item.order, split, item.read_at)
     gone_ids = {ids.order_id(source, upstream_id): source for source, upstream_id in gone}
     keys = list(latest) + list(gone_ids)
     if not keys:
         return []
+    await _lock_index(session)
     rows = await session.exec(
-        select(IndexedOrder.id, IndexedOrder.content_hash, IndexedOrder.upstream_updated_at).where(
-            col(IndexedOrder.id).in_(keys)
-        )
+        select(
+            IndexedOrder.id,
+            IndexedOrder.content_hash,
+            IndexedOrder.upstream_updated_at,
+            IndexedOrder.synced_at,
+        ).where(col(IndexedOrder.id).in_(keys))
     )
-    held_rows = {row[0]: (row[1], as_utc(row[2])) for row in rows}
+    held_rows = {row[0]: (row[1], as_utc(row[2]), as_utc(row[3])) for row in rows}
     unchanged: list[str] = []
     candidates: list[tuple[str, Observed, dict[str, Any], str]] = []
     for key, item in latest.items():
         data = codec.dump(item.order)
         digest = codec.content_hash(data)
         row = held_rows.get(key)
-        if row is not None and (row[0] == digest or item.order.updated_at < row[1]):
+        if row is not None and (row[0] == digest or _older(item, row[1], row[2])):
             unchanged.append(key)
         else:
             candidates.append((key, item, data, digest))
-    if unchanged:
+    by_read: dict[datetime, list[str]] = defaultdict(list)
+    for key in unchanged:
+        by_read[latest[key].read_at].append(key)
+    for read_at, same in by_read.items():  # one statement for a page (one read)
         await session.exec(
-            update(IndexedOrder).where(col(IndexedOrder.id).in_(unchanged)).values(synced_at=now)
+            update(IndexedOrder).where(col(IndexedOrder.id).in_(same)).values(synced_at=read_at)
         )
     gone_keys = [key for key in gone_ids if key in held_rows]
     if not candidates and not gone_keys:
         return []
-    await _lock_events(session)
     events = await _insert_new(
         session, [c for c in candidates if c[0] not in held_rows], origin, now
     )
@@ -188,7 +212,7 @@ async def _insert_new(
     if not new:
         return []
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    rows = [_row(item.order, data, digest, now) for _, item, data, digest in new]
+    rows = [_row(item.order, data, digest, item.read_at) for _, item, data, digest in new]
     table = IndexedOrder.__table__  # type: ignore[attr-defined]
     inserted: set[str] = set()
     for start in range(0, len(rows), INSERT_CHUNK):  # within the databases' bind limits
@@ -212,7 +236,7 @@ async def _replace(
     item: Observed,
     data: dict[str, Any],
     digest: str,
-    held: tuple[str, datetime],
+    held: tuple[str, datetime, datetime],
     origin: ChangeOrigin,
     now: datetime,
 ) -> ChangeEventRecord | None:
@@ -224,7 +248,7 @@ async def _replace(
         return None
     before = codec.decode(before_json)
     changed = codec.changed_fields(codec.dump(before), data)
-    values = _row(item.order, data, digest, now)
+    values = _row(item.order, data, digest, item.read_at)
     result = await session.exec(
         update(IndexedOrder)
         .where(col(IndexedOrder.id) == key, col(IndexedOrder.content_hash) == held[0])

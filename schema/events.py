@@ -7,14 +7,16 @@ pages the same log over HTTP. Both see only the sources the caller may see; an e
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import strawberry
+from graphql import GraphQLError
 
 from domain import ids
-from domain.errors import ValidationError
+from domain.errors import ErrorCode, OrdergateError, ValidationError
 from domain.models import OrderSource
 from feed import codec
 from feed.events import EventFilter, decode_position, encode_position, read_after
@@ -28,6 +30,7 @@ from store.tables import ChangeEventRecord
 if TYPE_CHECKING:
     from gateway.context import Context
 
+log = logging.getLogger(__name__)
 MAX_EVENTS_PAGE = 200
 
 
@@ -161,7 +164,19 @@ class Subscription:
         context = info.context
         wanted = event_filter(context, filter)
         start = decode_position(after) if after is not None else None
-        async for record in context.feed.hub.subscribe(wanted, after=start):
-            await context.still_authorized()
-            context.refresh_loaders()
-            yield OrderChangeEvent.from_record(record)
+        # Between events too, a revoked key is noticed: every key-cache period at the least.
+        idle_s = max(context.settings.auth.key_cache_s, context.settings.feed.tick_s)
+        try:
+            async for record in context.feed.hub.subscribe(wanted, after=start, idle_s=idle_s):
+                await context.still_authorized()
+                if record is None:
+                    continue
+                context.refresh_loaders()
+                yield OrderChangeEvent.from_record(record)
+        except OrdergateError:
+            raise  # typed: the client is told what it is
+        except Exception as error:  # never an exception's own words (SQL, paths) to a client
+            log.exception("subscription orderEvents failed")
+            raise GraphQLError(
+                "Internal error", extensions={"code": ErrorCode.INTERNAL.value}
+            ) from error

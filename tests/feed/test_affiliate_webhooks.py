@@ -19,6 +19,8 @@ from pydantic import SecretStr
 from sqlmodel import select
 from starlette.applications import Starlette
 
+from backends.registry import create_adapter
+from domain import ids
 from domain.commands import UpdateStatus
 from domain.models import OrderSource, OrderStatus
 from feed.affiliate_webhooks import Refused, verify
@@ -217,3 +219,73 @@ def test_the_signature_check_is_the_documented_algorithm() -> None:
     ]:
         with pytest.raises(Refused):
             verify(b"k", timestamp, signature, body, now=at, tolerance_s=300)
+
+
+async def test_delivery_ids_are_kept_whole(
+    receiving: Starlette, own_sims: dict[OrderSource, str]
+) -> None:
+    """Two deliveries whose ids share their first 100 characters are two deliveries; an id
+    longer than the store keeps is refused, not cut (it would become another's)."""
+    orders = upstream_get(A, own_sims[A], "/api/v1/orders", limit=2)["data"]
+    long_ids = ["evt_" + "0" * 100 + str(n) for n in range(2)]
+    async with client_of(receiving) as http:
+        answers = [
+            await http.post("/webhooks/affiliate", content=body, headers=signed(body))
+            for body in (event_body(o, d) for o, d in zip(orders, long_ids, strict=True))
+        ]
+    assert [a.status_code for a in answers] == [400, 400]
+    assert await receipts(receiving) == []
+
+
+async def test_one_order_the_platform_answers_wrongly_holds_back_no_other(
+    settings: Settings, own_sims: dict[OrderSource, str]
+) -> None:
+    """A receipt whose order the platform answers with garbage is given up (the poll reads
+    that order); the receipts after it are processed."""
+    from domain.errors import UpstreamMalformedError
+    from feed.affiliate_webhooks import process_receipts
+    from store.clock import utcnow
+    from store.engine import Store
+
+    good = upstream_get(A, own_sims[A], "/api/v1/orders", limit=1)["data"][0]
+
+    class Platform:  # the one order answered wrongly; the other as it is
+        async def get_orders(self, upstream_ids: list[str]) -> list[Any]:
+            if "999" in upstream_ids:
+                raise UpstreamMalformedError(A, "order 999: unknown status 'weird'")
+            adapter = create_adapter(
+                A, settings.backend(A).model_copy(update={"base_url": own_sims[A]})
+            )
+            try:
+                return await adapter.get_orders(upstream_ids)
+            finally:
+                await adapter.aclose()
+
+    store = Store(settings.database_url)
+    try:
+        await store.migrate()
+        async with store.session() as session:
+            for n, order_id in enumerate([999, good["id"]]):
+                session.add(
+                    WebhookReceipt(
+                        delivery_id=f"evt_poison_{n}",
+                        event="order.updated",
+                        body=json.dumps({"data": {"id": order_id}}),
+                        received_at=utcnow(),
+                    )
+                )
+            await session.commit()
+
+        async def nothing(events: list[Any]) -> None:
+            return None
+
+        await process_receipts(store, Platform(), nothing)  # type: ignore[arg-type]
+        async with store.session() as session:
+            done = {
+                r.delivery_id: r.processed_at for r in await session.exec(select(WebhookReceipt))
+            }
+        events = await read_after(store, 0, EventFilter(), limit=10)
+    finally:
+        await store.aclose()
+    assert all(done.values()), done  # the garbage one given up, the good one processed
+    assert [e.order_id for e in events] == [ids.order_id(A, str(good["id"]))]

@@ -142,3 +142,31 @@ async def test_a_revoked_key_stops_its_open_subscription(
     assert message["type"] == "error" or "errors" in message["payload"], message
     errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
     assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_a_revoked_key_ends_even_a_quiet_subscription(
+    settings: Settings, own_sims: dict[OrderSource, str]
+) -> None:
+    """No event matches its filter, so none arrives to check the key on: it is checked
+    between events too, every key-cache period."""
+    settings = settings.model_copy(
+        update={"auth": settings.auth.model_copy(update={"key_cache_s": 0})}
+    )
+    async with serve(settings, own_sims, ingest=False) as served:
+        made = await api_keys.create(served.store, name="quiet", scopes=[Scope.ORDERS_READ])
+        async with subscribed(served.ws_url, made.secret, {"filter": {"kinds": ["DELETED"]}}) as ws:
+            assert made.record.id is not None
+            await api_keys.revoke(served.store, made.record.id)
+            async with asyncio.timeout(30):
+                message = json.loads(await ws.recv())
+    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+@pytest.mark.parametrize("after", ["²", "١٢", "-1", "999999999999999999999", "abc", "1e3"])
+async def test_a_position_that_is_none_is_a_validation_error(gateway: Any, after: str) -> None:
+    """Over HTTP and over the socket alike: never an internal error, never its words."""
+    answer = await gateway.query(
+        "query($a: String) { orderEvents(after: $a, first: 1) { edges { cursor } } }", {"a": after}
+    )
+    assert [e["extensions"]["code"] for e in answer["errors"]] == ["VALIDATION"]
