@@ -141,10 +141,10 @@ class EventQueries:
         self,
         info: strawberry.Info[Context, None],
         filter: OrderEventFilter | None = None,
-        first: int = 50,
+        first: int | None = 50,
         after: str | None = None,
     ) -> OrderChangeEventConnection:
-        return await order_events_page(info.context, filter, first, after)
+        return await order_events_page(info.context, filter, 50 if first is None else first, after)
 
 
 @strawberry.type(description="Live data over graphql-transport-ws on /graphql.")
