@@ -9,5 +9,6 @@ poller             incremental polling per backend, with checkpoints; full loads
 search             listings read from the index: filters and text search in one store query
 affiliate_webhooks the affiliate platform's signed order events: receiver and registration
 partner_webhooks   partners' outgoing webhooks, signed per Standard Webhooks, with retries
+webhook_destinations  where a partner's webhook may be sent (URL shape, no private addresses)
 service            the feed's tasks, started and stopped with the app
 """

@@ -5,7 +5,7 @@
   affiliate receipts' processing, and the receiver's registration with the platform (tried
   before each AFFILIATE poll until the platform takes it; then AFFILIATE is polled only at
   ``backup_poll_s``);
-- the partners' webhook deliveries (``feed.partner_webhooks``), when present.
+- the partners' webhook fan-out and deliveries (``feed.partner_webhooks``, always).
 
 ``search`` reads the index for listings (``feed.search``), in every process.
 """
@@ -22,6 +22,7 @@ from backends.base import OrderBackend
 from domain.models import OrderSource
 from feed import affiliate_webhooks
 from feed.hub import EventHub
+from feed.partner_webhooks import PartnerWebhooks
 from feed.poller import Poller
 from feed.search import IndexSearch
 from gateway.settings import Settings
@@ -58,6 +59,8 @@ class Feed:
         self.search = IndexSearch(store)
         self.receiver: affiliate_webhooks.AffiliateReceiver | None = None
         self.listeners: list[Callable[[list[ChangeEventRecord]], Awaitable[None]]] = []
+        self.partner_webhooks = PartnerWebhooks(settings, store)
+        self.listeners.append(self.partner_webhooks.on_events)
         self._receipts = asyncio.Event()
         self.webhooks_registered = False  # the affiliate platform sends us its events
         self._tasks: list[asyncio.Task[None]] = []
@@ -89,6 +92,7 @@ class Feed:
             wake=self._receipts.set,
         )
         self._spawn(self.hub.run())
+        self._spawn(self.partner_webhooks.run())  # in every process, as the hub
         if not self.settings.feed.ingest:
             return
         for source in self.backends:

@@ -110,6 +110,18 @@ class FeedSettings(BaseModel):
     delivery_backoff_max_s: float = Field(
         default=600.0, gt=0, description="retries at least this often"
     )
+    delivery_concurrency: int = Field(
+        default=16, ge=1, description="partners' receivers sent to at once (one each at most)"
+    )
+    webhook_subscriptions_max: int = Field(
+        default=20, ge=1, description="outgoing webhook subscriptions one caller may have"
+    )
+    webhook_private_urls: bool | None = Field(
+        default=None,
+        description="whether partners' webhook URLs may reach loopback, private or link-local "
+        "addresses (unset: by profile, yes in the demo, no in production: no requests into "
+        "the gateway's own network)",
+    )
 
 
 class AuthSettings(BaseModel):

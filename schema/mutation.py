@@ -46,6 +46,7 @@ from schema.payloads import (
 )
 from schema.permissions import Requires
 from schema.types import Shipment
+from schema.webhooks import WebhookMutations
 
 Info = strawberry.Info[Context, None]
 
@@ -77,7 +78,7 @@ async def change(info: Info, operation: str, input: Any, build: Any) -> resolve.
 
 
 @strawberry.type(description="Changes to orders, each sent to the upstream that owns the order.")
-class Mutation(ApiKeyMutations):
+class Mutation(ApiKeyMutations, WebhookMutations):
     @strawberry.mutation(
         description="Move an order to another canonical status.",
         permission_classes=[Requires.ORDERS_WRITE],

@@ -21,6 +21,7 @@ from schema.order import Node, Order, OrderConnection, OrderEdge
 from schema.permissions import Requires
 from schema.types import Backend, PageInfo
 from schema.viewer import Viewer
+from schema.webhooks import WebhookQueries
 
 
 @strawberry.input(description="Which orders `orders` returns; every filter given must match.")
@@ -63,7 +64,7 @@ Info = strawberry.Info[Context, None]
 
 
 @strawberry.type(description="Reading orders from every backend through one API.")
-class Query(ApiKeyQueries, EventQueries):
+class Query(ApiKeyQueries, EventQueries, WebhookQueries):
     @strawberry.field(description="Who is calling: principal, scopes, sources, budget.")
     async def viewer(self, info: Info) -> Viewer:
         return await Viewer.of(info.context)

@@ -214,7 +214,10 @@ class WebhookSubscriptionRecord(SQLModel, table=True):
     url: str = Field(max_length=2000)
     events: str = Field(max_length=200, description="space-separated OrderChangeKind values")
     sources: str = Field(max_length=200, description="space-separated OrderSource values")
-    secret: str = Field(max_length=200, description="whsec_...: the Standard Webhooks key")
+    # Kept as it is (the gateway signs with it); never in a repr, so never in a log line.
+    secret: str = Field(
+        max_length=200, repr=False, description="whsec_...: the Standard Webhooks key"
+    )
     owner: str = Field(max_length=200, description="the principal's identity that made it")
     created_at: datetime = Field(sa_column=utc_column())
     deleted_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
