@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from domain import ids
 from domain.errors import ValidationError
 from domain.models import OrderSource
 from feed.index import ChangeKind
@@ -19,6 +20,11 @@ POSITION_DIGITS = 16  # zero-padded: positions sort as strings as they do as num
 
 def encode_position(position: int) -> str:
     return f"{position:0{POSITION_DIGITS}d}"
+
+
+def event_id(source: OrderSource, position: int) -> str:
+    """An event's id: ``OrderChangeEvent.id``, a partner webhook's ``webhook-id``."""
+    return ids.GlobalId("OrderChangeEvent", source, encode_position(position)).encode()
 
 
 def decode_position(value: str | None, *, field: str = "after") -> int:

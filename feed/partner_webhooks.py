@@ -24,10 +24,10 @@ The message (``message``): ``{"type": "order.<kind>", "timestamp", "data": {even
 position, kind, origin, source, orderId, changed, occurredAt, order}}`` where ``order`` is
 the order's headline after the change (ids, reference, number, statuses, total, updatedAt;
 null for DELETED). It carries no customer data: a partner reads more with ``order(id)``,
-under its own key's scopes. Headers (``signed_headers``): ``webhook-id`` (``evt_<position>``,
-the same on every retry: the receiver's deduplication key), ``webhook-timestamp`` (this
-attempt's Unix seconds) and ``webhook-signature: v1,<base64 HMAC-SHA256 of
-"<id>.<timestamp>.<body>">`` keyed with the subscription's secret.
+under its own key's scopes. Headers (``signed_headers``): ``webhook-id`` (the event's id,
+``OrderChangeEvent.id``: the same on every retry, the receiver's deduplication key),
+``webhook-timestamp`` (this attempt's Unix seconds) and ``webhook-signature: v1,<base64
+HMAC-SHA256 of "<id>.<timestamp>.<body>">`` keyed with the subscription's secret.
 """
 
 from __future__ import annotations
@@ -54,9 +54,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain import ids
-from domain.models import Order
+from domain.models import Order, OrderSource
 from feed import codec
-from feed.events import EventFilter, encode_position, latest_position, read_after
+from feed.events import EventFilter, encode_position, event_id, latest_position, read_after
 from feed.webhook_destinations import destination_problem, private_allowed
 from gateway.settings import FeedSettings, Settings
 from store.clock import as_utc, utcnow
@@ -88,11 +88,6 @@ Subscription = WebhookSubscriptionRecord
 # The message -------------------------------------------------------------------------------
 
 
-def event_id(position: int) -> str:
-    """The event's id in messages (``webhook-id``, ``data.eventId``) and ``WebhookDelivery``."""
-    return f"evt_{position}"
-
-
 def headline(order: Order) -> dict[str, Any]:
     """What a message tells of the order: no customer, addresses or lines."""
     total = order.totals.total
@@ -113,9 +108,10 @@ def message(event: ChangeEventRecord) -> bytes:
     """The body of the event's message: the same bytes on every attempt."""
     assert event.position is not None
     occurred_at = as_utc(event.occurred_at).isoformat()
+    source = OrderSource(event.source)
     order = None if event.order_json is None else headline(codec.decode(event.order_json))
     data = {
-        "eventId": event_id(event.position),
+        "eventId": event_id(source, event.position),
         "position": encode_position(event.position),
         "kind": event.kind,
         "origin": event.origin,
@@ -495,9 +491,8 @@ class PartnerWebhooks:
             return problem
         assert self._client is not None
         body = message(claimed.event)
-        headers = signed_headers(
-            claimed.subscription.secret, event_id(claimed.event.position), body, now=time.time()
-        )
+        message_id = event_id(OrderSource(claimed.event.source), claimed.event.position)
+        headers = signed_headers(claimed.subscription.secret, message_id, body, now=time.time())
         timeout = self.options.delivery_timeout_s
         try:
             async with asyncio.timeout(timeout):

@@ -16,7 +16,7 @@ from feed.index import ChangeKind
 from feed.webhook_destinations import destination_problem, private_allowed
 from gateway.context import Context
 from store import webhook_subscriptions
-from store.tables import WebhookDeliveryRecord, WebhookSubscriptionRecord
+from store.tables import WebhookSubscriptionRecord
 
 DELIVERIES_MAX = 200
 
@@ -86,7 +86,7 @@ async def delete_subscription(context: Context, raw_id: str) -> int:
 
 async def list_deliveries(
     context: Context, raw_id: str, *, first: int
-) -> list[WebhookDeliveryRecord]:
+) -> list[webhook_subscriptions.SentEvent]:
     subscription_id = _id(raw_id, ["subscriptionId"])
     if not 1 <= first <= DELIVERIES_MAX:
         raise ValidationError(f"`first` is 1 to {DELIVERIES_MAX}.", field=["first"])

@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING
 import strawberry
 from graphql import GraphQLError
 
-from domain import ids
 from domain.errors import ErrorCode, OrdergateError, ValidationError
 from domain.models import OrderSource
 from feed import codec
-from feed.events import EventFilter, decode_position, encode_position, read_after
+from feed.events import EventFilter, decode_position, encode_position, event_id, read_after
 from feed.index import ChangeKind, ChangeOrigin
 from schema.order import Order
 from schema.permissions import Requires
@@ -58,7 +57,7 @@ class OrderChangeEvent:
         source = OrderSource(record.source)
         return cls(
             record=record,
-            id=strawberry.ID(ids.GlobalId("OrderChangeEvent", source, position).encode()),
+            id=strawberry.ID(event_id(source, record.position)),
             position=position,
             kind=ChangeKind(record.kind),
             origin=ChangeOrigin(record.origin),

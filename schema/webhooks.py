@@ -12,14 +12,14 @@ from datetime import datetime
 import strawberry
 
 from domain.errors import OrdergateError
-from feed.partner_webhooks import event_id
+from feed.events import event_id
 from gateway.context import Context
 from resolvers import webhooks as resolve
 from schema.enums import ChangeKind, OrderSource
 from schema.payloads import UserError
 from schema.permissions import Requires
 from store import webhook_subscriptions
-from store.tables import WebhookDeliveryRecord, WebhookSubscriptionRecord
+from store.tables import WebhookSubscriptionRecord
 
 Info = strawberry.Info[Context, None]
 
@@ -55,7 +55,8 @@ class WebhookDelivery:
     id: strawberry.ID = strawberry.field(description="The delivery's id.")
     subscription_id: strawberry.ID = strawberry.field(description="Its subscription's id.")
     event_id: strawberry.ID = strawberry.field(
-        description="The event's id: the message's `webhook-id` and `data.eventId`."
+        description="The event's id (`OrderChangeEvent.id`): the message's `webhook-id` and "
+        "`data.eventId`."
     )
     status: str = strawberry.field(
         description="pending (not tried yet), delivered (the receiver answered 2xx), failing "
@@ -71,11 +72,12 @@ class WebhookDelivery:
     )
 
     @classmethod
-    def from_record(cls, record: WebhookDeliveryRecord) -> WebhookDelivery:
+    def from_store(cls, sent: webhook_subscriptions.SentEvent) -> WebhookDelivery:
+        record = sent.delivery
         return cls(
             id=strawberry.ID(str(record.id)),
             subscription_id=strawberry.ID(str(record.subscription_id)),
-            event_id=strawberry.ID(event_id(record.event_position)),
+            event_id=strawberry.ID(event_id(sent.source, record.event_position)),
             status=record.status,
             attempts=record.attempts,
             last_error=record.last_error,
@@ -136,7 +138,7 @@ class WebhookQueries:
         records = await resolve.list_deliveries(
             info.context, str(subscription_id), first=50 if first is None else first
         )
-        return [WebhookDelivery.from_record(r) for r in records]
+        return [WebhookDelivery.from_store(sent) for sent in records]
 
 
 @strawberry.type

@@ -22,7 +22,7 @@ from domain.models import OrderSource
 from feed.index import ChangeKind
 from store.clock import utcnow
 from store.engine import Store
-from store.tables import WebhookDeliveryRecord, WebhookSubscriptionRecord
+from store.tables import ChangeEventRecord, WebhookDeliveryRecord, WebhookSubscriptionRecord
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 24
@@ -127,15 +127,25 @@ async def delete(store: Store, owner: str, subscription_id: int) -> bool:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def deliveries(
-    store: Store, subscription_id: int, *, first: int
-) -> list[WebhookDeliveryRecord]:
+@dataclass(frozen=True, slots=True)
+class SentEvent:
+    """A delivery with the source of its event (whose id names both)."""
+
+    delivery: WebhookDeliveryRecord
+    source: OrderSource
+
+
+async def deliveries(store: Store, subscription_id: int, *, first: int) -> list[SentEvent]:
     """The subscription's ``first`` latest deliveries, newest event first."""
     async with store.session() as session:
         rows = await session.exec(
-            select(WebhookDeliveryRecord)
+            select(WebhookDeliveryRecord, ChangeEventRecord.source)
+            .join(
+                ChangeEventRecord,
+                col(ChangeEventRecord.position) == col(WebhookDeliveryRecord.event_position),
+            )
             .where(col(WebhookDeliveryRecord.subscription_id) == subscription_id)
             .order_by(col(WebhookDeliveryRecord.event_position).desc())
             .limit(first)
         )
-        return list(rows)
+        return [SentEvent(delivery, OrderSource(source)) for delivery, source in rows]

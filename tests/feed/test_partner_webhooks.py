@@ -30,6 +30,7 @@ from starlette.routing import Route
 from backends.simkit.server import ServerThread
 from domain.access import Scope
 from domain.models import Money, Order, OrderSource, OrderStatus, OrderTotals, Party, PaymentStatus
+from feed.events import event_id
 from feed.index import ChangeKind, ChangeOrigin, Observed, observe
 from gateway.settings import Settings
 from store import webhook_subscriptions
@@ -47,6 +48,7 @@ CREATE = """mutation($input: CreateWebhookSubscriptionInput!) {
 LIST = "{ webhookSubscriptions { id url events sources createdAt } }"
 DELETE = """mutation($id: ID!) { deleteWebhookSubscription(id: $id) {
   deletedId userErrors { code message field } } }"""
+EVENTS = "{ orderEvents(first: 50) { edges { node { id source } } } }"
 DELIVERIES = """query($id: ID!) { webhookDeliveries(subscriptionId: $id) {
   id subscriptionId eventId status attempts lastError lastAttemptAt } }"""
 
@@ -201,7 +203,8 @@ async def happen(app: Starlette, *orders: Order) -> list[ChangeEventRecord]:
 
 
 def ids_of(events: Iterable[ChangeEventRecord]) -> list[str]:
-    return [f"evt_{e.position}" for e in events]
+    assert all(e.position is not None for e in events)
+    return [event_id(OrderSource(e.source), e.position) for e in events]  # type: ignore[arg-type]
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], *, rounds: int = 200) -> None:
@@ -355,7 +358,7 @@ async def test_a_receiver_down_for_a_while_gets_every_event_once_it_is_back_sign
     app: Starlette,
 ) -> None:
     port = bind_free_port()  # nothing listens there yet: the receiver is down
-    caller = await partner(app, "partner-a")
+    caller = await partner(app, "partner-a", scopes=[Scope.WEBHOOKS_MANAGE, Scope.ORDERS_READ])
     receiver = Receiver()
     async with caller.http:
         subscription_id, secret = await made(
@@ -385,8 +388,10 @@ async def test_a_receiver_down_for_a_while_gets_every_event_once_it_is_back_sign
 
             await eventually(all_delivered)
         done = await deliveries(caller, subscription_id)
+        log = (await caller.data(EVENTS))["orderEvents"]["edges"]
 
     assert receiver.ids() == ids_of(wanted)  # each once, in position order
+    assert receiver.ids() == [e["node"]["id"] for e in log if e["node"]["source"] == "CRM"]
     assert [d["lastError"] for d in done] == [None] * len(wanted)
     messages = [verified(secret, r) for r in receiver.received]
     assert [m["type"] for m in messages] == [
@@ -396,7 +401,7 @@ async def test_a_receiver_down_for_a_while_gets_every_event_once_it_is_back_sign
         "order.status_changed",
     ]
     first = messages[2]["data"]
-    assert first["eventId"] == f"evt_{wanted[2].position}"
+    assert first["eventId"] == receiver.received[2].message_id
     assert (first["kind"], first["origin"], first["source"]) == ("STATUS_CHANGED", "POLL", "CRM")
     assert first["changed"] == ["status", "upstreamStatus"]
     assert first["orderId"] == first["order"]["id"]
@@ -533,7 +538,5 @@ async def test_a_deleted_subscription_gets_nothing_more(app: Starlette) -> None:
     assert kept.ids() == ids_of(first + second)
     assert deleted.ids() == ids_of(first)
     store = app.state.ordergate.store
-    assert [
-        d.event_position
-        for d in await webhook_subscriptions.deliveries(store, int(deleted_id), first=10)
-    ] == [first[0].position]
+    sent = await webhook_subscriptions.deliveries(store, int(deleted_id), first=10)
+    assert [s.delivery.event_position for s in sent] == [first[0].position]  # none for the second
