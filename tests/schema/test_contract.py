@@ -1,15 +1,12 @@
 """The served schema keeps the public contract (``shared/contract/schema.graphql``) and the
-names of every feature of ``shared/contract/next/`` that is served (``SERVED_NEXT``), or of
-the part of one that is served so far (``SERVED_NEXT_PARTS``)."""
+names of every feature of ``shared/contract/next/`` that is served (``SERVED_NEXT``)."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
 from graphql import (
-    DocumentNode,
     GraphQLArgument,
     GraphQLEnumType,
     GraphQLNamedType,
@@ -18,7 +15,6 @@ from graphql import (
     Undefined,
     ast_from_value,
     build_schema,
-    parse,
     print_ast,
 )
 
@@ -30,54 +26,16 @@ CONTRACT_PATH = (
 # A copy travels with the repository so the check also runs where shared/ is absent.
 CONTRACT_COPY = Path(__file__).with_name("contract.graphql")
 # The features of contract/next/ that are served, folded into the contract (copies in next/).
-SERVED_NEXT = ["partner-access.graphql", "fidelity.graphql"]
-# Features of contract/next/ served in part so far: the names served of each file, a type's
-# own name or "Type.field" for a field of a type the file extends.
-SERVED_NEXT_PARTS: dict[str, list[str]] = {
-    "change-feed.graphql": [
-        "OrderChangeKind",
-        "WebhookSubscription",
-        "WebhookDelivery",
-        "CreateWebhookSubscriptionInput",
-        "CreateWebhookSubscriptionPayload",
-        "DeleteWebhookSubscriptionPayload",
-        "Query.webhookSubscriptions",
-        "Query.webhookDeliveries",
-        "Mutation.createWebhookSubscription",
-        "Mutation.deleteWebhookSubscription",
-    ],
-}
+SERVED_NEXT = ["partner-access.graphql", "fidelity.graphql", "change-feed.graphql"]
 NEXT_PATH = CONTRACT_PATH.parent / "next"
 NEXT_COPY = Path(__file__).with_name("next")
 BUILTIN_SCALARS = {"String", "Int", "Float", "Boolean", "ID"}
-
-
-def part_of(sdl: str, names: list[str]) -> str:
-    """The definitions of ``sdl`` that ``names`` names, extended types cut to those fields."""
-    kept = []
-    for definition in parse(sdl).definitions:
-        name = definition.name.value  # type: ignore[attr-defined]
-        if name in names:
-            kept.append(definition)
-            continue
-        fields = [
-            f
-            for f in getattr(definition, "fields", None) or ()
-            if f"{name}.{f.name.value}" in names
-        ]
-        if fields:
-            kept.append(dataclasses.replace(definition, fields=tuple(fields)))  # type: ignore[call-arg]
-    return print_ast(DocumentNode(definitions=tuple(kept)))
 
 
 def contract_sdl() -> str:
     shared = CONTRACT_PATH.exists()
     parts = [(CONTRACT_PATH if shared else CONTRACT_COPY).read_text()]
     parts += [((NEXT_PATH if shared else NEXT_COPY) / name).read_text() for name in SERVED_NEXT]
-    parts += [
-        part_of(((NEXT_PATH if shared else NEXT_COPY) / name).read_text(), names)
-        for name, names in SERVED_NEXT_PARTS.items()
-    ]
     return "\n".join(parts)
 
 
@@ -118,7 +76,7 @@ def test_the_copy_of_the_contract_is_current() -> None:
     if not CONTRACT_PATH.exists():
         pytest.skip("shared/contract is not beside this checkout")
     assert CONTRACT_COPY.read_text() == CONTRACT_PATH.read_text()
-    for name in [*SERVED_NEXT, *SERVED_NEXT_PARTS]:
+    for name in SERVED_NEXT:
         assert (NEXT_COPY / name).read_text() == (NEXT_PATH / name).read_text(), name
 
 
