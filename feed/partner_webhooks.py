@@ -77,6 +77,7 @@ CHECKPOINT = "webhooks"  # the fan-out's row of sync_checkpoints: full_offset is
 FAN_OUT_BATCH = 500  # events per fan-out step
 INSERT_CHUNK = 500  # delivery rows per INSERT (SQLite bounds a statement's parameters)
 DUE_BATCH = 200  # subscriptions a round starts draining at most
+STOP_WAIT_S = 0.5  # how long deliveries under way may finish when the feed stops
 LEASE_MARGIN_S = 30.0  # a lease outlasts its attempt (bounded by the timeout) by this much
 ERROR_MAX = 200
 USER_AGENT = "ordergate-webhooks/1"
@@ -413,6 +414,12 @@ class PartnerWebhooks:
         self._draining: dict[int, asyncio.Task[None]] = {}
         self._sending = asyncio.Semaphore(self.options.delivery_concurrency)
         self._client: httpx.AsyncClient | None = None
+        self._stopping = False
+
+    def stop(self) -> None:
+        """``run`` ends after the round in hand; deliveries under way get a moment to end."""
+        self._stopping = True
+        self._wake.set()
 
     async def on_events(self, events: list[ChangeEventRecord]) -> None:
         self._wake.set()
@@ -429,7 +436,7 @@ class PartnerWebhooks:
         ) as client:
             self._client = client
             try:
-                while True:
+                while not self._stopping:
                     self._wake.clear()  # before the round: a wake-up during it is not lost
                     try:
                         await self.round()
@@ -440,9 +447,11 @@ class PartnerWebhooks:
                             await self._wake.wait()
             finally:
                 drains = list(self._draining.values())
-                for task in drains:
-                    task.cancel()
-                await asyncio.gather(*drains, return_exceptions=True)
+                if drains:  # a delivery cut off mid-query could leave a connection open
+                    _, pending = await asyncio.wait(drains, timeout=STOP_WAIT_S)
+                    for task in pending:
+                        task.cancel()
+                    await asyncio.gather(*pending, return_exceptions=True)
                 self._client = None
 
     async def round(self) -> None:

@@ -110,6 +110,7 @@ class Feed:
         self._stopping.set()
         self._receipts.set()
         self.hub.stop()
+        self.partner_webhooks.stop()
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=grace_s)
             for task in pending:
