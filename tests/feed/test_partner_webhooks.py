@@ -32,6 +32,7 @@ from domain.access import Scope
 from domain.models import Money, Order, OrderSource, OrderStatus, OrderTotals, Party, PaymentStatus
 from feed.events import event_id
 from feed.index import ChangeKind, ChangeOrigin, Observed, observe
+from gateway.app import create_app
 from gateway.settings import Settings
 from store import webhook_subscriptions
 from store.engine import Store
@@ -437,7 +438,9 @@ async def test_events_of_the_time_the_gateway_was_stopped_are_sent_after_its_res
             )
         finally:
             await store.aclose()
-        async with running(options) as app:
+        restarted = create_app(options)  # on the same store: not emptied as `running` does
+        async with restarted.router.lifespan_context(restarted):
+            app = restarted
             await eventually(received(receiver, 3))
             events += await happen(app, an_order(OrderSource.B2B, "3"))
             await eventually(received(receiver, 4))
