@@ -7,14 +7,10 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from backends.registry import create_simulator
@@ -26,7 +22,7 @@ from gateway.settings import Settings
 from store.clock import utcnow
 from tests.conftest import empty_store
 from tests.feed.support import Served, move, next_event, serve, subscribed
-from tests.support import bind_free_port, needs
+from tests.support import GatewayProcess, bind_free_port, needs
 
 RESTART_SIM = SimConfig(seed=23, orders=60)
 
@@ -38,44 +34,22 @@ def restart_sims() -> Iterator[dict[OrderSource, str]]:
         yield {source: servers.urls[source.value] for source in OrderSource}
 
 
-class GatewayProcess:
+def gateway_process(database: str, sims: dict[OrderSource, str]) -> GatewayProcess:
     """``ordergate run`` as a process of its own, ingesting from ``sims``."""
-
-    def __init__(self, database: str, sims: dict[OrderSource, str]) -> None:
-        self.port = bind_free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **os.environ,
-            "ORDERGATE_SIMULATORS": "false",
-            "ORDERGATE_PORT": str(self.port),
-            "ORDERGATE_DATABASE_URL": database,
-            "ORDERGATE_LOG_LEVEL": "warning",
-            "ORDERGATE_FEED__POLL_INTERVAL_S": "0.2",
-            "ORDERGATE_FEED__BACKUP_POLL_S": "0.5",
-            "ORDERGATE_FEED__PUBLIC_URL": self.url,
-            **{f"ORDERGATE_{s.value}__BASE_URL": url for s, url in sims.items()},
-        }
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "run"],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(300):
-            try:
-                if httpx.get(f"{self.url}/health").status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError("the gateway did not start")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.kill()  # SIGKILL: no shutdown, no last commit
-        self.process.wait(timeout=10)
+    port = bind_free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "ORDERGATE_SIMULATORS": "false",
+        "ORDERGATE_PORT": str(port),
+        "ORDERGATE_DATABASE_URL": database,
+        "ORDERGATE_LOG_LEVEL": "warning",
+        "ORDERGATE_FEED__POLL_INTERVAL_S": "0.2",
+        "ORDERGATE_FEED__BACKUP_POLL_S": "0.5",
+        "ORDERGATE_FEED__PUBLIC_URL": url,
+        **{f"ORDERGATE_{s.value}__BASE_URL": sim for s, sim in sims.items()},
+    }
+    return GatewayProcess(env, port)
 
 
 async def test_changes_made_while_the_gateway_is_killed_are_recorded_exactly_once(
@@ -84,7 +58,7 @@ async def test_changes_made_while_the_gateway_is_killed_are_recorded_exactly_onc
     database = os.environ.get("ORDERGATE_TEST_DATABASE_URL") or f"sqlite:///{tmp_path}/feed.db"
     if os.environ.get("ORDERGATE_TEST_DATABASE_URL"):
         await empty_store(database)
-    gateway = GatewayProcess(database, restart_sims)
+    gateway = gateway_process(database, restart_sims)
     # The test's own view of the store, and its way of changing the simulators.
     served = Served(settings.model_copy(update={"database_url": database}), restart_sims)
     store = served.store

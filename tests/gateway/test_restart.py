@@ -9,9 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +20,7 @@ import pytest
 
 from domain.models import OrderSource
 from tests.conftest import empty_store
-from tests.support import SimControlClient, bind_free_port, upstream_get
+from tests.support import GatewayProcess, SimControlClient, bind_free_port, upstream_get
 
 A = OrderSource.AFFILIATE
 STEPS = [
@@ -33,41 +30,6 @@ STEPS = [
     ("updateStatus", {"status": "DELIVERED"}),
     ("updateStatus", {"status": "COMPLETED"}),
 ]
-
-
-class GatewayProcess:
-    def __init__(self, env: dict[str, str], port: int) -> None:
-        self.env, self.url = env, f"http://127.0.0.1:{port}"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "run"],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/health").status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError("the gateway did not start")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-        response = httpx.post(
-            f"{self.url}/graphql", json={"query": query, "variables": variables}, timeout=20
-        )
-        body: dict[str, Any] = response.json()
-        assert "errors" not in body, body
-        return body["data"]  # type: ignore[no-any-return]
 
 
 @pytest.fixture
