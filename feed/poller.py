@@ -62,6 +62,14 @@ async def _checkpoint(store: Store, source: OrderSource) -> SyncCheckpoint:
     return found
 
 
+async def checkpoints(store: Store) -> dict[OrderSource, SyncCheckpoint]:
+    """Every backend's checkpoint the store holds (readiness: how far behind ingestion is)."""
+    async with store.session() as session:
+        rows = await session.exec(select(SyncCheckpoint))
+        held = {row.source: row for row in rows}
+    return {s: await _checkpoint(store, s) for s in OrderSource if s.value in held}
+
+
 async def _save(store: Store, checkpoint: SyncCheckpoint) -> None:
     async with store.session() as session:
         await session.merge(checkpoint)

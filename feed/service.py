@@ -140,9 +140,9 @@ class Feed:
                 log.warning("change feed: polling %s failed: %s", source.value, error)
                 with contextlib.suppress(Exception):
                     await self.poller.record_failure(source, error)
-            await self._rest(self._poll_interval(source))
+            await self._rest(self.poll_interval(source))
 
-    def _poll_interval(self, source: OrderSource) -> float:
+    def poll_interval(self, source: OrderSource) -> float:
         """Every poll interval; a backend whose webhooks arrive, at the backup interval."""
         options = self.settings.feed
         if source is OrderSource.AFFILIATE and self.webhooks_registered:

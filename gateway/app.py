@@ -22,7 +22,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from backends.health import backend_health
 from backends.registry import create_adapter
 from domain.access import ALL_SCOPES
 from feed import affiliate_webhooks
@@ -32,6 +31,7 @@ from gateway.context import AppState
 from gateway.delivery import Deliverer
 from gateway.edge import PREFLIGHT_HEADERS, BoundedBody, CsrfGuard, ShutdownGuard
 from gateway.graphql_view import IDE_FILES, IDE_PATH, GraphQLView
+from gateway.readiness import readiness
 from gateway.settings import Settings
 from gateway.throttle import create_buckets
 from gateway.tokens import TokenVerifier
@@ -183,20 +183,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return await receiver(request)
 
     async def ready(request: Request) -> JSONResponse:
-        state: AppState = request.app.state.ordergate
-        store_ok, *healthy = await asyncio.gather(
-            state.store.ping(), *(backend_health(b) for b in state.backends.values())
-        )
-        status = "ready" if all(healthy) else "degraded"  # degraded still serves the rest
-        body = {
-            "status": status if store_ok else "unavailable",
-            "store": store_ok,
-            "backends": {
-                source.value: {"healthy": ok, "breaker": backend.breaker.state.value}
-                for (source, backend), ok in zip(state.backends.items(), healthy, strict=True)
-            },
-        }
-        return JSONResponse(body, status_code=200 if store_ok else 503)
+        body, status = await readiness(request.app.state.ordergate)
+        return JSONResponse(body, status_code=status)
 
     return Starlette(
         routes=[
