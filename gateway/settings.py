@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from backends.config import (
@@ -198,9 +198,10 @@ class Settings(BaseSettings):
         default="sqlite+aiosqlite:///./ordergate.db",
         description="SQLAlchemy async URL of the store (SQLite default, PostgreSQL by URL)",
     )
-    simulators: bool = Field(
-        default=True,
-        description="start the four simulated upstreams in-process (the demo and the tests)",
+    simulators: bool | None = Field(
+        default=None,
+        description="start the four simulated upstreams in-process (unset: by profile, on in "
+        "the demo, off in production: a deployment never serves simulated orders by default)",
     )
     sim_seed: int = Field(default=42, description="seed of the simulators' data")
     sim_orders: int = Field(default=120, ge=1, description="orders each simulator seeds")
@@ -238,7 +239,31 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(
         default_factory=list, description="origins a browser app may call /graphql from"
     )
-    log_level: str = Field(default="info")
+    log_level: str = Field(default="info", description="debug, info, warning or error")
+    log_format: Literal["text", "json"] | None = Field(
+        default=None,
+        description="`json`: one JSON object per line (request id, principal, operation as "
+        "fields); `text`: plain lines for a terminal (unset: by profile, text in the demo, json "
+        "in production)",
+    )
+    access_log: bool = Field(
+        default=True,
+        description="one line per request: operation, status, duration, upstream calls, "
+        "principal, request id",
+    )
+    upstream_trace: bool | None = Field(
+        default=None,
+        description="list each request's upstream calls in `extensions.upstream` of every "
+        "response (unset: by profile, always in the demo; otherwise only for a request with "
+        "the header `X-Ordergate-Trace: 1`)",
+    )
+    metrics: bool = Field(default=True, description="serve Prometheus metrics at GET /metrics")
+    operator_token: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="when set, GET /metrics and the detail of GET /ready need `Authorization: "
+        "Bearer <operator_token>` (unset: open, for a port only the operator reaches)",
+    )
     shutdown_grace_s: int = Field(
         default=25,
         ge=0,
@@ -268,6 +293,15 @@ class Settings(BaseSettings):
     crm: CrmSettings = Field(default_factory=CrmSettings)
     b2b: B2BSettings = Field(default_factory=B2BSettings)
 
+    @model_validator(mode="after")
+    def _profile_defaults(self) -> Settings:
+        """What is left unset follows the profile (``simulators``, ``log_format``)."""
+        if self.simulators is None:
+            self.simulators = self.profile == "demo"
+        if self.log_format is None:
+            self.log_format = "text" if self.profile == "demo" else "json"
+        return self
+
     def _by_profile(self, value: bool | None) -> bool:
         return value if value is not None else self.profile == "demo"
 
@@ -278,6 +312,10 @@ class Settings(BaseSettings):
     @property
     def introspection_enabled(self) -> bool:
         return self._by_profile(self.introspection)
+
+    @property
+    def upstream_trace_always(self) -> bool:
+        return self._by_profile(self.upstream_trace)
 
     @property
     def suggestions_enabled(self) -> bool:
