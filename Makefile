@@ -26,7 +26,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy gateway schema resolvers backends domain store feed tools
+	$(BIN)/mypy gateway schema resolvers backends domain store feed telemetry tools
 
 bench: $(STAMP)
 	$(BIN)/python bench/read_path.py

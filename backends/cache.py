@@ -12,6 +12,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from telemetry import record
+
 T = TypeVar("T")
 
 # How long a catalog read stays good: catalogs change rarely, writes come in bursts.
@@ -40,6 +42,10 @@ class TtlCache(Generic[T]):
             if self._value is None or self._expires_at is None or self._clock() >= self._expires_at:
                 self._value = await self._load()
                 self._expires_at = self._clock() + self._ttl_s
+            else:
+                hit = record.current()
+                if hit is not None:
+                    hit.cached += 1  # answered from the catalog kept: nothing sent
             return self._value
 
     def expire(self) -> None:

@@ -15,7 +15,7 @@ import random
 import time
 from asyncio import CancelledError
 from asyncio import timeout as asyncio_timeout
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
@@ -26,6 +26,7 @@ import httpx
 import pydantic
 
 from backends import deadline, single_flight
+from backends.calls import ObservedTransport, RouteTemplates
 from backends.config import BackendSettings
 from backends.resilience import (
     BreakerState,
@@ -48,6 +49,7 @@ from domain.errors import (
     UpstreamUnavailableError,
 )
 from domain.models import OrderSource
+from telemetry import metrics
 
 T = TypeVar("T")
 
@@ -117,11 +119,15 @@ class UpstreamClient(httpx.AsyncClient):
 def build_client(
     config: BackendSettings,
     *,
+    source: OrderSource,
+    routes: Iterable[str] = (),
     auth: httpx.Auth | None = None,
     headers: Mapping[str, str] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
-    """The one ``httpx.AsyncClient`` of a backend, with explicit timeouts and limits."""
+    """The one ``httpx.AsyncClient`` of a backend, with explicit timeouts and limits; each
+    exchange observed (``backends.calls``) under ``routes``, the backend's parameterised
+    route templates."""
     limits = httpx.Limits(
         max_connections=config.max_connections,
         max_keepalive_connections=config.max_connections,
@@ -130,7 +136,11 @@ def build_client(
         base_url=config.base_url,
         auth=auth,
         headers=headers,
-        transport=transport or Http11Transport(max_connections=config.max_connections),
+        transport=ObservedTransport(
+            transport or Http11Transport(max_connections=config.max_connections),
+            source.value,
+            RouteTemplates(routes),
+        ),
         timeout=httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s),
         limits=limits,
     )
@@ -231,6 +241,7 @@ class UpstreamHttp:
                 delay = max(self._delay(attempt, last_error), self.pause.remaining())
                 if delay >= deadline.remaining() or not self.retry_budget.take():
                     raise last_error  # no time, or this backend's retries are spent
+                metrics.UPSTREAM_RETRIES.labels(self.source.value).inc()
                 await asyncio.sleep(delay)
             else:
                 self.retry_budget.sent()

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from domain.models import OrderSource
+from telemetry import metrics
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,10 @@ class Ticket(enum.Enum):
 
     REGULAR = "regular"
     PROBE = "probe"
+
+
+# The breaker's state as the metric's value: the worse, the higher.
+BREAKER_LEVELS = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
 
 
 @dataclass(slots=True)
@@ -77,6 +82,7 @@ class CircuitBreaker:
         if state is BreakerState.OPEN or self._probing:
             return None
         self._probing = True
+        self._report(BreakerState.HALF_OPEN)
         return Ticket.PROBE
 
     def succeeded(self) -> None:
@@ -84,6 +90,7 @@ class CircuitBreaker:
         self._before_success = (self._consecutive, self._opened_at is not None)
         if self._opened_at is not None:
             log.warning("%s: circuit breaker closed, the upstream answers again", self.source)
+            self._report(BreakerState.CLOSED)
         self._consecutive, self._opened_at, self._probing = 0, None, False
 
     def failed(self) -> None:
@@ -107,6 +114,11 @@ class CircuitBreaker:
             self.cooldown_s,
         )
         self._opened_at = self.clock()
+        self._report(BreakerState.OPEN)
+
+    def _report(self, state: BreakerState) -> None:
+        """The breaker's state in the metrics (at each change, and again at each scrape)."""
+        metrics.BREAKER_STATE.labels(self.source.value).set(BREAKER_LEVELS[state])
 
     def released(self, ticket: Ticket | None) -> None:
         """A request that ended with neither outcome (cancelled, not sent): if it was the

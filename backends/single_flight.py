@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from backends import deadline
+from telemetry import record
 
 T = TypeVar("T")
 
@@ -82,6 +83,10 @@ class SingleFlight:
             found = _Flight(loop.create_task(shared(), context=context), why)
             self._flights[key] = found
             found.task.add_done_callback(functools.partial(self._land, key, found))
+        else:
+            joined = record.current()
+            if joined is not None:
+                joined.joined += 1  # answered by a read already in flight: nothing sent
         flight = found
         flight.waiters += 1
         out_of_time = False

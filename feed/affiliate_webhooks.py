@@ -44,6 +44,7 @@ from feed.index import ChangeOrigin, Observed, observe
 from store.clock import utcnow
 from store.engine import Store
 from store.tables import ChangeEventRecord, WebhookReceipt
+from telemetry import metrics
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +56,14 @@ RECEIPTS_PER_ROUND = 100
 
 
 class Refused(Exception):
-    def __init__(self, status: int, reason: str) -> None:
+    """``outcome``: the signature check's, as ``ordergate_affiliate_webhook_verifications``
+    counts it (``malformed``: signed, but not a delivery this receiver takes)."""
+
+    def __init__(self, status: int, reason: str, outcome: str = "malformed") -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.outcome = outcome
 
 
 def verify(
@@ -72,14 +77,18 @@ def verify(
 ) -> None:
     """Raise ``Refused`` (401) unless the signature and timestamp hold."""
     if not timestamp or not signature:
-        raise Refused(401, "X-Affiliate-Timestamp and X-Affiliate-Signature are required.")
+        raise Refused(
+            401, "X-Affiliate-Timestamp and X-Affiliate-Signature are required.", "unsigned"
+        )
     if not timestamp.isdigit():
-        raise Refused(401, "X-Affiliate-Timestamp is not a Unix time.")
+        raise Refused(401, "X-Affiliate-Timestamp is not a Unix time.", "invalid")
     expected = hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(f"sha256={expected}".encode(), signature.encode()):
-        raise Refused(401, "The signature does not match.")
+        raise Refused(401, "The signature does not match.", "invalid")
     if abs(now - int(timestamp)) > tolerance_s:
-        raise Refused(401, f"The delivery is older than {tolerance_s:g} s (or from the future).")
+        raise Refused(
+            401, f"The delivery is older than {tolerance_s:g} s (or from the future).", "expired"
+        )
 
 
 class AffiliateReceiver:
@@ -115,8 +124,10 @@ class AffiliateReceiver:
             if len(delivery) > MAX_DELIVERY_ID:  # kept whole: two ids must never become one
                 raise Refused(400, f"The delivery id is over {MAX_DELIVERY_ID} characters.")
         except Refused as refused:
+            metrics.WEBHOOK_VERIFICATIONS.labels(refused.outcome).inc()
             log.info("affiliate webhook refused: %s", refused.reason)
             return JSONResponse({"error": refused.reason}, status_code=refused.status)
+        metrics.WEBHOOK_VERIFICATIONS.labels("valid").inc()
         new = await self._keep(delivery, event.event, body)
         if new:
             self.wake()

@@ -68,10 +68,13 @@ from store.tables import (
     WebhookSubscriptionRecord,
 )
 from store.webhook_subscriptions import signing_key
+from telemetry import metrics
 
 log = logging.getLogger(__name__)
 
 PENDING, DELIVERED, FAILING, GIVEN_UP = "pending", "delivered", "failing", "given_up"
+# An attempt's new status as ``ordergate_partner_webhook_deliveries`` counts it.
+PARTNER_OUTCOMES = {DELIVERED: "delivered", FAILING: "retry", GIVEN_UP: "gave_up"}
 UNDELIVERED = (PENDING, FAILING)
 CHECKPOINT = "webhooks"  # the fan-out's row of sync_checkpoints: full_offset is its position
 FAN_OUT_BATCH = 500  # events per fan-out step
@@ -362,6 +365,7 @@ async def settle(
         log.warning("partner webhooks: delivery %s outlived its lease", delivery.id)
         return None
     status: str = values["status"]
+    metrics.PARTNER_DELIVERIES.labels(PARTNER_OUTCOMES[status]).inc()
     if status == GIVEN_UP:
         log.info(
             "partner webhooks: delivery %s to subscription %s given up after %s attempts (%s)",

@@ -31,6 +31,8 @@ from gateway.context import AppState
 from gateway.delivery import Deliverer
 from gateway.edge import PREFLIGHT_HEADERS, BoundedBody, CsrfGuard, ShutdownGuard
 from gateway.graphql_view import IDE_FILES, IDE_PATH, GraphQLView
+from gateway.metrics import metrics_endpoint, operator_allowed
+from gateway.observability import RequestTelemetry
 from gateway.readiness import readiness
 from gateway.settings import Settings
 from gateway.throttle import create_buckets
@@ -39,6 +41,7 @@ from resolvers.pagination import CursorCodec
 from store import api_keys
 from store.engine import Store
 from store.shared_secrets import shared_secret
+from telemetry import logs, tracing
 
 log = logging.getLogger(__name__)
 DEMO_KEY_NAME = api_keys.DEMO_NAME
@@ -48,10 +51,12 @@ CORS_HEADERS = [
     "Content-Type",
     "Accept",
     "X-Actor",
+    "X-Request-Id",
+    "X-Ordergate-Trace",
     *PREFLIGHT_HEADERS,
 ]
 # What a browser app may read of an answer beyond the simple headers.
-CORS_EXPOSED = ["Retry-After", "WWW-Authenticate"]
+CORS_EXPOSED = ["Retry-After", "WWW-Authenticate", "X-Request-Id"]
 
 
 STOP_S = 4.0  # what shutting down may take once requests are done: the process exits by then
@@ -183,7 +188,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return await receiver(request)
 
     async def ready(request: Request) -> JSONResponse:
-        body, status = await readiness(request.app.state.ordergate)
+        state = request.app.state.ordergate
+        body, status = await readiness(state)
+        if not operator_allowed(request, state):  # the status only: no backend's detail
+            body = {"status": body["status"]}
         return JSONResponse(body, status_code=status)
 
     return Starlette(
@@ -194,21 +202,47 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", guard),
             Route("/health", health, methods=["GET"]),
             Route("/ready", ready, methods=["GET"]),
+            *([Route("/metrics", metrics_endpoint, methods=["GET"])] if settings.metrics else []),
             # The affiliate platform's signed order events: the signature is the credential.
             Route(affiliate_webhooks.PATH, affiliate_webhook, methods=["POST"]),
             Mount(IDE_PATH.rstrip("/"), StaticFiles(directory=IDE_FILES), name="ide"),
         ],
         lifespan=lifespan,
         middleware=[
-            Middleware(
-                CORSMiddleware,
-                allow_origins=settings.cors_origins,
-                allow_methods=["GET", "POST"],
-                allow_headers=CORS_HEADERS,
-                expose_headers=CORS_EXPOSED,
-                max_age=600,
-            )
-        ]
-        if settings.cors_origins
-        else [],
+            # Outermost: the request id and the access line cover every answer, refusals too.
+            Middleware(RequestTelemetry, access_log=settings.access_log),
+            *(
+                [
+                    Middleware(
+                        CORSMiddleware,
+                        allow_origins=settings.cors_origins,
+                        allow_methods=["GET", "POST"],
+                        allow_headers=CORS_HEADERS,
+                        expose_headers=CORS_EXPOSED,
+                        max_age=600,
+                    )
+                ]
+                if settings.cors_origins
+                else []
+            ),
+        ],
     )
+
+
+def create_worker_app() -> Starlette:
+    """One worker of ``ordergate run --workers N`` (uvicorn's factory, in a process of its
+    own): its logs and traces set up as the supervisor's were, then the app."""
+    settings = Settings()
+    configure_process(settings)
+    return create_app(settings)
+
+
+def configure_process(settings: Settings) -> None:
+    """What a process does once before serving: its log handler (JSON or text, secrets
+    redacted) and its tracing (as the ``OTEL_*`` variables say)."""
+    logs.configure(
+        level=settings.log_level,
+        json_lines=settings.log_format == "json",
+        secrets=logs.secrets_of(settings),
+    )
+    tracing.configure_from_environment()

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterable
@@ -37,10 +38,11 @@ from domain.models import OrderSource
 from feed import affiliate_webhooks
 from feed.poller import Poller, Progress
 from feed.service import Feed
-from gateway.app import create_app, demo_key_of, prepare_store
+from gateway.app import configure_process, create_app, demo_key_of, prepare_store
 from gateway.settings import Settings
 from store import api_keys
 from store.engine import Store
+from telemetry import metrics
 
 EXIT_WATCHDOG_S = 1.0  # after shutting down, the longest the process may linger
 
@@ -76,7 +78,9 @@ def print_addresses(settings: Settings, simulators: Iterable[tuple[OrderSource, 
 async def run(settings: Settings) -> None:
     """One process: the simulators and the gateway in this event loop."""
     simulators = simulator_apps(settings)
-    servers = [(make_server(app), bind("127.0.0.1", port)) for app, port in simulators.values()]
+    servers = [
+        (make_server(app, quiet=True), bind("127.0.0.1", port)) for app, port in simulators.values()
+    ]
     gateway = make_server(
         create_app(settings), log_level=settings.log_level, graceful_s=settings.shutdown_grace_s
     )
@@ -113,8 +117,13 @@ def run_workers(settings: Settings) -> None:
     simulators = simulator_apps(settings)
     ports = {source.value: port for source, (_, port) in simulators.items()}
     apps = {source.value: app for source, (app, _) in simulators.items()}
+    # Each worker writes its metrics here; a scrape of any of them adds them all up.
+    metrics_dir = os.environ.get(metrics.MULTIPROC_ENV)
+    if not metrics_dir:
+        metrics_dir = tempfile.mkdtemp(prefix="ordergate-metrics-")
+        os.environ[metrics.MULTIPROC_ENV] = metrics_dir
     config = uvicorn.Config(
-        "gateway.app:create_app",
+        "gateway.app:create_worker_app",
         factory=True,  # each worker reads the same ORDERGATE_* settings
         host=settings.host,
         port=settings.port,
@@ -122,7 +131,8 @@ def run_workers(settings: Settings) -> None:
         loop="uvloop",
         http="httptools",
         log_level=settings.log_level,
-        access_log=False,
+        log_config=None,  # the workers' own handler (``configure_process``)
+        access_log=False,  # the gateway writes its own access line (``RequestTelemetry``)
         timeout_graceful_shutdown=settings.shutdown_grace_s,
     )
     with contextlib.ExitStack() as stack:
@@ -194,10 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     revoke.add_argument("id", type=int)
     args = parser.parse_args(argv)
     settings = Settings()
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call is noise
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_process(settings)
     if args.command == "schema":
         from schema import build_schema
 

@@ -36,6 +36,7 @@ from store.clock import utcnow
 from store.engine import Store
 from store.orders import Seen
 from store.tables import ChangeEventRecord
+from telemetry import metrics
 
 log = logging.getLogger(__name__)
 PURGE_EVERY_S = 3600.0  # how often the worker deletes expired idempotency keys
@@ -63,6 +64,16 @@ class Rejected:
 
 
 Outcome = Delivered | Queued | Rejected
+
+
+def outcome_label(outcome: Outcome) -> str:
+    """An attempt's outcome as ``ordergate_outbox_delivery_attempts`` counts it: ``deferred``
+    when nothing was sent (the breaker open)."""
+    if isinstance(outcome, Delivered):
+        return "delivered"
+    if isinstance(outcome, Rejected):
+        return "rejected"
+    return "deferred" if isinstance(outcome.error, UpstreamCircuitOpenError) else "retry"
 
 
 class Deliverer:
@@ -126,10 +137,12 @@ class Deliverer:
         if change is None:
             return Queued(None)
         try:
-            return await self._attempt(change, known)
+            outcome = await self._attempt(change, known)
         except outbox.LeaseLost as lost:
             log.warning("%s; its outcome stays with them", lost)
             return Queued(None)
+        metrics.OUTBOX_ATTEMPTS.labels(change.source.value, outcome_label(outcome)).inc()
+        return outcome
 
     async def _attempt(self, change: outbox.Change, known: Snapshot | None) -> Outcome:
         """One delivery attempt; it reads the order at most once (not at all with ``known``),

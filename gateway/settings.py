@@ -254,7 +254,7 @@ class Settings(BaseSettings):
     upstream_trace: bool | None = Field(
         default=None,
         description="list each request's upstream calls in `extensions.upstream` of every "
-        "response (unset: by profile, always in the demo; otherwise only for a request with "
+        "response (unset: in the demo with its simulators; otherwise only for a request with "
         "the header `X-Ordergate-Trace: 1`)",
     )
     metrics: bool = Field(default=True, description="serve Prometheus metrics at GET /metrics")
@@ -315,7 +315,10 @@ class Settings(BaseSettings):
 
     @property
     def upstream_trace_always(self) -> bool:
-        return self._by_profile(self.upstream_trace)
+        """``extensions.upstream`` on every response: set so, or the demo with its simulators."""
+        if self.upstream_trace is not None:
+            return self.upstream_trace
+        return self.profile == "demo" and bool(self.simulators)
 
     @property
     def suggestions_enabled(self) -> bool:

@@ -60,6 +60,7 @@ from gateway.delivery import Delivered, Outcome, Rejected
 from store import idempotency, outbox
 from store.events import record_event
 from store.orders import Seen, last_status, record_orders
+from telemetry import metrics
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,6 +408,7 @@ def _ref(order: Order | None) -> list[str] | None:
 
 async def _replay(context: Context, stored: dict[str, Any]) -> WriteResponse:
     """The first request's result again, with the orders as they are now. Sends nothing."""
+    metrics.IDEMPOTENCY_REPLAYS.inc()
 
     async def read(ref: list[str] | None) -> Order | None:
         return None if ref is None else await context.loaders.order(OrderSource(ref[0]), ref[1])

@@ -17,6 +17,7 @@ from schema.limits import QueryLimits
 from schema.mutation import Mutation
 from schema.order import Order
 from schema.query import Query
+from schema.telemetry import OperationTelemetry
 
 
 class Schema(strawberry.Schema):
@@ -35,7 +36,12 @@ def build_schema(
     ``plain_fields``: the executor's fast path for plain scalar fields (``schema.execution``;
     off only to compare answers with graphql-core's own path)."""
     documents = documents if documents is not None else DocumentCache()
-    extensions: list[Any] = [functools.partial(QueryLimits, documents), TypedErrors]
+    # First: the operation's span and metrics cover what every other extension does.
+    extensions: list[Any] = [
+        OperationTelemetry,
+        functools.partial(QueryLimits, documents),
+        TypedErrors,
+    ]
     if not introspection:
         extensions.append(DisableIntrospection)
     extensions.append(functools.partial(ValidateOnce, documents))  # last: sees every rule

@@ -31,6 +31,7 @@ from domain.errors import ErrorCode
 from gateway.limits import Measure, measure, more_tokens_than, operation_of, too_complex
 from gateway.throttle import Take, ThrottleStatus
 from schema.documents import DocumentCache
+from telemetry import metrics
 
 if TYPE_CHECKING:
     from gateway.context import Context
@@ -206,7 +207,9 @@ class QueryLimits(SchemaExtension):
     def _rate_limited(self, take: Take, cost: int) -> GraphQLError:
         """RATE_LIMITED, answered with HTTP 429 and ``Retry-After``."""
         retry_after = take.retry_after_s(cost)
-        response = self._context().response
+        context = self._context()
+        metrics.RATE_LIMITED.labels(context.principal.identity).inc()
+        response = context.response
         if response is not None:
             response.status_code = 429
             response.headers["Retry-After"] = str(retry_after)

@@ -13,6 +13,8 @@ from sqlalchemy import Connection, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from telemetry import tracing
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -65,6 +67,37 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+QUERY_SPAN = "ordergate_span"  # where a statement's span waits for its end
+
+
+def _trace_queries(engine: Any) -> None:
+    """A span per statement, a child of the request's (``telemetry.tracing``; off: nothing)."""
+    system = engine.dialect.name
+
+    def before(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if tracing.enabled():
+            context = args[-2]  # (parameters, context, executemany)
+            if context is not None:
+                context.__dict__[QUERY_SPAN] = tracing.query_span(system, statement)
+
+    def after(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        context = args[-2]
+        span = None if context is None else context.__dict__.pop(QUERY_SPAN, None)
+        if span is not None:
+            span.end()
+
+    def failed(exception_context: Any) -> None:
+        context = exception_context.execution_context
+        span = None if context is None else context.__dict__.pop(QUERY_SPAN, None)
+        if span is not None:
+            tracing.failed(span, exception_context.original_exception)
+            span.end()
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    event.listen(engine, "handle_error", failed)
+
+
 class Store:
     """The engine and session factory of the gateway's database."""
 
@@ -75,6 +108,7 @@ class Store:
         self.engine: AsyncEngine = create_async_engine(self.url, pool_pre_ping=not sqlite)
         if sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        _trace_queries(self.engine.sync_engine)
 
     async def migrate(self) -> None:
         """Bring the schema to the newest migration (run at start-up)."""

@@ -171,6 +171,17 @@ async def _pending(session: AsyncSession, order_id: str) -> list[OutboxEntry]:
     return list(rows)
 
 
+async def backlog(store: Store) -> dict[OrderSource, tuple[int, datetime]]:
+    """Per source with changes waiting: how many, and when the oldest was queued."""
+    async with store.session() as session:
+        rows = await session.exec(
+            sql_select(col(OutboxEntry.source), func.count(), func.min(col(OutboxEntry.created_at)))
+            .where(col(OutboxEntry.status) == PENDING)
+            .group_by(col(OutboxEntry.source))
+        )
+        return {OrderSource(source): (count, oldest) for source, count, oldest in rows.all()}
+
+
 async def due_heads(store: Store, *, limit: int) -> list[OutboxEntry]:
     """The oldest pending entry of each order whose next attempt is due, oldest first."""
     now = utcnow()

@@ -17,6 +17,14 @@ from domain.models import OrderSource
 # The platform refuses a ``limit`` above this (400).
 MAX_LIMIT = 100
 
+# The platform's parameterised paths, as route templates (metrics, traces, the access line).
+ROUTES = (
+    "/api/v1/orders/{order_id}",
+    "/api/v1/orders/{order_id}/status",
+    "/api/v1/orders/{order_id}/split",
+    "/api/v1/webhooks/{webhook_id}",
+)
+
 
 class AffiliateClient:
     """One authenticated connection to the platform; every failure leaves as a ``BackendError``."""
@@ -26,7 +34,12 @@ class AffiliateClient:
     ) -> None:
         auth = ApiKeyAuth(settings.api_key.get_secret_value(), header="X-Api-Key")
         client = build_client(
-            settings, auth=auth, headers={"Accept": "application/json"}, transport=transport
+            settings,
+            source=OrderSource.AFFILIATE,
+            routes=ROUTES,
+            auth=auth,
+            headers={"Accept": "application/json"},
+            transport=transport,
         )
         self.http = UpstreamHttp(OrderSource.AFFILIATE, client, settings)
 

@@ -27,6 +27,13 @@ DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 # Catalogs are read in full, this many entities a page (the simulator's maximum).
 CATALOG_PAGE_SIZE = 100
 
+# The API's parameterised paths, as route templates (metrics, traces, the access line).
+ROUTES = (
+    "/api/Order/update/{id}",
+    "/api/Order/delete/{id}",
+    "/api/Order/update/{id}/line/{line}",
+)
+
 
 class B2BClient:
     """The API's calls: reads in the configured wire format, writes in JSON (the document's
@@ -42,6 +49,8 @@ class B2BClient:
         )
         client = build_client(
             settings,
+            source=OrderSource.B2B,
+            routes=ROUTES,
             auth=auth,
             headers={"Accept": MEDIA_TYPES[settings.format]},
             transport=transport,

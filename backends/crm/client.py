@@ -16,6 +16,14 @@ from domain.models import OrderSource
 
 ADMIN = "/api/v2/admin"
 TOKEN_PATH = "/api/v1/oauth/token"  # Treepl CMS's own token endpoint
+# The order assets one PUT sets (``PUT /orders/{id}/<asset>``).
+ORDER_WRITES = ("discount-code", "gift-voucher", "shipping", "tax", "status", "shipment")
+# The admin API's parameterised paths, as route templates: the fixed ones first.
+ROUTES = (
+    f"{ADMIN}/orders/order-statuses",
+    f"{ADMIN}/orders/{{id}}",
+    *(f"{ADMIN}/orders/{{id}}/{asset}" for asset in ORDER_WRITES),
+)
 # The list endpoint refuses a larger Limit (docs/upstreams/crm.md).
 MAX_LIMIT = 100
 
@@ -34,7 +42,15 @@ class CrmClient:
             settings.client_secret.get_secret_value(),
         )
         self.http = UpstreamHttp(
-            OrderSource.CRM, build_client(settings, auth=self.auth, transport=transport), settings
+            OrderSource.CRM,
+            build_client(
+                settings,
+                source=OrderSource.CRM,
+                routes=ROUTES,
+                auth=self.auth,
+                transport=transport,
+            ),
+            settings,
         )
 
     async def list_orders(

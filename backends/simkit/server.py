@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import logging
 import signal
 import socket
 import threading
@@ -23,24 +25,51 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+# uvicorn's servers share one logger: set while a quiet server (a simulator beside the
+# gateway) serves, so its start-up and shutdown lines are not printed beside the gateway's.
+_QUIET: contextvars.ContextVar[bool] = contextvars.ContextVar("quiet_server", default=False)
+
+
+class _QuietLines(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _QUIET.get() or record.levelno >= logging.WARNING
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietLines())
+
+
 class QuietServer(uvicorn.Server):
-    """A uvicorn server that leaves signal handling to whoever runs several of them."""
+    """A uvicorn server that leaves signal handling to whoever runs several of them;
+    ``quiet``: its INFO lines unsaid."""
+
+    def __init__(self, config: uvicorn.Config, *, quiet: bool = False) -> None:
+        super().__init__(config)
+        self.quiet = quiet
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
 
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.quiet:
+            _QUIET.set(True)  # this task's context only (each server serves in a task)
+        await super().serve(sockets)
 
-def make_server(app: ASGIApp, *, log_level: str = "warning", graceful_s: int = 1) -> uvicorn.Server:
-    """``graceful_s``: how long, once told to stop, requests in flight may still finish."""
+
+def make_server(
+    app: ASGIApp, *, log_level: str | None = None, graceful_s: int = 1, quiet: bool = False
+) -> uvicorn.Server:
+    """``graceful_s``: how long, once told to stop, requests in flight may still finish;
+    ``quiet``: no INFO lines (uvicorn's logging is the process's, never configured here)."""
     config = uvicorn.Config(
         app,
         log_level=log_level,
+        log_config=None,
         access_log=False,
         lifespan="auto",
         timeout_graceful_shutdown=graceful_s,
     )
-    return QuietServer(config)
+    return QuietServer(config, quiet=quiet)
 
 
 async def serve_until_signalled(servers: list[tuple[uvicorn.Server, socket.socket]]) -> None:
@@ -72,7 +101,7 @@ class ServerThread:
         self.urls = {
             name: f"http://127.0.0.1:{sock.getsockname()[1]}" for name, sock in self.sockets.items()
         }
-        self._servers = {name: make_server(app) for name, app in self.apps.items()}
+        self._servers = {name: make_server(app, quiet=True) for name, app in self.apps.items()}
         self._thread = threading.Thread(target=self._run, name="simulators", daemon=True)
         self._loop: asyncio.AbstractEventLoop | None = None
 

@@ -18,6 +18,8 @@ T = TypeVar("T")
 
 TOKEN_PATH = "/realms/CloudSuite/protocol/openid-connect/token"
 DESADV_PATH = "/proxy/des_adv_xml/delivery/"
+# CloudSuite's parameterised paths, as route templates (an ``ext:<key>`` read is one too).
+ROUTES = ("/api/order/{id}/",)
 
 
 class CloudSuiteClient:
@@ -31,7 +33,13 @@ class CloudSuiteClient:
             settings.client_id,
             settings.client_secret.get_secret_value(),
         )
-        client = build_client(settings, auth=self.auth, transport=transport)
+        client = build_client(
+            settings,
+            source=OrderSource.WEBSHOP,
+            routes=ROUTES,
+            auth=self.auth,
+            transport=transport,
+        )
         self.http = UpstreamHttp(OrderSource.WEBSHOP, client, settings)
 
     async def list_orders(self, params: Mapping[str, str | int]) -> wire.OrderList:

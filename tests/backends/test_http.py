@@ -645,7 +645,9 @@ def test_each_backends_client_has_its_address_timeouts_and_connection_limit() ->
         base_url=BASE_URL, timeout_s=3.5, connect_timeout_s=0.75, max_connections=30
     )
     auth = httpx.BasicAuth("user", "pw")
-    client = http.build_client(config, headers={"X-Api-Key": "k"}, auth=auth)
+    client = http.build_client(
+        config, source=OrderSource.AFFILIATE, headers={"X-Api-Key": "k"}, auth=auth
+    )
     assert client.base_url == httpx.URL(BASE_URL)
     assert client.timeout == httpx.Timeout(3.5, connect=0.75)
     assert client.headers["X-Api-Key"] == "k"
@@ -658,7 +660,9 @@ def test_each_backends_client_has_its_address_timeouts_and_connection_limit() ->
 async def test_a_given_transport_is_the_one_used() -> None:
     upstream = Upstream(httpx.Response(200, json={"ok": True}))
     client = http.build_client(
-        BackendSettings(base_url=BASE_URL), transport=httpx.MockTransport(upstream)
+        BackendSettings(base_url=BASE_URL),
+        source=OrderSource.AFFILIATE,
+        transport=httpx.MockTransport(upstream),
     )
     async with client:
         response = await client.get("/ping")
@@ -675,7 +679,9 @@ async def test_the_upstream_client_keeps_no_cookies() -> None:
         return httpx.Response(200, headers={"Set-Cookie": "session=abc; Path=/"}, json={})
 
     config = BackendSettings(base_url="http://upstream.test")
-    async with http.build_client(config, transport=httpx.MockTransport(upstream)) as client:
+    async with http.build_client(
+        config, source=OrderSource.AFFILIATE, transport=httpx.MockTransport(upstream)
+    ) as client:
         await client.get("/orders")
         await client.get("/orders")
         assert len(client.cookies) == 0

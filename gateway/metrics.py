@@ -1,0 +1,67 @@
+"""``GET /metrics``: the Prometheus exposition (``telemetry.metrics``), with the gauges that
+hold shared facts read from the store first (the outbox's depth and oldest change, each
+backend's ingestion lag) and this process's circuit breakers as they stand now.
+
+With ``operator_token`` set, a scrape must send it as ``Authorization: Bearer``."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from backends.resilience import BREAKER_LEVELS
+from feed.poller import checkpoints
+from gateway.context import AppState
+from store import outbox
+from store.clock import as_utc, utcnow
+from telemetry import metrics
+
+log = logging.getLogger(__name__)
+
+
+def operator_allowed(request: Request, state: AppState) -> bool:
+    """Whether the request may see operators' detail: no token set, or the right one sent."""
+    token = state.settings.operator_token
+    if token is None:
+        return True
+    sent = request.headers.get("authorization", "")
+    expected = f"Bearer {token.get_secret_value()}"
+    return hmac.compare_digest(sent.encode(), expected.encode())
+
+
+async def refresh(state: AppState) -> None:
+    """The scrape-time gauges: read from the store (a store down leaves them as they were)."""
+    for source, backend in state.backends.items():
+        breaker = backend.breaker
+        metrics.BREAKER_STATE.labels(source.value).set(BREAKER_LEVELS[breaker.state])
+    try:
+        queued = await outbox.backlog(state.store)
+        held = await checkpoints(state.store) if state.settings.feed.ingest else {}
+    except Exception as error:  # the exposition still answers: the store is /ready's to tell
+        log.warning("metrics: the store did not answer: %s", type(error).__name__)
+        return
+    now = utcnow()
+    for source in state.backends:
+        count, oldest = queued.get(source, (0, None))
+        metrics.OUTBOX_DEPTH.labels(source.value).set(count)
+        age = 0.0 if oldest is None else (now - as_utc(oldest)).total_seconds()
+        metrics.OUTBOX_OLDEST_AGE.labels(source.value).set(max(age, 0.0))
+        checkpoint = held.get(source)
+        if checkpoint is not None and checkpoint.last_poll_at is not None:
+            lag = (now - as_utc(checkpoint.last_poll_at)).total_seconds()
+            metrics.INGESTION_LAG.labels(source.value).set(max(lag, 0.0))
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    state: AppState = request.app.state.ordergate
+    if not operator_allowed(request, state):
+        return JSONResponse(
+            {"error": "GET /metrics needs the operator token (Authorization: Bearer ...)"},
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer realm="ordergate-operator"'},
+        )
+    await refresh(state)
+    return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)

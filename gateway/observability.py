@@ -1,0 +1,89 @@
+"""``RequestTelemetry``, the outermost ASGI middleware: the request id (a sane
+``X-Request-Id`` kept, else a new one; echoed on the answer), the request's record for
+everything inside it (``telemetry.record``), the HTTP counter, and the access line once the
+answer is sent. The operation itself is observed by ``schema.telemetry``."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from domain.access import Principal
+from gateway.authentication import PRINCIPAL
+from telemetry import metrics, record
+
+access_log = logging.getLogger("ordergate.access")
+REQUEST_ID_HEADER = b"x-request-id"
+ENDPOINTS = ("/graphql", "/health", "/ready", "/metrics", "/webhooks/affiliate")
+
+
+def endpoint_of(path: str) -> str:
+    if path in ENDPOINTS:
+        return path
+    return "/ide" if path.startswith("/ide/") else "other"
+
+
+class RequestTelemetry:
+    """ASGI middleware: the request id, the record, the HTTP counter, the access line."""
+
+    def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
+        self.app = app
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        offered = next((v for k, v in scope["headers"] if k == REQUEST_ID_HEADER), None)
+        request_id = record.request_id_of(None if offered is None else offered.decode("latin-1"))
+        current, token = record.begin(request_id)
+        status = 101 if scope["type"] == "websocket" else 500
+        echoed = (REQUEST_ID_HEADER, request_id.encode())
+
+        async def answer(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), echoed]
+            elif message["type"] == "websocket.accept":
+                message["headers"] = [*message.get("headers", ()), echoed]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, answer)
+        finally:
+            path = scope["path"]
+            metrics.HTTP_REQUESTS.labels(endpoint_of(path), str(status)).inc()
+            if self.access_log:
+                self._log(scope, path, status, current)
+            record.end(token)
+
+    @staticmethod
+    def _log(scope: Scope, path: str, status: int, current: record.RequestRecord) -> None:
+        ms = (time.perf_counter() - current.started) * 1000
+        principal = scope.get("state", {}).get(PRINCIPAL)
+        who = principal.identity if isinstance(principal, Principal) else None
+        method = scope.get("method", "WS")
+        operation = current.operation
+        text = f"{method} {path} {status} {ms:.1f} ms"
+        if operation is not None:
+            text += f" {current.operation_type} {operation} ({current.outcome})"
+        text += f", {len(current.calls)} upstream calls"
+        if who is not None:
+            text += f", by {who}"
+        access_log.info(
+            text,
+            extra={
+                "method": method,
+                "path": path,
+                "status": status,
+                "duration_ms": round(ms, 2),
+                "operation": operation,
+                "operation_type": current.operation_type,
+                "outcome": current.outcome,
+                "upstream_calls": len(current.calls),
+                "principal": who,
+            },
+        )
