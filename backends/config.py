@@ -14,14 +14,19 @@ from pydantic import BaseModel, Field, SecretStr
 class BackendSettings(BaseModel):
     """What every backend connection has: where, how long to wait, how hard to retry."""
 
-    base_url: str
-    enabled: bool = True
+    base_url: str = Field(description="where the upstream is")
+    enabled: bool = Field(default=True, description="`false` takes the backend out of the gateway")
     timeout_s: float = Field(default=5.0, gt=0, description="read/write timeout per request")
-    connect_timeout_s: float = Field(default=2.0, gt=0)
-    max_connections: int = Field(default=20, ge=1)
-    retries: int = Field(default=2, ge=0, description="extra attempts for idempotent reads")
-    backoff_base_s: float = Field(default=0.05, ge=0)
-    backoff_max_s: float = Field(default=2.0, ge=0)
+    connect_timeout_s: float = Field(default=2.0, gt=0, description="connect timeout")
+    max_connections: int = Field(default=20, ge=1, description="connection pool size")
+    retries: int = Field(
+        default=2,
+        ge=0,
+        description="extra attempts of an idempotent read on a transient failure (backoff with "
+        "full jitter)",
+    )
+    backoff_base_s: float = Field(default=0.05, ge=0, description="first retry after about this")
+    backoff_max_s: float = Field(default=2.0, ge=0, description="retries at least this often")
     max_retry_after_s: float = Field(
         default=5.0, ge=0, description="longest Retry-After (429) a read waits before failing"
     )
@@ -41,26 +46,32 @@ class BackendSettings(BaseModel):
 
 
 class AffiliateSettings(BackendSettings):
-    base_url: str = "http://127.0.0.1:8101"
-    api_key: SecretStr = SecretStr("demo-affiliate-key")
+    base_url: str = Field(default="http://127.0.0.1:8101", description="where the upstream is")
+    api_key: SecretStr = Field(
+        default=SecretStr("demo-affiliate-key"), description="`X-Api-Key` of the platform"
+    )
 
 
 class WebshopSettings(BackendSettings):
-    base_url: str = "http://127.0.0.1:8102"
-    client_id: str = "ordergate-demo"
-    client_secret: SecretStr = SecretStr("demo-secret")
+    base_url: str = Field(default="http://127.0.0.1:8102", description="where the upstream is")
+    client_id: str = Field(default="ordergate-demo", description="OAuth2 client id")
+    client_secret: SecretStr = Field(
+        default=SecretStr("demo-secret"), description="OAuth2 client secret"
+    )
 
 
 class CrmSettings(BackendSettings):
-    base_url: str = "http://127.0.0.1:8103"
-    client_id: str = "ordergate-demo"
-    client_secret: SecretStr = SecretStr("demo-secret")
+    base_url: str = Field(default="http://127.0.0.1:8103", description="where the upstream is")
+    client_id: str = Field(default="ordergate-demo", description="OAuth2 client id")
+    client_secret: SecretStr = Field(
+        default=SecretStr("demo-secret"), description="OAuth2 client secret"
+    )
 
 
 class B2BSettings(BackendSettings):
-    base_url: str = "http://127.0.0.1:8104"
-    username: str = "demo"
-    password: SecretStr = SecretStr("demo")
+    base_url: str = Field(default="http://127.0.0.1:8104", description="where the upstream is")
+    username: str = Field(default="demo", description="login user (`POST /api/login`)")
+    password: SecretStr = Field(default=SecretStr("demo"), description="login password")
     format: Literal["json", "xml"] = Field(
         default="json", description="wire format the adapter asks for (Accept header)"
     )

@@ -58,6 +58,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import functools
 import json
 import multiprocessing
 import os
@@ -66,12 +68,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -279,10 +283,13 @@ def ordergate(*args: str) -> list[str]:
 
 
 @contextmanager
-def gateway_process(urls: dict[OrderSource, str], tmp: Path, workers: int) -> Iterator[Gateway]:
-    """``ordergate run`` aimed at the simulators, once ``GET /health`` answers."""
+def gateway_process(
+    urls: dict[OrderSource, str], tmp: Path, workers: int, extra: dict[str, str] | None = None
+) -> Iterator[Gateway]:
+    """``ordergate run`` aimed at the simulators, once ``GET /health`` answers; ``extra``:
+    more of its environment."""
     port = free_port()
-    env = gateway_env(urls, tmp / "bench.db", port)
+    env = {**gateway_env(urls, tmp / "bench.db", port), **(extra or {})}
     command = ordergate("run", *(["--workers", str(workers)] if workers > 1 else []))
     log = (tmp / "gateway.log").open("w")
     process = subprocess.Popen(command, env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
@@ -777,6 +784,91 @@ def memory(s: Setting) -> tuple[Row, LoadResult]:
 # --- main ---------------------------------------------------------------------------------
 
 
+class SpanSink(ThreadingHTTPServer):
+    """An OTLP/HTTP receiver that takes every export (200) and keeps only their sizes."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _SinkHandler)
+        self.exports = 0
+        self.bytes = 0
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _SinkHandler(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        size = int(self.headers.get("Content-Length", 0))
+        self.rfile.read(size)
+        sink = self.server
+        assert isinstance(sink, SpanSink)
+        sink.exports += 1
+        sink.bytes += size
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+# Row 7's two gateways: everything operators see, and nothing of it.
+OBSERVED = {
+    "ORDERGATE_METRICS": "true",
+    "ORDERGATE_ACCESS_LOG": "true",
+    "ORDERGATE_LOG_LEVEL": "info",  # the access line written, one per request
+    "ORDERGATE_LOG_FORMAT": "json",
+    "OTEL_TRACES_EXPORTER": "otlp",
+    "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+    "OTEL_TRACES_SAMPLER": "always_on",
+}
+UNOBSERVED = {
+    "ORDERGATE_METRICS": "false",
+    "ORDERGATE_ACCESS_LOG": "false",
+    "ORDERGATE_LOG_LEVEL": "warning",
+    "OTEL_SDK_DISABLED": "true",
+}
+
+
+def telemetry_overhead(s: Setting, tmp: Path) -> Row:
+    """Row 7: ``order(id)``'s gateway CPU with metrics, the access line and traces (every
+    request sampled, exported over OTLP/HTTP to a receiver in this process) against the same
+    gateway with all of it off, in alternating rounds of row 1's size."""
+    n, rounds = s.sizes.cpu_requests, 4
+    sink = SpanSink()
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    sides = {"on": {**OBSERVED, "OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint}, "off": UNOBSERVED}
+    costs: dict[str, list[float]] = {name: [] for name in sides}
+    with contextlib.ExitStack() as stack:
+        senders: dict[str, tuple[Gateway, Callable[[], object]]] = {}
+        for name, extra in sides.items():
+            (tmp / name).mkdir()
+            gateway = stack.enter_context(gateway_process(s.urls, tmp / name, 1, extra))
+            headers = {"Authorization": f"Bearer {create_key(gateway)}"}
+            variables = {"id": first_webshop_order(gateway, headers)[0]}
+            client = stack.enter_context(
+                httpx.Client(base_url=gateway.url, headers=headers, timeout=60)
+            )
+            senders[name] = (gateway, functools.partial(post, client, ORDER_BY_ID, variables))
+        for _ in range(rounds):
+            for name, (gateway, send) in senders.items():
+                costs[name].append(cpu_per_call(gateway.cpu_seconds, send, n))
+        time.sleep(6)  # the batch processor's next export (every 5 s) reaches the sink
+    sink.shutdown()
+    with_all, without = statistics.median(costs["on"]), statistics.median(costs["off"])
+    return Row(
+        f"7. `order(id)` with metrics + access line + traces (100 % sampled, OTLP export: "
+        f"{sink.exports} exports, {sink.bytes / 1024:.0f} KiB): gateway CPU per request "
+        f"({rounds} x {n}, median)",
+        f"{with_all * 1000:.3f} ms",
+        f"{without * 1000:.3f} ms (the same gateway, all of it off)",
+        ratio(with_all, without),
+        "<= 1.05",
+    )
+
+
 def first_webshop_order(gateway: Gateway, headers: dict[str, str]) -> tuple[str, str]:
     with httpx.Client(base_url=gateway.url, headers=headers, timeout=60) as client:
         node = post(client, FIRST_WEBSHOP)["data"]["orders"]["edges"][0]["node"]
@@ -792,8 +884,8 @@ def main() -> None:
     parser.add_argument(
         "--rows",
         type=lambda text: {int(row) for row in text.split(",")},
-        default=set(range(1, 7)),
-        help="only these rows, e.g. 1,3 (default: all six)",
+        default=set(range(1, 8)),
+        help="only these rows, e.g. 1,3 (default: all seven)",
     )
     args = parser.parse_args()
     sizes = QUICK if args.quick else DEFAULT
@@ -826,6 +918,7 @@ def main() -> None:
         page_row, page_requests, page_parse = webshop_page(s) if 3 in wanted else (None, None, None)
         nested_row = nested_page(s) if 5 in wanted else None
         slow_row, slow_requests = all_backends_slow(s) if 4 in wanted else (None, None)
+        telemetry_row = telemetry_overhead(s, Path(tmp)) if 7 in wanted else None
 
     rows = [
         cpu_row,
@@ -834,6 +927,7 @@ def main() -> None:
         slow_row,
         nested_row,
         memory_row,
+        telemetry_row,
     ]
     print(
         f"{measured_on('read path, fast-path targets')}, gateway workers: {args.workers}, "

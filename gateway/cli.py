@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterable
 from typing import TextIO
 
+import httpx
 import uvicorn
 import uvloop
 from starlette.types import ASGIApp
@@ -48,12 +49,16 @@ EXIT_WATCHDOG_S = 1.0  # after shutting down, the longest the process may linger
 
 
 def simulator_apps(settings: Settings) -> dict[OrderSource, tuple[ASGIApp, int]]:
-    """The simulators ``ordergate run`` serves beside the gateway, on their default ports."""
+    """The simulators ``ordergate run`` serves beside the gateway: each on the port of its
+    backend's ``base_url`` (by default the contract's, 8101-8104)."""
     if not settings.simulators:
         return {}
     config = SimConfig(seed=settings.sim_seed, orders=settings.sim_orders)
     return {
-        source: (create_simulator(source, config), BACKENDS[source].default_port)
+        source: (
+            create_simulator(source, config),
+            httpx.URL(settings.backend(source).base_url).port or BACKENDS[source].default_port,
+        )
         for source in settings.enabled_sources
     }
 

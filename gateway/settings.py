@@ -144,7 +144,9 @@ class AuthSettings(BaseModel):
     jwt_issuer: str | None = Field(default=None, description="`iss` every token must carry")
     jwt_audience: str | None = Field(default=None, description="`aud` every token must carry")
     jwks_url: str | None = Field(default=None, description="the identity provider's JWKS")
-    jwt_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+    jwt_algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256", "ES256"], description="signature algorithms accepted"
+    )
     jwt_leeway_s: float = Field(default=30.0, ge=0, description="clock skew allowed on exp/nbf")
     jwks_refresh_min_s: float = Field(
         default=60.0, ge=0, description="unknown key ids refetch the JWKS at most this often"
@@ -190,7 +192,7 @@ class Settings(BaseSettings):
     )
 
     host: str = Field(default="127.0.0.1", description="address the gateway listens on")
-    port: int = Field(default=8000, ge=0, le=65535)
+    port: int = Field(default=8000, ge=0, le=65535, description="port the gateway listens on")
     workers: int = Field(
         default=1, ge=1, description="gateway processes sharing the port (`ordergate run`)"
     )

@@ -175,11 +175,11 @@ async def backlog(store: Store) -> dict[OrderSource, tuple[int, datetime]]:
     """Per source with changes waiting: how many, and when the oldest was queued."""
     async with store.session() as session:
         rows = await session.exec(
-            sql_select(col(OutboxEntry.source), func.count(), func.min(col(OutboxEntry.created_at)))
+            select(col(OutboxEntry.source), func.count(), func.min(col(OutboxEntry.created_at)))
             .where(col(OutboxEntry.status) == PENDING)
             .group_by(col(OutboxEntry.source))
         )
-        return {OrderSource(source): (count, oldest) for source, count, oldest in rows.all()}
+        return {OrderSource(source): (count, oldest) for source, count, oldest in rows}
 
 
 async def due_heads(store: Store, *, limit: int) -> list[OutboxEntry]:

@@ -24,6 +24,7 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"messa
 # Libraries whose INFO lines are noise: one line per upstream call, per SQL statement.
 QUIET = {"httpx": logging.WARNING, "httpcore": logging.WARNING, "aiosqlite": logging.WARNING}
 REDACTED = "[redacted]"
+_OWN = {"request_id", "color_message"}  # set by this module's filter, or uvicorn's colours
 MIN_SECRET = 6  # shorter values (a port, "demo") would redact ordinary words
 
 
@@ -76,7 +77,7 @@ class JsonLines(logging.Formatter):
         if request_id is not None:
             entry["request_id"] = request_id
         for key, value in vars(line).items():
-            if key not in _STANDARD and key not in entry and key != "color_message":
+            if key not in _STANDARD and key not in entry and key not in _OWN:
                 entry[key] = value
         if line.exc_info and not line.exc_text:
             line.exc_text = self.formatException(line.exc_info)

@@ -91,7 +91,8 @@ OUTBOX_OLDEST_AGE = Gauge(
 )
 OUTBOX_ATTEMPTS = Counter(
     "ordergate_outbox_delivery_attempts",
-    "Deliveries of queued changes, by backend and outcome (delivered, retry, rejected)",
+    "Deliveries of queued changes, by backend and outcome (delivered, retry, rejected; "
+    "deferred: not sent, the breaker open)",
     ["backend", "outcome"],
 )
 IDEMPOTENCY_REPLAYS = Counter(
@@ -111,8 +112,8 @@ INGESTION_LAG = Gauge(
 )
 WEBHOOK_VERIFICATIONS = Counter(
     "ordergate_affiliate_webhook_verifications",
-    "Affiliate webhooks received, by the signature check's outcome (valid, invalid, expired, "
-    "malformed)",
+    "Affiliate webhooks received, by the signature check's outcome (valid, unsigned, invalid, "
+    "expired, malformed)",
     ["outcome"],
 )
 PARTNER_DELIVERIES = Counter(

@@ -140,8 +140,9 @@ def failed(span: trace.Span, error: BaseException) -> None:
 
 
 def query_span(system: str, statement: str) -> trace.Span | None:
-    """A client span for one store query (its SQL, bound parameters left out)."""
-    if _tracer is None:
+    """A client span for one store query (its SQL, bound parameters left out), within a
+    trace only: the background's polling queries (every second) are no trace's."""
+    if _tracer is None or not trace.get_current_span().get_span_context().is_valid:
         return None
     words = statement.split(None, 1)
     operation = words[0].upper() if words else "SQL"

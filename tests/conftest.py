@@ -7,11 +7,12 @@ own lifespan in the test's event loop and is spoken to through ``httpx.ASGITrans
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -27,9 +28,45 @@ from gateway.app import create_app
 from gateway.settings import Settings
 from store import api_keys
 from store.engine import Store
+from telemetry import logs
 from tests.support import SimControlClient
 
 SIM_CONFIG = SimConfig(seed=42, orders=120)
+# A secret only the test settings hold: no log line of the whole suite may show it.
+CURSOR_SECRET = "og-test-cursor-secret-never-logged"
+
+
+class SecretWatch(logging.Handler):
+    """Every line any test writes (INFO and up), checked for a secret: the test settings'
+    ``SecretStr`` values and every API key the suite makes (``bearer``)."""
+
+    watching: ClassVar[list[SecretWatch]] = []
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__(logging.INFO)
+        self.secrets = {s for s in secrets if len(s) >= logs.MIN_SECRET}
+        self.leaks: list[str] = []
+        SecretWatch.watching.append(self)
+
+    def emit(self, line: logging.LogRecord) -> None:
+        text = line.getMessage() + (self.format(line) if line.exc_info else "")
+        for secret in self.secrets:
+            if secret in text:
+                self.leaks.append(f"{line.name}: {text[:300]}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def secret_watch() -> Iterator[SecretWatch]:
+    settings = Settings(_env_file=None, cursor_secret=CURSOR_SECRET)  # type: ignore[call-arg]
+    watch = SecretWatch(logs.secrets_of(settings))
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(watch)
+    root.setLevel(min(level or logging.WARNING, logging.INFO))
+    yield watch
+    root.removeHandler(watch)
+    root.setLevel(level)
+    assert not watch.leaks, "secrets in log lines:\n" + "\n".join(watch.leaks[:20])
 
 
 @pytest.fixture(scope="session")
@@ -64,6 +101,7 @@ def settings(simulator_urls: dict[OrderSource, str], tmp_path: Path) -> Settings
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url(tmp_path),
         simulators=False,
+        cursor_secret=CURSOR_SECRET,
         gc_gen0_threshold=0,  # the collector of the test process is left as it is
         outbox={"poll_interval_s": 0.1, "backoff_base_s": 0.1, "backoff_max_s": 1.0},
         # No polling of the shared simulators (it would count in their stats): feed tests
@@ -155,6 +193,8 @@ async def bearer(
             n for n in (TESTER, *(f"{TESTER}-{i}" for i in range(2, 10_000))) if n not in live
         )
     key = await api_keys.create(store, name=name, scopes=scopes, sources=sources, rate=rate)
+    for watch in SecretWatch.watching:
+        watch.secrets.add(key.secret)
     return {"Authorization": f"Bearer {key.secret}"}
 
 

@@ -6,8 +6,9 @@ the faults; ``control_routes`` serves ``shared/contract/runtime.md``'s control A
 
     GET  /_sim/stats           {"total": N, "requests": {"GET /api/order/": n, ...}}
     POST /_sim/stats/reset     (clears the request log too)
-    GET  /_sim/requests        the last requests served, oldest first: route, and when each
-                               arrived and was answered, on this process's monotonic clock
+    GET  /_sim/requests        the last requests served, oldest first: route, when each
+                               arrived and was answered (this process's monotonic clock),
+                               and the W3C ``traceparent`` it came with (or null)
     GET  /_sim/faults          the fault settings in force
     POST /_sim/faults          merge any of the fields of ``Faults``
     POST /_sim/faults/reset
@@ -58,8 +59,9 @@ class SimControl:
     def __init__(self, *, seed: int, tokens: TokenStore, reset_state: Callable[[], None]) -> None:
         self.faults = Faults()
         self.requests: Counter[str] = Counter()
-        # (route, arrived, answered): proves concurrency and order without timing assertions.
-        self.log: deque[tuple[str, float, float]] = deque(maxlen=LOG_SIZE)
+        # (route, arrived, answered, traceparent): proves concurrency and order without
+        # timing assertions, and which trace a request belonged to.
+        self.log: deque[tuple[str, float, float, str | None]] = deque(maxlen=LOG_SIZE)
         self.tokens = tokens
         self._reset_state = reset_state
         self._random = random.Random(seed)
@@ -87,8 +89,13 @@ class SimControl:
     def request_log(self) -> dict[str, Any]:
         return {
             "requests": [
-                {"route": route, "arrived": arrived, "answered": answered}
-                for route, arrived, answered in self.log
+                {
+                    "route": route,
+                    "arrived": arrived,
+                    "answered": answered,
+                    "traceparent": traceparent,
+                }
+                for route, arrived, answered, traceparent in self.log
             ]
         }
 
@@ -143,10 +150,11 @@ class SimControlMiddleware:
         route = f"{scope['method']} {route_template(self.routes, scope)}"
         arrived = time.monotonic()
         self.control.requests[route] += 1
+        traceparent = next((v.decode() for k, v in scope["headers"] if k == b"traceparent"), None)
         try:
             await self._serve(scope, receive, send)
         finally:
-            self.control.log.append((route, arrived, time.monotonic()))
+            self.control.log.append((route, arrived, time.monotonic(), traceparent))
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         control = self.control

@@ -24,6 +24,7 @@ import pydantic
 import pytest
 
 from backends import http
+from backends.calls import ObservedTransport
 from backends.config import BackendSettings
 from backends.http import Action, UpstreamHttp, action_for, retry_after_seconds, upstream_message
 from backends.transport import Http11Transport
@@ -652,7 +653,9 @@ def test_each_backends_client_has_its_address_timeouts_and_connection_limit() ->
     assert client.timeout == httpx.Timeout(3.5, connect=0.75)
     assert client.headers["X-Api-Key"] == "k"
     assert client.auth is auth
-    transport = client._transport
+    observed = client._transport  # every exchange observed (backends/calls.py)
+    assert isinstance(observed, ObservedTransport) and observed.backend == "AFFILIATE"
+    transport = observed.inner
     assert isinstance(transport, Http11Transport)
     assert transport.max_connections == 30
 
