@@ -64,11 +64,31 @@ class Listing:
 
 @dataclass(frozen=True, slots=True)
 class Measure:
-    depth: int
+    depth: int  # an introspection field (``__schema``, ``__type``) counts 1, whatever is in it
     aliases: int
     root_fields: int
     directives: int  # the most on one field
     cost: int
+    # Introspection's own bound: how deeply its lists nest (``types { fields { args } }`` is
+    # 3). Its other fields are single objects (``type { ofType { ... } }``), so a client's
+    # introspection (GraphiQL's is 15 deep) is bounded by this, not by ``depth``.
+    introspection_lists: int = 0
+
+
+# Introspection fields whose values are lists: nesting them multiplies the answer's size.
+INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
+INTROSPECTION_LISTS = frozenset(
+    {
+        "types",
+        "fields",
+        "args",
+        "inputFields",
+        "interfaces",
+        "possibleTypes",
+        "enumValues",
+        "directives",
+    }
+)
 
 
 INT_MAX = 2**31 - 1  # the largest GraphQL Int
@@ -155,6 +175,7 @@ def measure(
         root_fields=walker.count(root),
         directives=walker.directives(root),
         cost=cost,
+        introspection_lists=walker.introspection_lists(root),
     )
 
 
@@ -210,7 +231,24 @@ class _Walker:
         return combine(parts)
 
     def depth(self, selections: SelectionSetNode | None) -> int:
-        return self._fold(selections, "depth", lambda f: 1 + self.depth(f.selection_set), _max)
+        return self._fold(selections, "depth", self._field_depth, _max)
+
+    def _field_depth(self, field: FieldNode) -> int:
+        if field.name.value in INTROSPECTION_ROOTS:
+            return 1  # bounded by ``introspection_lists`` instead
+        return 1 + self.depth(field.selection_set)
+
+    def introspection_lists(self, selections: SelectionSetNode | None, inside: bool = False) -> int:
+        """The deepest nesting of introspection's list fields in ``selections``."""
+        metric = "introspection" if inside else "introspection-root"
+
+        def on_field(field: FieldNode) -> int:
+            name = field.name.value
+            within = inside or name in INTROSPECTION_ROOTS
+            nested = self.introspection_lists(field.selection_set, within)
+            return nested + (inside and name in INTROSPECTION_LISTS)
+
+        return self._fold(selections, metric, on_field, _max)
 
     def aliases(self, selections: SelectionSetNode | None) -> int:
         return self._fold(

@@ -162,7 +162,18 @@ class LimitSettings(BaseModel):
         default=100_000, ge=1, description="characters of a document's text, before parsing"
     )
     max_tokens: int = Field(default=1_000, ge=1, description="lexical tokens in a document")
-    max_depth: int = Field(default=12, ge=1, description="nesting of selections")
+    max_depth: int = Field(
+        default=12,
+        ge=1,
+        description="nesting of selections (an introspection field counts 1: it has its own "
+        "bound, below)",
+    )
+    max_introspection_lists: int = Field(
+        default=3,
+        ge=1,
+        description="nesting of introspection's list fields (`types { fields { args } }` is "
+        "3, what GraphiQL asks; each more level multiplies the answer)",
+    )
     max_aliases: int = Field(default=15, ge=0, description="aliased fields in an operation")
     max_root_fields: int = Field(default=10, ge=1, description="fields at the operation's root")
     max_directives: int = Field(default=10, ge=0, description="directives on one field")

@@ -160,6 +160,11 @@ class QueryLimits(SchemaExtension):
             ("aliases", figures.aliases, limits.max_aliases),
             ("root fields", figures.root_fields, limits.max_root_fields),
             ("directives on one field", figures.directives, limits.max_directives),
+            (
+                "nesting of introspection lists",
+                figures.introspection_lists,
+                limits.max_introspection_lists,
+            ),
             ("cost", figures.cost, min(limits.max_cost, int(limits.bucket_size))),
         ):
             if value > maximum:

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from graphql import get_introspection_query
 from starlette.applications import Starlette
 
 from domain.models import OrderSource
@@ -111,6 +112,19 @@ BOMBS: dict[str, Bomb] = {
         1000,
         variables={"n": 100.0},
     ),
+    "introspection-recursing-through-types": Bomb(
+        "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }",
+        "nesting of introspection lists",
+        4,
+        3,
+    ),
+    "introspection-recursing-from-one-type": Bomb(
+        '{ __type(name: "Order") { fields { type { fields { type { fields { type { fields '
+        "{ name } } } } } } } } }",
+        "nesting of introspection lists",
+        4,
+        3,
+    ),
     "fragment-doubling-25-levels-aliased": Bomb(
         "{ ...F1 }\n" + doubling(25, "Query", "a: " + ORDERS_100), "aliases", 2**24, 15
     ),
@@ -142,6 +156,19 @@ async def test_a_query_bomb_is_refused_naming_the_limit_before_any_upstream_call
         "max": bomb.maximum,
     }
     assert bomb.limit in error["message"]
+    assert requests_served(sims) == 0
+
+
+async def test_a_clients_introspection_is_served_though_deeper_than_the_depth_limit(
+    gateway: GatewayClient, sims: Sims
+) -> None:
+    """GraphiQL's (and graphql-core's) schema query is 15 deep: its ``ofType`` chain is one
+    object in another, bounded by the nesting of its lists (3), not by ``max_depth``."""
+    reset(sims)
+    query = get_introspection_query(descriptions=True, specified_by_url=True)
+    body = await gateway.query(query)
+    assert "errors" not in body, body["errors"]
+    assert any(t["name"] == "Order" for t in body["data"]["__schema"]["types"])
     assert requests_served(sims) == 0
 
 
