@@ -55,7 +55,7 @@ class RequestTelemetry:
             await self.app(scope, receive, answer)
         finally:
             path = scope["path"]
-            metrics.HTTP_REQUESTS.labels(endpoint_of(path), str(status)).inc()
+            metrics.child(metrics.HTTP_REQUESTS, endpoint_of(path), str(status)).inc()
             if self.access_log:
                 self._log(scope, path, status, current)
             record.end(token)

@@ -47,19 +47,13 @@ class OperationTelemetry(SchemaExtension):
         operation = metrics.operation_label(name)
         current = record.current()
         if kind != OperationType.SUBSCRIPTION.value:
-            metrics.GRAPHQL_REQUESTS.labels(operation, kind, outcome).inc()
+            metrics.child(metrics.GRAPHQL_REQUESTS, operation, kind, outcome).inc()
             if current is not None:
                 elapsed = time.perf_counter() - current.started
-                metrics.GRAPHQL_DURATION.labels(operation, kind).observe(elapsed)
+                metrics.child(metrics.GRAPHQL_DURATION, operation, kind).observe(elapsed)
         span = getattr(self, "_span", None)
         if span is not None:
-            span.update_name(f"{kind} {name}" if name else kind)
-            span.set_attribute("graphql.operation.type", kind)
-            if name:
-                span.set_attribute("graphql.operation.name", name)
-            if errors:
-                tracing.failed_operation(span, len(errors))
-            span.end()
+            tracing.end_operation(span, kind, name, len(errors or ()))
         if current is None:
             return {}
         current.operation, current.operation_type, current.outcome = operation, kind, outcome

@@ -8,13 +8,13 @@ once per server).
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+import orjson
 from pydantic import BaseModel, SecretStr
 
 from telemetry import record
@@ -83,7 +83,7 @@ class JsonLines(logging.Formatter):
             line.exc_text = self.formatException(line.exc_info)
         if line.exc_text:
             entry["exception"] = line.exc_text
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return orjson.dumps(entry, default=str).decode()
 
 
 class PlainLines(logging.Formatter):

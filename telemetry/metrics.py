@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -141,9 +142,22 @@ def status_class(status: int | None) -> str:
     return "none" if status is None else f"{status // 100}xx"
 
 
+_children: dict[tuple[object, ...], Any] = {}
+
+
+def child(metric: Any, *labels: str) -> Any:
+    """``metric.labels(*labels)``, kept: the library takes a lock and builds a key each time
+    (on the request path, several times per request)."""
+    key = (metric, *labels)
+    found = _children.get(key)
+    if found is None:
+        found = _children[key] = metric.labels(*labels)
+    return found
+
+
 def upstream_call(backend: str, method: str, route: str, status: int | None, s: float) -> None:
-    UPSTREAM_REQUESTS.labels(backend, method, route, status_class(status)).inc()
-    UPSTREAM_DURATION.labels(backend, route).observe(s)
+    child(UPSTREAM_REQUESTS, backend, method, route, status_class(status)).inc()
+    child(UPSTREAM_DURATION, backend, route).observe(s)
 
 
 def exposition() -> bytes:
