@@ -5,8 +5,11 @@ For each exchange: the request's record gets an ``UpstreamCall`` (``extensions.u
 the access line), the metrics count it by backend, method, route template and status class,
 and, with tracing on, a client span covers it and the upstream receives its ``traceparent``.
 Route templates (``/api/order/{id}/``) name the call without its ids: each client declares
-the templates of its parameterised paths; a path that matches none is its own template, with
-any all-digit segment as ``{id}``.
+the templates of its parameterised paths, matched against the path as sent (still
+percent-encoded: an encoded ``/`` stays inside its segment). A path that matches none is its
+own template with every segment that is not a plain word (letters, digits, ``_-``, starting
+with a letter) as ``{id}``; past ``MAX_FALLBACKS`` such templates a backend's calls count as
+``other``: no caller can grow the labels.
 """
 
 from __future__ import annotations
@@ -20,6 +23,11 @@ import httpx
 from telemetry import metrics, record, tracing
 
 
+PLAIN_SEGMENT = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,39}")
+MAX_FALLBACKS = 50  # templates a backend may have beyond its declared ones
+OTHER = "other"
+
+
 class RouteTemplates:
     """Path -> route template, for one backend."""
 
@@ -29,14 +37,22 @@ class RouteTemplates:
             for t in templates
         ]
         self._known: dict[str, str] = {}
+        self._fallbacks: set[str] = set()
 
     def of(self, path: str) -> str:
+        """The template of ``path`` as sent (percent-encoded, without the query)."""
         found = self._known.get(path)
         if found is not None:
             return found
         template = next((t for pattern, t in self._patterns if pattern.match(path)), None)
         if template is None:
-            template = "/".join("{id}" if s.isdigit() else s for s in path.split("/"))
+            template = "/".join(
+                s if not s or PLAIN_SEGMENT.fullmatch(s) else "{id}" for s in path.split("/")
+            )
+            if template not in self._fallbacks:
+                if len(self._fallbacks) >= MAX_FALLBACKS:
+                    return OTHER
+                self._fallbacks.add(template)
         if len(self._known) < 1_000:  # the static paths, mostly: a bounded memo
             self._known[path] = template
         return template
@@ -53,7 +69,7 @@ class ObservedTransport(httpx.AsyncBaseTransport):
         self.routes = routes
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        route = self.routes.of(request.url.path)
+        route = self.routes.of(request.url.raw_path.split(b"?", 1)[0].decode("ascii"))
         method = request.method
         span = tracing.upstream_span(self.backend, method, route, request)
         status: int | None = None

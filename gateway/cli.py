@@ -43,7 +43,7 @@ from gateway.app import configure_process, create_app, demo_key_of, prepare_stor
 from gateway.settings import Settings
 from store import api_keys
 from store.engine import Store
-from telemetry import metrics
+from telemetry import logs, metrics
 
 EXIT_WATCHDOG_S = 1.0  # after shutting down, the longest the process may linger
 
@@ -71,7 +71,7 @@ def print_addresses(settings: Settings, simulators: Iterable[tuple[OrderSource, 
     base = f"http://{settings.host}:{settings.port}"
     print(f"  gateway             {base}/graphql   (GraphiQL in a browser)")
     print(f"  health              {base}/health   {base}/ready")
-    print(f"  store               {settings.database_url}")
+    print(f"  store               {logs.safe_url(settings.database_url)}")
     if settings.workers > 1:
         print(f"  workers             {settings.workers} processes on one port")
     if (demo_key := demo_key_of(settings)) is not None:
@@ -122,11 +122,13 @@ def run_workers(settings: Settings) -> None:
     simulators = simulator_apps(settings)
     ports = {source.value: port for source, (_, port) in simulators.items()}
     apps = {source.value: app for source, (app, _) in simulators.items()}
-    # Each worker writes its metrics here; a scrape of any of them adds them all up.
-    metrics_dir = os.environ.get(metrics.MULTIPROC_ENV)
-    if not metrics_dir:
-        metrics_dir = tempfile.mkdtemp(prefix="ordergate-metrics-")
-        os.environ[metrics.MULTIPROC_ENV] = metrics_dir
+    # Each worker writes its metrics here; a scrape of any of them adds them all up. What an
+    # earlier run left there is not this run's: emptied first, and removed at the end.
+    metrics_dir = os.environ.get(metrics.MULTIPROC_ENV) or tempfile.mkdtemp(
+        prefix="ordergate-metrics-"
+    )
+    metrics.fresh_directory(metrics_dir)
+    os.environ[metrics.MULTIPROC_ENV] = metrics_dir
     config = uvicorn.Config(
         "gateway.app:create_worker_app",
         factory=True,  # each worker reads the same ORDERGATE_* settings
@@ -141,6 +143,7 @@ def run_workers(settings: Settings) -> None:
         timeout_graceful_shutdown=settings.shutdown_grace_s,
     )
     with contextlib.ExitStack() as stack:
+        stack.callback(metrics.clear_directory, metrics_dir)
         if apps:
             stack.enter_context(ServerThread(apps, ports))
         sock = config.bind_socket()

@@ -2,7 +2,9 @@
 hold shared facts read from the store first (the outbox's depth and oldest change, each
 backend's ingestion lag) and this process's circuit breakers as they stand now.
 
-With ``operator_token`` set, a scrape must send it as ``Authorization: Bearer``."""
+A scrape sends the ``operator_token`` as ``Authorization: Bearer``; without one set, the
+metrics are open in the demo and closed in production (who calls a replica's public port
+learns nothing of the partners' operations, keys and backends)."""
 
 from __future__ import annotations
 
@@ -23,10 +25,11 @@ log = logging.getLogger(__name__)
 
 
 def operator_allowed(request: Request, state: AppState) -> bool:
-    """Whether the request may see operators' detail: no token set, or the right one sent."""
+    """Whether the request may see operators' detail: the operator token sent, or none set
+    in the demo."""
     token = state.settings.operator_token
     if token is None:
-        return True
+        return state.settings.profile == "demo"
     sent = request.headers.get("authorization", "")
     expected = f"Bearer {token.get_secret_value()}"
     return hmac.compare_digest(sent.encode(), expected.encode())
@@ -59,7 +62,10 @@ async def metrics_endpoint(request: Request) -> Response:
     state: AppState = request.app.state.ordergate
     if not operator_allowed(request, state):
         return JSONResponse(
-            {"error": "GET /metrics needs the operator token (Authorization: Bearer ...)"},
+            {
+                "error": "GET /metrics needs the operator token (Authorization: Bearer ...); "
+                "set ORDERGATE_OPERATOR_TOKEN (production has none by default)"
+            },
             status_code=401,
             headers={"WWW-Authenticate": 'Bearer realm="ordergate-operator"'},
         )

@@ -274,8 +274,8 @@ class Settings(BaseSettings):
     operator_token: SecretStr | None = Field(
         default=None,
         min_length=16,
-        description="when set, GET /metrics and the detail of GET /ready need `Authorization: "
-        "Bearer <operator_token>` (unset: open, for a port only the operator reaches)",
+        description="what GET /metrics and the detail of GET /ready need, as `Authorization: "
+        "Bearer <operator_token>` (unset: open in the demo, closed in production)",
     )
     shutdown_grace_s: int = Field(
         default=25,

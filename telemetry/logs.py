@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TextIO
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 from pydantic import BaseModel, SecretStr
@@ -29,13 +30,26 @@ MIN_SECRET = 6  # shorter values (a port, "demo") would redact ordinary words
 
 
 def secrets_of(settings: BaseModel) -> Iterator[str]:
-    """Every ``SecretStr`` value anywhere in ``settings``."""
+    """Every ``SecretStr`` value anywhere in ``settings``, and the password of every URL."""
     for name in type(settings).model_fields:
         value = getattr(settings, name)
         if isinstance(value, SecretStr):
             yield value.get_secret_value()
         elif isinstance(value, BaseModel):
             yield from secrets_of(value)
+        elif isinstance(value, str) and "://" in value:
+            password = urlsplit(value).password
+            if password:
+                yield password
+
+
+def safe_url(url: str) -> str:
+    """``url`` with its password shown as ``***`` (for start-up lines)."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class RequestContext(logging.Filter):
@@ -112,8 +126,11 @@ def configure(
     root.setLevel(level.upper())
     for name, quiet in QUIET.items():
         logging.getLogger(name).setLevel(quiet)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    # The gateway writes its own access line (``gateway.observability``): uvicorn's, with the
+    # client's address and the query string, is never written.
+    logging.getLogger("uvicorn.access").disabled = True
     return handler

@@ -5,7 +5,9 @@ With several worker processes (``ordergate run --workers N``) each writes its sa
 ``PROMETHEUS_MULTIPROC_DIR`` (set by the supervisor before the workers start) and a scrape of
 any of them adds them up: a counter counts every process's requests whichever one answers.
 Gauges that hold a shared fact (the outbox, ingestion lag: read from the store on each
-scrape) keep the most recent value; the circuit breakers, one per process, the worst.
+scrape) keep the most recent value; so do the circuit breakers, one per process (each writes
+its state when it changes and when its process answers a scrape: a dead worker's last word
+is soon older than a live one's).
 
 Labels are bounded: routes are templates, operation names are kept for the first
 ``MAX_OPERATIONS`` distinct ones (later ones count as ``other``), principals are key ids or
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
@@ -32,6 +35,8 @@ from prometheus_client import (
 
 disable_created_metrics()  # no ``*_created`` series: counters' start times are noise here
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+if os.environ.get(MULTIPROC_ENV):  # the library writes there from the first sample on
+    Path(os.environ[MULTIPROC_ENV]).mkdir(parents=True, exist_ok=True)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 MAX_OPERATIONS = 200
 OPERATION_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,63}")
@@ -74,9 +79,10 @@ UPSTREAM_RETRIES = Counter(
 )
 BREAKER_STATE = Gauge(
     "ordergate_circuit_breaker_state",
-    "Each backend's circuit breaker: 0 closed, 1 half-open, 2 open (several processes: the worst)",
+    "Each backend's circuit breaker: 0 closed, 1 half-open, 2 open (several processes: the "
+    "one that changed or was scraped last)",
     ["backend"],
-    multiprocess_mode="max",
+    multiprocess_mode="mostrecent",
 )
 OUTBOX_DEPTH = Gauge(
     "ordergate_outbox_depth",
@@ -126,13 +132,14 @@ PARTNER_DELIVERIES = Counter(
 _operations: set[str] = set()
 
 
-def operation_label(name: str | None) -> str:
-    """The operation's name as a label: ``anonymous`` without one, ``other`` past the bound."""
+def operation_label(name: str | None, *, learn: bool = True) -> str:
+    """The operation's name as a label: ``anonymous`` without one, ``other`` past the bound
+    or for a name not ``learn``t yet (a refused document's name is the client's word only)."""
     if not name:
         return "anonymous"
     if name in _operations:
         return name
-    if len(_operations) < MAX_OPERATIONS and OPERATION_NAME.fullmatch(name):
+    if learn and len(_operations) < MAX_OPERATIONS and OPERATION_NAME.fullmatch(name):
         _operations.add(name)
         return name
     return "other"
@@ -158,6 +165,18 @@ def child(metric: Any, *labels: str) -> Any:
 def upstream_call(backend: str, method: str, route: str, status: int | None, s: float) -> None:
     child(UPSTREAM_REQUESTS, backend, method, route, status_class(status)).inc()
     child(UPSTREAM_DURATION, backend, route).observe(s)
+
+
+def clear_directory(directory: str) -> None:
+    """Remove the workers' sample files (``*.db``) from ``directory``."""
+    for path in Path(directory).glob("*.db"):
+        path.unlink(missing_ok=True)
+
+
+def fresh_directory(directory: str) -> None:
+    """``directory``, existing and holding no samples of an earlier run."""
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    clear_directory(directory)
 
 
 def exposition() -> bytes:

@@ -165,3 +165,38 @@ def test_ordergate_run_prints_each_start_up_line_once(tmp_path: object) -> None:
         assert text.count(line) == 1, text
     assert "Running upgrade" in text  # the migrations, each said once
     assert text.count("Running upgrade  -> 0001") == 1
+
+
+async def test_a_failure_of_the_gateway_is_a_typed_500_with_its_request_id(
+    gateway: GatewayClient, kept: Kept, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(state: object) -> object:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("gateway.app.readiness", broken)
+    response = await gateway.http.get("/ready", headers={"X-Request-Id": "bug-1"})
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "bug-1"
+    assert response.json()["errors"][0]["extensions"] == {"code": "INTERNAL"}
+    assert "a bug" not in response.text
+    failure = [line for line in kept.lines if line.levelno >= logging.ERROR]
+    assert [getattr(line, "request_id", None) for line in failure] == ["bug-1"]
+    assert failure[0].exc_info is not None
+
+
+async def test_a_path_cannot_forge_a_log_line(gateway: GatewayClient, kept: Kept) -> None:
+    await gateway.http.get("/nothing%0A2030-01-01 00:00:00 INFO ordergate.access: forged")
+    (access,) = [line for line in kept.lines if line.name == "ordergate.access"]
+    assert "\n" not in access.getMessage() and "\\n2030" in access.getMessage()
+
+
+def test_uvicorns_own_access_line_is_never_written() -> None:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        logs.configure(level="info", json_lines=True, stream=io.StringIO())
+        assert logging.getLogger("uvicorn.access").disabled
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        logging.getLogger("uvicorn.access").disabled = False

@@ -129,7 +129,7 @@ async def test_the_outbox_gauges_move_as_a_change_queues_and_is_delivered(
         )
         assert changed["updateStatus"]["delivery"]["status"] == "QUEUED"
         queued = await scrape(http)
-        assert queued[depth] == 1 and queued[oldest] >= 0
+        assert queued[depth] == 1 and queued[oldest] > 0
         assert delta(before, queued, attempts)[labels(backend="AFFILIATE", outcome="retry")] >= 1
 
         sim.reset_faults()
@@ -175,3 +175,26 @@ async def test_metrics_can_be_switched_off(settings: Settings) -> None:
     async with running(settings.model_copy(update={"metrics": False})) as app:
         async with client_of(app) as http:
             assert (await http.get("/metrics")).status_code == 404
+
+
+async def test_production_keeps_the_metrics_closed_without_an_operator_token(
+    settings: Settings,
+) -> None:
+    production = settings.model_copy(update={"profile": "production"})
+    async with running(production) as app, client_of(app) as http:
+        refused = await http.get("/metrics")
+        assert refused.status_code == 401
+        assert "ORDERGATE_OPERATOR_TOKEN" in refused.json()["error"]
+        ready = await http.get("/ready")
+        assert ready.status_code == 200 and set(ready.json()) == {"status"}
+
+
+async def test_a_refused_documents_operation_name_takes_no_label(gateway: GatewayClient) -> None:
+    before = await scrape(gateway.http)
+    for i in range(3):
+        await gateway.http.post(
+            "/graphql", json={"query": "{ this is not graphql", "operationName": f"Junk{i}"}
+        )
+    after = await scrape(gateway.http)
+    grown = delta(before, after, "ordergate_graphql_requests_total")
+    assert grown == {labels(operation="other", type="query", outcome="error"): 3}

@@ -4,11 +4,19 @@ settings say so), and ``X-Request-Id`` is kept when sane, made when not, and ech
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
 import pytest
 
+from backends.affiliate import client as affiliate_client
+from backends.b2b import client as b2b_client
+from backends.calls import MAX_FALLBACKS, RouteTemplates
+from backends.crm import client as crm_client
+from backends.registry import create_simulator
+from backends.simkit.app import SimConfig
+from backends.webshop import client as webshop_client
 from domain.models import OrderSource
 from gateway.settings import Settings
 from tests.conftest import GatewayClient, bearer, client_of, running
@@ -145,3 +153,43 @@ async def test_every_answer_has_a_request_id_refusals_too(gateway_app: object) -
         assert refused.status_code == 401
         first = refused.headers["x-request-id"]
         assert (await http.get("/health")).headers["x-request-id"] != first
+
+
+CLIENT_ROUTES = {
+    OrderSource.AFFILIATE: affiliate_client.ROUTES,
+    OrderSource.WEBSHOP: webshop_client.ROUTES,
+    OrderSource.CRM: crm_client.ROUTES,
+    OrderSource.B2B: b2b_client.ROUTES,
+}
+
+
+@pytest.mark.parametrize("source", list(OrderSource), ids=lambda s: s.value)
+def test_every_route_a_simulator_serves_is_named_by_its_own_template(source: OrderSource) -> None:
+    """What the gateway calls a route is what the upstream (its simulator) calls it: each of
+    the simulator's paths, with its parameters filled in, maps back to its template."""
+    app = create_simulator(source, SimConfig(seed=1, orders=2))
+    templates = RouteTemplates(CLIENT_ROUTES[source])
+    served = [r.path for r in app.routes if not r.path.startswith("/_sim/")]
+    assert served
+    for template in served:
+        filled = re.sub(r"\{[^/]+\}", "1234", template)
+        assert templates.of(filled) == template
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/order/ext:a%2Fb/",  # an encoded slash stays in its segment
+        "/api/unknown/ext:customer@example.com/x",
+        "/api/unknown/1234/x",
+    ],
+)
+def test_no_caller_value_becomes_a_route(path: str) -> None:
+    templates = RouteTemplates(webshop_client.ROUTES)
+    assert "example" not in templates.of(path) and "1234" not in templates.of(path)
+
+
+def test_a_backend_has_a_bounded_number_of_routes() -> None:
+    templates = RouteTemplates()
+    names = {templates.of(f"/api/{word}/x") for word in (f"w{i}" for i in range(500))}
+    assert len(names) == MAX_FALLBACKS + 1 and "other" in names

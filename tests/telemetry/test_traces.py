@@ -127,3 +127,29 @@ def test_traces_are_on_only_when_the_standard_variables_ask(
     environment: dict[str, str], wanted: bool
 ) -> None:
     assert tracing.wanted(environment) is wanted
+
+
+@pytest.mark.parametrize(
+    ("method", "body", "status"),
+    [
+        ("POST", {"query": "query A { __typename }", "operationName": "B"}, 200),
+        ("POST", {"variables": {}}, 400),  # no query at all
+        ("GET", None, 405),  # a mutation over GET
+    ],
+    ids=["unknown-operation-name", "missing-query", "mutation-over-get"],
+)
+async def test_the_operation_span_ends_however_the_request_is_refused(
+    gateway: GatewayClient,
+    spans: InMemorySpanExporter,
+    method: str,
+    body: dict[str, object] | None,
+    status: int,
+) -> None:
+    if method == "GET":
+        response = await gateway.http.get("/graphql", params={"query": "mutation { __typename }"})
+    else:
+        response = await gateway.http.post("/graphql", json=body)
+    assert response.status_code == status
+    operations = [s for s in spans.get_finished_spans() if s.kind is SpanKind.SERVER]
+    (operation,) = operations  # started, and ended: nothing left open
+    assert operation.status.status_code.name == "ERROR"
