@@ -35,6 +35,7 @@ COPY backends ./backends
 COPY domain ./domain
 COPY store ./store
 COPY feed ./feed
+COPY telemetry ./telemetry
 RUN pip wheel --no-deps --wheel-dir /tmp/wheels . \
     && pip --python /opt/ordergate/bin/python install --no-deps /tmp/wheels/ordergate-*.whl
 

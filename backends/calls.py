@@ -22,7 +22,6 @@ import httpx
 
 from telemetry import metrics, record, tracing
 
-
 PLAIN_SEGMENT = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,39}")
 MAX_FALLBACKS = 50  # templates a backend may have beyond its declared ones
 OTHER = "other"

@@ -176,7 +176,11 @@ def topology() -> Iterator[Topology]:
 def test_both_replicas_are_live_and_ready_on_the_shared_store(topology: Topology) -> None:
     for replica in topology.replicas:
         assert httpx.get(f"{replica.url}/health").json() == {"status": "ok"}
-        ready = httpx.get(f"{replica.url}/ready")
+        assert httpx.get(f"{replica.url}/ready").json() == {"status": "ready"}  # no token
+        assert httpx.get(f"{replica.url}/metrics").status_code == 401
+        operator = {"Authorization": f"Bearer {replica.env['ORDERGATE_OPERATOR_TOKEN']}"}
+        assert httpx.get(f"{replica.url}/metrics", headers=operator).status_code == 200
+        ready = httpx.get(f"{replica.url}/ready", headers=operator)
         assert ready.status_code == 200
         body = ready.json()
         assert body["store"] is True
