@@ -108,7 +108,7 @@ class RequestTelemetry:
         finally:
             path = scope["path"]
             metrics.child(metrics.HTTP_REQUESTS, endpoint_of(path), str(status)).inc()
-            if self.access_log:
+            if self.access_log and access_log.isEnabledFor(logging.INFO):
                 self._log(scope, printable(path), status, current)
             record.end(token)
 
