@@ -86,6 +86,18 @@ def sims(simulator_urls: dict[OrderSource, str]) -> Iterator[dict[OrderSource, S
         client.reset_stats()
 
 
+@pytest.fixture
+def fresh_sims(
+    sims: dict[OrderSource, SimControlClient],
+) -> Iterator[dict[OrderSource, SimControlClient]]:
+    """The simulators back at their seed before and after a test that writes."""
+    for sim in sims.values():
+        sim.reset()
+    yield sims
+    for sim in sims.values():
+        sim.reset()
+
+
 def database_url(tmp_path: Path) -> str:
     return (
         os.environ.get("ORDERGATE_TEST_DATABASE_URL")

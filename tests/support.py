@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, NoReturn
 
 import httpx
@@ -27,6 +29,24 @@ def needs(what: str) -> NoReturn:
     if os.environ.get("ORDERGATE_TEST_STRICT"):
         pytest.fail(f"{what} (ORDERGATE_TEST_STRICT is set: CI has it)")
     pytest.skip(what)
+
+
+def node_with(directory: Path, package: str, purpose: str) -> str:
+    """``node``, with ``directory``'s npm packages installed (``npm ci``, from its lock file)
+    when ``package`` is not there yet; ``needs`` Node.js for ``purpose``."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        needs(f"{purpose} needs Node.js: `node` and `npm` are not on PATH")
+    if not (directory / "node_modules" / package).is_dir():
+        installed = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert installed.returncode == 0, f"npm ci failed:\n{installed.stdout}\n{installed.stderr}"
+    return node
 
 
 @contextmanager

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from domain.models import OrderSource
 from store import api_keys
 from store.engine import Store
 from tests.conftest import empty_store
-from tests.support import GatewayProcess, bind_free_port, needs
+from tests.support import GatewayProcess, bind_free_port, needs, node_with
 
 BROWSER = Path(__file__).parent
 CHROMIUM = os.environ.get("ORDERGATE_CHROMIUM", "/usr/bin/chromium")
@@ -68,21 +67,9 @@ async def make_key(database: str) -> str:
 @pytest.fixture(scope="module")
 def browser_node() -> str:
     """``node``, with playwright-core installed (``npm ci``) if it is not yet, and Chromium."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        needs("the GraphiQL browser test needs Node.js: `node` and `npm` are not on PATH")
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
         needs(f"the GraphiQL browser test needs Chromium at {CHROMIUM} (apt-get install chromium)")
-    if not (BROWSER / "node_modules" / "playwright-core").is_dir():
-        installed = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"],
-            cwd=BROWSER,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert installed.returncode == 0, f"npm ci failed:\n{installed.stdout}\n{installed.stderr}"
-    return node
+    return node_with(BROWSER, "playwright-core", "the GraphiQL browser test")
 
 
 @pytest.fixture(scope="module")

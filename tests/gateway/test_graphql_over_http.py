@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from domain.models import OrderSource
 from store import api_keys
 from store.engine import Store
 from tests.conftest import empty_store
-from tests.support import bind_free_port, needs
+from tests.support import bind_free_port, node_with
 
 AUDIT = Path(__file__).parents[1] / "audit"
 
@@ -89,20 +88,7 @@ def gateway_url(
 @pytest.fixture
 def audit_node() -> str:
     """``node``, with the audit's packages installed (``npm ci``) if they are not yet."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        needs("the graphql-http audit needs Node.js: `node` and `npm` are not on PATH")
-    if (AUDIT / "node_modules" / "graphql-http").is_dir():
-        return node
-    installed = subprocess.run(
-        [npm, "ci", "--no-audit", "--no-fund"],
-        cwd=AUDIT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert installed.returncode == 0, f"npm ci failed:\n{installed.stdout}\n{installed.stderr}"
-    return node
+    return node_with(AUDIT, "graphql-http", "the graphql-http audit")
 
 
 @pytest.mark.slow

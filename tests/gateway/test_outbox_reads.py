@@ -4,7 +4,7 @@ delivery attempt, and not at all when the order's previous delivery has just ans
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -34,17 +34,6 @@ PROCESSING: dict[OrderSource, Callable[[dict[str, Any]], bool]] = {
     OrderSource.CRM: lambda order: order["StatusShort"]["Name"] == "Processing",
     OrderSource.B2B: lambda order: order["status"] == "IN_PROGRESS",
 }
-
-
-@pytest.fixture
-def fresh_sims(
-    sims: dict[OrderSource, SimControlClient],
-) -> Iterator[dict[OrderSource, SimControlClient]]:
-    for sim in sims.values():
-        sim.reset()
-    yield sims
-    for sim in sims.values():
-        sim.reset()
 
 
 def order_reads(sim: SimControlClient, source: OrderSource) -> int:

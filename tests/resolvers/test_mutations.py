@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -68,18 +67,6 @@ mutation($code: String!, $order: ID!) {
   }
 }
 """
-
-
-@pytest.fixture
-def fresh_sims(
-    sims: dict[OrderSource, SimControlClient],
-) -> Iterator[dict[OrderSource, SimControlClient]]:
-    """The simulators back at their seed before and after a test that writes."""
-    for sim in sims.values():
-        sim.reset()
-    yield sims
-    for sim in sims.values():
-        sim.reset()
 
 
 def raw_order(source: OrderSource, url: str, upstream_id: str) -> dict[str, Any]:

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
 
-import pytest
 from pydantic import SecretStr
 
 from domain.models import OrderSource
@@ -22,17 +20,6 @@ from tests.telemetry.support import delta, labels, scrape
 FEW = "query Few { orders(first: 3) { edges { node { id status } } } }"
 ONE = "query One($id: ID!) { order(id: $id) { id status } }"
 OPERATOR_TOKEN = "og_test_operator_token_0123456789"
-
-
-@pytest.fixture
-def fresh_sims(
-    sims: dict[OrderSource, SimControlClient],
-) -> Iterator[dict[OrderSource, SimControlClient]]:
-    for sim in sims.values():
-        sim.reset()
-    yield sims
-    for sim in sims.values():
-        sim.reset()
 
 
 def upstream_counts(sims: dict[OrderSource, SimControlClient]) -> Counter[tuple[str, str, str]]:
