@@ -1,7 +1,7 @@
 # ordergate gateway image: the production profile (no simulators, no introspection, no
 # GraphiQL, JSON logs) unless told otherwise (`-e ORDERGATE_PROFILE=demo` serves the demo with
 # its four simulators in-process). Point it at real upstreams with ORDERGATE_<SOURCE>__BASE_URL
-# and their credentials; deploy/README.md and deploy/compose.yaml show a whole deployment.
+# and their credentials; README.md ("Operations", "Deploying") and deploy/compose.yaml show a whole deployment.
 #
 # The base is pinned by its exact version tag (Python 3.11.15 on Debian 12). Pin its digest as
 # well (`python:3.11.15-slim-bookworm@sha256:...`) where the registry can be asked for it; it

@@ -31,6 +31,7 @@ from store.shared_secrets import shared_secret
 from store.tables import ChangeEventRecord
 
 log = logging.getLogger(__name__)
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})  # listen everywhere: no address to call
 CANCEL_GRACE_S = 0.2  # what a cancelled task gets to unwind
 
 
@@ -63,6 +64,7 @@ class Feed:
         self.listeners.append(self.partner_webhooks.on_events)
         self._receipts = asyncio.Event()
         self.webhooks_registered = False  # the affiliate platform sends us its events
+        self._unreachable_said = False
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
 
@@ -70,6 +72,14 @@ class Feed:
     def receiver_url(self) -> str:
         base = self.settings.feed.public_url or f"http://{self.settings.host}:{self.settings.port}"
         return base.rstrip("/") + affiliate_webhooks.PATH
+
+    @property
+    def receiver_reachable(self) -> bool:
+        """Whether the receiver's URL names an address another host can call: not a
+        wildcard listen address (``0.0.0.0``, ``::``) standing in for an unset public URL."""
+        if self.settings.feed.public_url:
+            return True
+        return self.settings.host not in WILDCARD_HOSTS
 
     async def webhook_secret(self) -> bytes:
         """What the affiliate platform signs with: the configured secret, or the store's."""
@@ -164,6 +174,17 @@ class Feed:
     async def _register(self) -> None:
         client = getattr(self.backends[OrderSource.AFFILIATE], "client", None)
         if not self.settings.feed.affiliate_webhooks or not isinstance(client, AffiliateClient):
+            return
+        if not self.receiver_reachable:
+            if not self._unreachable_said:
+                self._unreachable_said = True
+                log.warning(
+                    "change feed: affiliate webhooks not registered: the gateway listens on "
+                    "%s and ORDERGATE_FEED__PUBLIC_URL is unset, so the platform could not "
+                    "call it back; AFFILIATE is polled every %s s instead",
+                    self.settings.host,
+                    self.settings.feed.poll_interval_s,
+                )
             return
         try:
             secret = await self.webhook_secret()

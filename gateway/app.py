@@ -205,7 +205,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *([Route("/metrics", metrics_endpoint, methods=["GET"])] if settings.metrics else []),
             # The affiliate platform's signed order events: the signature is the credential.
             Route(affiliate_webhooks.PATH, affiliate_webhook, methods=["POST"]),
-            Mount(IDE_PATH.rstrip("/"), StaticFiles(directory=IDE_FILES), name="ide"),
+            # GraphiQL's own files, served only where GraphiQL is.
+            *(
+                [Mount(IDE_PATH.rstrip("/"), StaticFiles(directory=IDE_FILES), name="ide")]
+                if settings.graphiql_enabled
+                else []
+            ),
         ],
         lifespan=lifespan,
         middleware=[

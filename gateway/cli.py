@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -69,7 +70,8 @@ def print_addresses(settings: Settings, simulators: Iterable[tuple[OrderSource, 
             f"  {source.value:<9} simulator   http://127.0.0.1:{port}   (/_sim/stats, /_sim/faults)"
         )
     base = f"http://{settings.host}:{settings.port}"
-    print(f"  gateway             {base}/graphql   (GraphiQL in a browser)")
+    ide = "   (GraphiQL in a browser)" if settings.graphiql_enabled else ""
+    print(f"  gateway             {base}/graphql{ide}")
     print(f"  health              {base}/health   {base}/ready")
     print(f"  store               {logs.safe_url(settings.database_url)}")
     if settings.workers > 1:
@@ -124,9 +126,8 @@ def run_workers(settings: Settings) -> None:
     apps = {source.value: app for source, (app, _) in simulators.items()}
     # Each worker writes its metrics here; a scrape of any of them adds them all up. What an
     # earlier run left there is not this run's: emptied first, and removed at the end.
-    metrics_dir = os.environ.get(metrics.MULTIPROC_ENV) or tempfile.mkdtemp(
-        prefix="ordergate-metrics-"
-    )
+    given = os.environ.get(metrics.MULTIPROC_ENV)
+    metrics_dir = given or tempfile.mkdtemp(prefix="ordergate-metrics-")
     metrics.fresh_directory(metrics_dir)
     os.environ[metrics.MULTIPROC_ENV] = metrics_dir
     config = uvicorn.Config(
@@ -144,6 +145,8 @@ def run_workers(settings: Settings) -> None:
     )
     with contextlib.ExitStack() as stack:
         stack.callback(metrics.clear_directory, metrics_dir)
+        if not given:  # the one made here goes too
+            stack.callback(shutil.rmtree, metrics_dir, ignore_errors=True)
         if apps:
             stack.enter_context(ServerThread(apps, ports))
         sock = config.bind_socket()

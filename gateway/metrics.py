@@ -30,9 +30,10 @@ def operator_allowed(request: Request, state: AppState) -> bool:
     token = state.settings.operator_token
     if token is None:
         return state.settings.profile == "demo"
-    sent = request.headers.get("authorization", "")
-    expected = f"Bearer {token.get_secret_value()}"
-    return hmac.compare_digest(sent.encode(), expected.encode())
+    scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":  # the scheme is case-insensitive (RFC 9110)
+        return False
+    return hmac.compare_digest(sent.strip().encode(), token.get_secret_value().encode())
 
 
 async def refresh(state: AppState) -> None:

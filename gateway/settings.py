@@ -136,7 +136,8 @@ class AuthSettings(BaseModel):
     )
     demo_key: SecretStr | None = Field(
         default=SecretStr("og_demo_key_for_local_use_only"),
-        description="with the simulators on: a key with every scope, made on start and printed",
+        description="in the demo (the simulators on and the demo profile): a key with every "
+        "scope, made on start and printed; any other start revokes it",
     )
     key_cache_s: float = Field(
         default=5.0, ge=0, description="how long a looked-up API key is trusted (revocation lag)"

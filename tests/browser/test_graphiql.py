@@ -21,10 +21,7 @@ from typing import Any
 
 import pytest
 
-from domain.access import ALL_SCOPES
 from domain.models import OrderSource
-from store import api_keys
-from store.engine import Store
 from tests.conftest import empty_store
 from tests.support import GatewayProcess, bind_free_port, needs, node_with
 
@@ -55,15 +52,6 @@ class Run:
         return failed
 
 
-async def make_key(database: str) -> str:
-    store = Store(database)
-    try:
-        await store.migrate()
-        return (await api_keys.create(store, name="graphiql", scopes=ALL_SCOPES)).secret
-    finally:
-        await store.aclose()
-
-
 @pytest.fixture(scope="module")
 def browser_node() -> str:
     """``node``, with playwright-core installed (``npm ci``) if it is not yet, and Chromium."""
@@ -73,34 +61,34 @@ def browser_node() -> str:
 
 
 @pytest.fixture(scope="module")
-def gateway(
-    simulator_urls: dict[OrderSource, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[GatewayProcess, str]]:
-    """A running gateway with GraphiQL (the demo profile) over the session's simulators, and
-    an API key it accepts. Its own simulators stay off: they would take fixed ports."""
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    """The demo as `make run` serves it: GraphiQL with the demo key in its headers editor,
+    the simulators in the gateway's process (on free ports: the simulators serve on their
+    backends' URLs)."""
     database = (
         os.environ.get("ORDERGATE_TEST_DATABASE_URL")
         or f"sqlite:///{tmp_path_factory.mktemp('graphiql')}/gw.db"
     )
     if os.environ.get("ORDERGATE_TEST_DATABASE_URL"):
         asyncio.run(empty_store(database))
-    key = asyncio.run(make_key(database))
     port = bind_free_port()
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith("ORDERGATE_")},
         "ORDERGATE_PROFILE": "demo",
-        "ORDERGATE_SIMULATORS": "false",
+        "ORDERGATE_SIMULATORS": "true",
         "ORDERGATE_PORT": str(port),
         "ORDERGATE_DATABASE_URL": database,
         "ORDERGATE_LOG_LEVEL": "warning",
-        "ORDERGATE_OUTBOX__WORKER": "false",
-        "ORDERGATE_FEED__INGEST": "false",  # the shared simulators: no polling of them
-        **{f"ORDERGATE_{s.value}__BASE_URL": url for s, url in simulator_urls.items()},
+        "ORDERGATE_FEED__INGEST": "false",
+        **{
+            f"ORDERGATE_{s.value}__BASE_URL": f"http://127.0.0.1:{bind_free_port()}"
+            for s in OrderSource
+        },
     }
     process = GatewayProcess(env, port)
     try:
         process.start()
-        yield process, key
+        yield process
     finally:
         if process.process is not None and process.process.poll() is None:
             process.kill()
@@ -109,16 +97,20 @@ def gateway(
 @pytest.fixture(scope="module")
 def graphiql_run(
     browser_node: str,
-    gateway: tuple[GatewayProcess, str],
+    gateway: GatewayProcess,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Run:
-    """graphiql.mjs, once, against the gateway (its screenshot in a temporary directory)."""
-    process, key = gateway
+    """graphiql.mjs, once, against the gateway (its screenshot in a temporary directory);
+    without ``ORDERGATE_BROWSER_KEY`` it expects the demo key already in the headers editor."""
+    process = gateway
     screenshot = tmp_path_factory.mktemp("graphiql-screenshot") / "graphiql.png"
     ran = subprocess.run(
         [browser_node, "graphiql.mjs", process.url, str(screenshot)],
         cwd=BROWSER,
-        env={**os.environ, "ORDERGATE_BROWSER_KEY": key, "ORDERGATE_CHROMIUM": CHROMIUM},
+        env={
+            **{k: v for k, v in os.environ.items() if k != "ORDERGATE_BROWSER_KEY"},
+            "ORDERGATE_CHROMIUM": CHROMIUM,
+        },
         capture_output=True,
         text=True,
         timeout=300,

@@ -25,7 +25,9 @@ from domain.commands import UpdateStatus
 from domain.models import OrderSource, OrderStatus
 from feed.affiliate_webhooks import Refused, verify
 from feed.events import EventFilter, latest_position, read_after
+from feed.service import Feed
 from gateway.settings import Settings
+from store.engine import Store
 from store.tables import WebhookReceipt
 from tests.conftest import client_of, empty_store, running
 from tests.feed.conftest import change_upstream, feed_settings
@@ -297,3 +299,24 @@ async def test_one_order_the_platform_answers_wrongly_holds_back_no_other(
         await store.aclose()
     assert all(done.values()), done  # the garbage one given up, the good one processed
     assert [e.order_id for e in events] == [ids.order_id(A, str(good["id"]))]
+
+
+@pytest.mark.parametrize(
+    ("host", "public_url", "reachable"),
+    [
+        ("127.0.0.1", None, True),
+        ("0.0.0.0", None, False),  # the image's default: no address the platform could call
+        ("::", None, False),
+        ("0.0.0.0", "https://orders.example.com", True),
+    ],
+)
+async def test_the_receiver_is_registered_only_at_an_address_the_platform_can_call(
+    settings: Settings, host: str, public_url: str | None, reachable: bool
+) -> None:
+    feed_settings = settings.feed.model_copy(update={"public_url": public_url})
+    configured = settings.model_copy(update={"host": host, "feed": feed_settings})
+    store = Store(configured.database_url)
+    try:
+        assert Feed(configured, store, {}).receiver_reachable is reachable
+    finally:
+        await store.aclose()
