@@ -6,11 +6,17 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import shutil
+import subprocess
+import sys
 import tomllib
+import zipfile
+from pathlib import Path
 
 import pytest
 
 from tests.deploy.support import ROOT, Stage, dockerfile_stages, setting_of
+from tests.support import needs
 
 STAGES = dockerfile_stages(ROOT / "Dockerfile")
 BUILDER, FINAL = STAGES[0], STAGES[-1]
@@ -120,3 +126,41 @@ def test_every_ordergate_variable_of_the_image_is_a_real_setting(stage: Stage) -
     for variable in stage.env:
         if variable.startswith("ORDERGATE_"):
             setting_of(variable)
+
+
+@pytest.mark.slow
+def test_the_wheel_the_image_installs_holds_every_file_its_packages_track(
+    tmp_path: Path,
+) -> None:
+    """The image installs the project's wheel: every file git tracks under its packages
+    (code, migrations, GraphiQL's files, the example queries) must be in it. Built from a
+    clean copy of the tracked files: a checkout's leftover ``build/`` hides what is missing."""
+    uv = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
+    if not Path(uv).exists():
+        needs("building the wheel needs uv (`make install` puts it in .venv)")
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"
+    ]["find"]["include"]
+    packages = [pattern.rstrip("*") for pattern in include]
+    tracked = subprocess.run(
+        ["git", "ls-files", "pyproject.toml", "README.md", *packages],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    source = tmp_path / "source"
+    for name in tracked:
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, source / name)
+    subprocess.run(
+        [uv, "build", "--wheel", "--quiet", "--out-dir", str(tmp_path / "dist"), str(source)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = (tmp_path / "dist").glob("ordergate-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        held = set(archive.namelist())
+    missing = [name for name in tracked if "/" in name and name not in held]
+    assert missing == []
