@@ -136,11 +136,11 @@ class Topology:
         return body["data"]
 
 
-def create_key(env: dict[str, str]) -> str:
+def create_key(env: dict[str, str], name: str = "topo", *options: str) -> str:
     """A key made with the CLI, as an operator would: production has no demo key."""
     write = ("--scope", "orders:write")
     made = subprocess.run(
-        [*CLI, "keys", "create", "--name", "topo", "--scope", "orders:read", *write],
+        [*CLI, "keys", "create", "--name", name, "--scope", "orders:read", *write, *options],
         env=env,
         capture_output=True,
         text=True,
@@ -203,6 +203,52 @@ def test_a_change_sent_to_one_replica_reaches_its_upstream_once_and_the_other_re
     upstream = upstream_get(A, topology.sims[A], f"/api/v1/orders/{order['upstreamId']}")
     assert upstream["data"]["status"] == "cancelled"
     assert topology.data(1, READ, {"id": order["id"]}) == {"order": {"status": "CANCELLED"}}
+
+
+def test_a_change_queued_while_its_upstream_fails_is_delivered_once_by_the_two_workers(
+    topology: Topology,
+) -> None:
+    """Queued, the change is due for both replicas' outbox workers at once: a lease in the
+    shared store lets one of them deliver it, once."""
+    sim = SimControlClient(topology.sims[A])
+    order = topology.data(0, PENDING)["orders"]["edges"][0]["node"]
+    sim.set_faults(error_rate=1.0)
+    try:
+        answer = topology.data(0, CANCEL, {"id": order["id"]})["updateStatus"]
+    finally:
+        sim.reset_faults()
+    assert answer["delivery"]["status"] == "QUEUED", answer
+    sim.reset_stats()
+    path = f"/api/v1/orders/{order['upstreamId']}"
+    for _ in range(300):  # the workers retry after the backoff (about a second)
+        if upstream_get(A, topology.sims[A], path)["data"]["status"] == "cancelled":
+            break
+        time.sleep(0.1)
+    time.sleep(1.0)  # both workers' next rounds: neither sends it again
+    assert sim.stats()["requests"].get(PATCH, 0) == 1
+
+
+def test_a_budget_spent_on_one_replica_is_spent_on_the_other(topology: Topology) -> None:
+    """The rate-limit buckets live in the shared Redis: a key that spent its points through
+    one replica is refused by the other, which never saw its requests."""
+    key = create_key(topology.replicas[0].env, "budget", "--rate", "0.01")
+    expensive = "{ orders(first: 100) { edges { node { id parentOrder { id } } } } }"
+
+    def status(replica: int) -> int:
+        return httpx.post(
+            f"{topology.replicas[replica].url}/graphql",
+            json={"query": expensive},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        ).status_code
+
+    statuses = []
+    for _ in range(10):
+        statuses.append(status(0))
+        if statuses[-1] == 429:
+            break
+    assert statuses[-1] == 429 and set(statuses[:-1]) == {200}, statuses
+    assert status(1) == 429
 
 
 def test_the_replicas_refuse_introspection_and_requests_without_a_credential(
