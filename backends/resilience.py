@@ -82,7 +82,7 @@ class CircuitBreaker:
         if state is BreakerState.OPEN or self._probing:
             return None
         self._probing = True
-        self._report(BreakerState.HALF_OPEN)
+        self.report(BreakerState.HALF_OPEN)
         return Ticket.PROBE
 
     def succeeded(self) -> None:
@@ -90,7 +90,7 @@ class CircuitBreaker:
         self._before_success = (self._consecutive, self._opened_at is not None)
         if self._opened_at is not None:
             log.warning("%s: circuit breaker closed, the upstream answers again", self.source)
-            self._report(BreakerState.CLOSED)
+            self.report(BreakerState.CLOSED)
         self._consecutive, self._opened_at, self._probing = 0, None, False
 
     def failed(self) -> None:
@@ -114,11 +114,13 @@ class CircuitBreaker:
             self.cooldown_s,
         )
         self._opened_at = self.clock()
-        self._report(BreakerState.OPEN)
+        self.report(BreakerState.OPEN)
 
-    def _report(self, state: BreakerState) -> None:
-        """The breaker's state in the metrics (at each change, and again at each scrape)."""
-        metrics.BREAKER_STATE.labels(self.source.value).set(BREAKER_LEVELS[state])
+    def report(self, state: BreakerState | None = None) -> None:
+        """The breaker's state (``state``: the one it is entering; else as it stands) in the
+        metrics: at each change, and again at each scrape (half-open comes with time)."""
+        current = self.state if state is None else state
+        metrics.BREAKER_STATE.labels(self.source.value).set(BREAKER_LEVELS[current])
 
     def released(self, ticket: Ticket | None) -> None:
         """A request that ended with neither outcome (cancelled, not sent): if it was the

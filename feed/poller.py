@@ -50,11 +50,8 @@ Reporter = Callable[[Progress], None]
 Notify = Callable[[list[ChangeEventRecord]], Awaitable[None]]
 
 
-async def _checkpoint(store: Store, source: OrderSource) -> SyncCheckpoint:
-    async with store.session() as session:
-        found = await session.get(SyncCheckpoint, source.value)
-    if found is None:
-        return SyncCheckpoint(source=source.value)
+def _in_utc(found: SyncCheckpoint) -> SyncCheckpoint:
+    """A checkpoint as read, its moments in UTC (SQLite gives them back naive)."""
     for name in ("watermark", "full_started_at", "last_full_at", "last_poll_at"):
         moment = getattr(found, name)
         if moment is not None:
@@ -62,12 +59,26 @@ async def _checkpoint(store: Store, source: OrderSource) -> SyncCheckpoint:
     return found
 
 
+async def _checkpoint(store: Store, source: OrderSource) -> SyncCheckpoint:
+    async with store.session() as session:
+        found = await session.get(SyncCheckpoint, source.value)
+    return SyncCheckpoint(source=source.value) if found is None else _in_utc(found)
+
+
 async def checkpoints(store: Store) -> dict[OrderSource, SyncCheckpoint]:
-    """Every backend's checkpoint the store holds (readiness: how far behind ingestion is)."""
+    """Every backend's checkpoint the store holds (readiness and the metrics: how far behind
+    ingestion is), in one query."""
     async with store.session() as session:
         rows = await session.exec(select(SyncCheckpoint))
         held = {row.source: row for row in rows}
-    return {s: await _checkpoint(store, s) for s in OrderSource if s.value in held}
+    return {s: _in_utc(held[s.value]) for s in OrderSource if s.value in held}
+
+
+def ingestion_lag_s(checkpoint: SyncCheckpoint | None, now: datetime) -> float | None:
+    """Seconds since ingestion last read the backend in step (``None``: never yet)."""
+    if checkpoint is None or checkpoint.last_poll_at is None:
+        return None
+    return (now - checkpoint.last_poll_at).total_seconds()
 
 
 async def _save(store: Store, checkpoint: SyncCheckpoint) -> None:

@@ -14,8 +14,7 @@ import logging
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from backends.resilience import BREAKER_LEVELS
-from feed.poller import checkpoints
+from feed.poller import checkpoints, ingestion_lag_s
 from gateway.context import AppState
 from store import outbox
 from store.clock import as_utc, utcnow
@@ -38,9 +37,8 @@ def operator_allowed(request: Request, state: AppState) -> bool:
 
 async def refresh(state: AppState) -> None:
     """The scrape-time gauges: read from the store (a store down leaves them as they were)."""
-    for source, backend in state.backends.items():
-        breaker = backend.breaker
-        metrics.BREAKER_STATE.labels(source.value).set(BREAKER_LEVELS[breaker.state])
+    for backend in state.backends.values():
+        backend.breaker.report()
     try:
         queued = await outbox.backlog(state.store)
         held = await checkpoints(state.store) if state.settings.feed.ingest else {}
@@ -53,9 +51,8 @@ async def refresh(state: AppState) -> None:
         metrics.OUTBOX_DEPTH.labels(source.value).set(count)
         age = 0.0 if oldest is None else (now - as_utc(oldest)).total_seconds()
         metrics.OUTBOX_OLDEST_AGE.labels(source.value).set(max(age, 0.0))
-        checkpoint = held.get(source)
-        if checkpoint is not None and checkpoint.last_poll_at is not None:
-            lag = (now - as_utc(checkpoint.last_poll_at)).total_seconds()
+        lag = ingestion_lag_s(held.get(source), now)
+        if lag is not None:
             metrics.INGESTION_LAG.labels(source.value).set(max(lag, 0.0))
 
 

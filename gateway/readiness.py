@@ -13,9 +13,9 @@ from typing import Any
 
 from backends.health import backend_health
 from backends.resilience import BreakerState
-from feed.poller import checkpoints
+from feed.poller import checkpoints, ingestion_lag_s
 from gateway.context import AppState
-from store.clock import as_utc, utcnow
+from store.clock import utcnow
 
 LAG_POLLS = 3  # intervals a backend's ingestion may fall behind before it is degraded
 
@@ -30,9 +30,8 @@ async def readiness(state: AppState) -> tuple[dict[str, Any], int]:
     backends: dict[str, Any] = {}
     for (source, backend), ok in zip(state.backends.items(), healthy, strict=True):
         checkpoint = held.get(source)
-        lag = None
-        if feed.ingest and checkpoint is not None and checkpoint.last_poll_at is not None:
-            lag = round((utcnow() - as_utc(checkpoint.last_poll_at)).total_seconds(), 1)
+        lag = ingestion_lag_s(checkpoint, utcnow()) if feed.ingest else None
+        lag = None if lag is None else round(lag, 1)
         last_error = checkpoint.last_error if checkpoint is not None else None
         behind = lag is not None and lag > LAG_POLLS * max(state.feed.poll_interval(source), 1.0)
         closed = backend.breaker.state is BreakerState.CLOSED
